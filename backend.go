@@ -1,0 +1,61 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/local"
+	"github.com/racelab/racelab/sandbox/runc"
+)
+
+// backendFlags choose and configure the sandbox; every command that runs
+// code shares them.
+type backendFlags struct {
+	name     string
+	runtime  string
+	stateDir string
+	seccomp  bool
+	parallel int
+	limits   sandbox.Limits
+}
+
+func (b *backendFlags) register(fs *flag.FlagSet) {
+	b.limits = sandbox.DefaultLimits()
+	fs.StringVar(&b.name, "sandbox", "runc", "sandbox backend: runc (isolated containers) or local (no isolation; your own machine only)")
+	fs.StringVar(&b.runtime, "runtime", "runc", "OCI runtime `binary` of the runc backend: runc, or runsc for gVisor")
+	fs.StringVar(&b.stateDir, "state-dir", runc.DefaultStateDir, "`dir` for the runc backend's warm build cache and runtime state")
+	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")
+	fs.IntVar(&b.parallel, "parallel", 0, "containers running at once (0: one per core)")
+	b.limits.RegisterFlags(fs)
+}
+
+// open starts the chosen backend; log lines go to logw.
+func (b *backendFlags) open(ctx context.Context, logw io.Writer) (sandbox.Runner, func(), error) {
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	switch b.name {
+	case "runc":
+		r, err := runc.New(ctx, runc.Config{
+			Runtime:     b.runtime,
+			StateDir:    b.stateDir,
+			Limits:      b.limits,
+			Concurrency: b.parallel,
+			Seccomp:     b.seccomp,
+			Log:         log,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() { r.Close() }, nil
+	case "local":
+		r, err := local.New(local.Config{Limits: b.limits, Concurrency: b.parallel})
+		if err != nil {
+			return nil, nil, err
+		}
+		return r, func() {}, nil
+	}
+	return nil, nil, fmt.Errorf("unknown sandbox %q: use runc or local", b.name)
+}

@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// runFlags are the flags of racelab run.
+type runFlags struct {
+	req     sandbox.Request
+	json    bool
+	backend backendFlags
+}
+
+func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("racelab run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f runFlags
+	mode := fs.String("mode", "run", "what to do: run, race, asm, test, bench, vet or fmt")
+	fs.IntVar(&f.req.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the program (0: Go's default)")
+	fs.IntVar(&f.req.Repeat, "repeat", 1, "run the built program `N` times, each in a fresh container")
+	fs.BoolVar(&f.json, "json", false, "print the events as JSON, one per line, exactly as the wire protocol")
+	f.backend.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: racelab run [flags] FILE...\n\nBuild and run Go files in the sandbox.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	f.req.Mode = sandbox.Mode(*mode)
+	files, err := readFiles(fs.Args())
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+		return 2
+	}
+	f.req.Files = files
+	if err := f.backend.limits.Check(); err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+		return 2
+	}
+	if err := f.req.Validate(f.backend.limits); err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+		return 2
+	}
+	runner, closeRunner, err := f.backend.open(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+		return 1
+	}
+	defer closeRunner()
+	p := &printer{stdout: stdout, stderr: stderr, json: f.json, repeat: f.req.Repeat > 1}
+	if err := runner.Run(ctx, &f.req, p.event); err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+		if errors.Is(err, sandbox.ErrBadRequest) {
+			return 2
+		}
+		return 1
+	}
+	return p.status()
+}
+
+// readFiles reads the named files into a request's file map.
+func readFiles(paths []string) (map[string]string, error) {
+	if len(paths) == 0 {
+		return nil, errors.New("no files given: racelab run [flags] FILE.go...")
+	}
+	files := make(map[string]string, len(paths))
+	for _, p := range paths {
+		name := filepath.Base(p)
+		if _, dup := files[name]; dup {
+			return nil, fmt.Errorf("two files are named %s; file names must differ", name)
+		}
+		fi, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !fi.Mode().IsRegular() {
+			return nil, fmt.Errorf("%s is not a regular file", p)
+		}
+		if fi.Size() > sandbox.DefaultMaxSourceBytes*4 {
+			return nil, fmt.Errorf("%s is %d bytes, far over the source limit", p, fi.Size())
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		files[name] = string(b)
+	}
+	return files, nil
+}
+
+// printer shows a run's events as a person wants them, or as JSON.
+type printer struct {
+	stdout, stderr io.Writer
+	json           bool
+	repeat         bool
+	last           *sandbox.Event // the last exit event
+}
+
+func (p *printer) event(e sandbox.Event) {
+	if e.Kind == sandbox.KindExit {
+		ev := e
+		p.last = &ev
+	}
+	if p.json {
+		b, _ := json.Marshal(e)
+		fmt.Fprintf(p.stdout, "%s\n", b)
+		return
+	}
+	switch e.Kind {
+	case sandbox.KindStdout:
+		io.WriteString(p.stdout, e.Data)
+	case sandbox.KindStderr:
+		io.WriteString(p.stderr, e.Data)
+	case sandbox.KindAsm:
+		printAsm(p.stdout, e.Lines)
+	case sandbox.KindFmt:
+		printFmt(p.stdout, e.Files)
+	case sandbox.KindExit:
+		p.exit(e)
+	case sandbox.KindSummary:
+		printSummary(p.stderr, e.Summary)
+	case sandbox.KindError:
+		fmt.Fprintf(p.stderr, "racelab: %s\n", e.Msg)
+	}
+}
+
+func (p *printer) exit(e sandbox.Event) {
+	if p.repeat {
+		fmt.Fprintf(p.stderr, "--- run %d: %s, status %d, %d ms\n", e.Run, e.Reason, e.Code, e.Ms)
+		return
+	}
+	if e.Reason != sandbox.ReasonExited || e.Code == 66 {
+		fmt.Fprintf(p.stderr, "racelab: %s\n", e.Msg)
+	}
+}
+
+// status mirrors the program's exit status.
+func (p *printer) status() int {
+	if p.last == nil {
+		return 1
+	}
+	if p.last.Code < 0 || p.last.Code > 255 {
+		return 1
+	}
+	return p.last.Code
+}
+
+func printAsm(w io.Writer, lines []sandbox.AsmLine) {
+	fn := ""
+	for _, l := range lines {
+		if l.Noise {
+			continue
+		}
+		if l.Func != fn {
+			fn = l.Func
+			fmt.Fprintf(w, "\n%s:\n", fn)
+		}
+		pos := ""
+		if l.File != "" {
+			pos = fmt.Sprintf("%s:%d", l.File, l.Line)
+		}
+		fmt.Fprintf(w, "  %-12s %5d  %s\n", pos, l.Offset, l.Text)
+	}
+}
+
+func printFmt(w io.Writer, files map[string]string) {
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if len(names) > 1 {
+			fmt.Fprintf(w, "// ---- %s\n", n)
+		}
+		io.WriteString(w, files[n])
+	}
+}
+
+func printSummary(w io.Writer, s *sandbox.Summary) {
+	if s == nil {
+		return
+	}
+	fmt.Fprintf(w, "\n%d runs, %d with a data race\n", s.Runs, s.Races)
+	for _, o := range s.Outputs {
+		out := strings.ReplaceAll(o.Output, "\n", `\n`)
+		if len(out) > 60 {
+			out = out[:57] + "..."
+		}
+		fmt.Fprintf(w, "%5d× %q\n", o.Count, out)
+	}
+}

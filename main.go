@@ -1,0 +1,55 @@
+// Command racelab serves interactive lessons on Go concurrency and runs
+// the code in them, for real, in a sandbox.
+//
+//	racelab run [flags] FILE...    run Go files through the sandbox
+//
+// Run "racelab <command> -h" for a command's flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// errUsage marks a usage error: the message has been printed, exit 2.
+var errUsage = errors.New("usage")
+
+// run dispatches to a subcommand and returns the process's exit status.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	switch args[0] {
+	case "run":
+		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "help", "-h", "-help", "--help":
+		usage(stdout)
+		return 0
+	}
+	fmt.Fprintf(stderr, "racelab: unknown command %q\n", args[0])
+	usage(stderr)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `usage: racelab <command> [flags]
+
+commands:
+  run FILE...    build and run Go files in the sandbox and print what they print
+
+Run "racelab <command> -h" for a command's flags.
+`)
+}

@@ -1,0 +1,131 @@
+package sandbox
+
+import "encoding/json"
+
+// Kind names what an Event reports.
+type Kind string
+
+// The kinds of events, in the order a run produces them.
+const (
+	KindQueued       Kind = "queued"        // waiting for a free slot; Position is the place in line
+	KindBuild        Kind = "build"         // the build step finished successfully after Ms
+	KindCompileError Kind = "compile_error" // one compiler or vet diagnostic: File, Line, Col, Msg
+	KindStdout       Kind = "stdout"        // Data as the program printed it, TMs after it started
+	KindStderr       Kind = "stderr"        // like stdout, for standard error (and the build's own output)
+	KindAsm          Kind = "asm"           // compiler assembly listing: Lines
+	KindFmt          Kind = "fmt"           // gofmt's result: Files
+	KindExit         Kind = "exit"          // the run ended: Code, Reason, Msg, Ms, CPUMs, PeakBytes
+	KindSummary      Kind = "summary"       // after the last exit of a repeated run: Summary
+	KindError        Kind = "error"         // the request could not be run at all: Msg
+)
+
+// Reason says why a run ended, in a word a program can switch on; the
+// exit event's Msg says it in a sentence a learner can read.
+type Reason string
+
+// The reasons a run ends.
+const (
+	ReasonExited      Reason = "exited"       // the program ended by itself (any exit code)
+	ReasonBuildFailed Reason = "build-failed" // the build step failed; nothing ran
+	ReasonTimeout     Reason = "timeout"      // the wall-time limit ran out
+	ReasonMemory      Reason = "memory"       // the memory limit was reached
+	ReasonOutput      Reason = "output-limit" // the program printed more than the output limit
+	ReasonKilled      Reason = "killed"       // a signal ended the program
+	ReasonCanceled    Reason = "canceled"     // the client stopped the run or went away
+)
+
+// Event is one message of a run's stream: one JSON object per websocket
+// message, or one line of application/x-ndjson. Only the fields of its
+// Kind are set. Exit is the last event of every run; when Repeat > 1, a
+// summary event follows the last exit.
+type Event struct {
+	// Kind says which of the other fields are set.
+	Kind Kind `json:"kind"`
+	// Position is the place in the admission queue (1 is next), for queued.
+	Position int `json:"position,omitempty"`
+	// Run numbers the execution (1..repeat) that stdout, stderr and exit
+	// belong to; it is set only when the request repeats.
+	Run int `json:"run,omitempty"`
+	// Data is a chunk of output, for stdout and stderr, as printed; it may
+	// end within a line.
+	Data string `json:"data,omitempty"`
+	// TMs is when the chunk was read, in milliseconds since the program
+	// (or, before it, the build) started, for stdout and stderr.
+	TMs int64 `json:"t_ms,omitempty"`
+	// File, Line and Col place a compile_error in the submitted files
+	// (Col may be 0 when the tool gives no column).
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	Col  int    `json:"col,omitempty"`
+	// Msg is the text of a compile_error or error, or the plain-words
+	// explanation of an exit reason.
+	Msg string `json:"msg,omitempty"`
+	// Ms is a duration in milliseconds: of the build for build, of the run
+	// (wall) for exit.
+	Ms int64 `json:"ms,omitempty"`
+	// Code is the program's exit status, for exit; a signal N gives 128+N.
+	Code int `json:"code"`
+	// Reason says why the run ended, for exit.
+	Reason Reason `json:"reason,omitempty"`
+	// CPUMs is the CPU time (user+system) of the run in milliseconds, for exit.
+	CPUMs int64 `json:"cpu_ms,omitempty"`
+	// PeakBytes is the peak memory of the container, for exit (0 when the
+	// backend cannot measure it).
+	PeakBytes int64 `json:"peak_bytes,omitempty"`
+	// Lines is the assembly listing, for asm.
+	Lines []AsmLine `json:"lines,omitempty"`
+	// Files holds the formatted sources by name, for fmt.
+	Files map[string]string `json:"files,omitempty"`
+	// Summary counts the outcomes of a repeated run, for summary.
+	Summary *Summary `json:"summary,omitempty"`
+}
+
+// AsmLine is one line of the compiler's -S listing of the user's package.
+type AsmLine struct {
+	// Func is the function the instruction belongs to ("main.main").
+	Func string `json:"func"`
+	// Offset is the instruction's offset in the function, in bytes.
+	Offset int `json:"offset"`
+	// File and Line are the source position the instruction came from.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
+	// Text is the instruction ("MOVQ AX, (CX)"), or the TEXT header line.
+	Text string `json:"text"`
+	// Noise marks PCDATA/FUNCDATA pseudo-instructions a reader may hide.
+	Noise bool `json:"noise,omitempty"`
+}
+
+// Summary counts the outcomes of the runs of a repeated request.
+type Summary struct {
+	// Runs is how many executions finished.
+	Runs int `json:"runs"`
+	// Outputs counts each distinct stdout (trailing whitespace trimmed),
+	// most frequent first.
+	Outputs []Outcome `json:"outputs"`
+	// Reasons counts exit reasons.
+	Reasons map[Reason]int `json:"reasons"`
+	// Codes counts exit codes, keyed by the code in decimal.
+	Codes map[string]int `json:"codes"`
+	// Races is how many runs reported at least one data race.
+	Races int `json:"races"`
+}
+
+// Outcome is one distinct output and how many runs printed it.
+type Outcome struct {
+	Output string `json:"output"`
+	Count  int    `json:"count"`
+}
+
+// MarshalJSON writes only the fields of the event's kind; code appears
+// on exit events even when it is 0.
+func (e Event) MarshalJSON() ([]byte, error) {
+	type plain Event
+	if e.Kind == KindExit {
+		return json.Marshal(plain(e))
+	}
+	type noCode struct {
+		plain
+		Code int `json:"code,omitempty"`
+	}
+	return json.Marshal(noCode{plain: plain(e)})
+}

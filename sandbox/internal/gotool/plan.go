@@ -1,0 +1,137 @@
+// Package gotool knows how each sandbox mode drives the go command: what
+// to build, what to run, with which environment, and how to read what the
+// toolchain prints. Every backend shares it, so all of them behave alike.
+package gotool
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// Plan is how one mode is carried out: a build step, then (for modes that
+// run code) the built binary.
+type Plan struct {
+	// Build is the go command's argv, run in the source directory.
+	Build []string
+	// Binary is the path Build writes the program to, "" when nothing runs.
+	Binary string
+	// Args are the arguments the binary runs with.
+	Args []string
+	// Race is set when the binary carries the race detector.
+	Race bool
+	// Output says how to read the build step's output.
+	Output BuildOutput
+}
+
+// BuildOutput says what the build step prints.
+type BuildOutput int
+
+// What a build step prints.
+const (
+	CompilerErrors BuildOutput = iota // only errors, one per line
+	AsmListing                        // the -S listing (and errors)
+	VetReport                         // go vet's findings
+)
+
+// PlanFor returns the plan of mode m, with the program written to bin.
+func PlanFor(m sandbox.Mode, bin string) Plan {
+	switch m {
+	case sandbox.ModeRace:
+		return Plan{Build: []string{"go", "build", "-race", "-o", bin, "."}, Binary: bin, Race: true}
+	case sandbox.ModeAsm:
+		// -gcflags without a package pattern applies to the packages named
+		// on the command line only: the user's, not the standard library.
+		return Plan{Build: []string{"go", "build", "-gcflags=-S", "-o", "/dev/null", "."}, Output: AsmListing}
+	case sandbox.ModeTest:
+		return Plan{Build: []string{"go", "test", "-c", "-race", "-o", bin, "."}, Binary: bin,
+			Args: []string{"-test.v"}, Race: true}
+	case sandbox.ModeBench:
+		return Plan{Build: []string{"go", "test", "-c", "-o", bin, "."}, Binary: bin,
+			Args: []string{"-test.run=^$", "-test.bench=.", "-test.benchmem"}}
+	case sandbox.ModeVet:
+		return Plan{Build: []string{"go", "vet", "."}, Output: VetReport}
+	default:
+		return Plan{Build: []string{"go", "build", "-o", bin, "."}, Binary: bin}
+	}
+}
+
+// BuildEnv is the environment of the build step. home, cache and tmp are
+// the directories the toolchain may write to. The toolchain must never
+// reach for the network: no proxy, no checksum database, no toolchain
+// switch, no VCS stamping.
+func BuildEnv(goroot, home, cache, tmp string) []string {
+	return []string{
+		"PATH=" + goroot + "/bin:/usr/local/bin:/usr/bin:/bin",
+		"HOME=" + home,
+		"GOROOT=" + goroot,
+		"GOCACHE=" + cache,
+		"GOPATH=" + home + "/go",
+		"GOTMPDIR=" + tmp,
+		"TMPDIR=" + tmp,
+		"GOTOOLCHAIN=local",
+		"GOPROXY=off",
+		"GOSUMDB=off",
+		"GOTELEMETRY=off",
+		"GOFLAGS=-buildvcs=false -mod=mod",
+		"GOENV=off",
+		"GOWORK=off",
+		"CGO_ENABLED=1",
+		"LANG=C.UTF-8",
+	}
+}
+
+// RunEnv is the environment of the program.
+func RunEnv(req *sandbox.Request, p Plan, home, tmp string) []string {
+	env := []string{
+		"PATH=/usr/bin:/bin",
+		"HOME=" + home,
+		"TMPDIR=" + tmp,
+		"LANG=C.UTF-8",
+	}
+	if p.Race {
+		// Race binaries otherwise sleep a second at exit.
+		env = append(env, "GORACE=atexit_sleep_ms=0")
+	}
+	if req.GOMAXPROCS > 0 {
+		env = append(env, "GOMAXPROCS="+strconv.Itoa(req.GOMAXPROCS))
+	}
+	return env
+}
+
+// GoMod is the go.mod written when the request brings none.
+const GoMod = "module prog\n\ngo 1.26\n"
+
+// CheckGoMod rejects what a go.mod could use to reach outside the
+// sandbox. The toolchain would fail too (GOPROXY=off, GOTOOLCHAIN=local),
+// but a clear message up front beats a confusing one later.
+func CheckGoMod(src string) error {
+	for i, line := range strings.Split(src, "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		switch f[0] {
+		case "require", "replace", "toolchain", "godebug", "tool", "ignore":
+			return fmt.Errorf("%w: go.mod:%d: %q directives are not supported: the sandbox has no network and only the standard library",
+				sandbox.ErrBadRequest, i+1, f[0])
+		}
+	}
+	return nil
+}
+
+// ShellQuote quotes s for a POSIX shell.
+func ShellQuote(s string) string {
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}
+
+// ShellJoin quotes and joins argv for a POSIX shell.
+func ShellJoin(argv []string) string {
+	q := make([]string, len(argv))
+	for i, a := range argv {
+		q[i] = ShellQuote(a)
+	}
+	return strings.Join(q, " ")
+}

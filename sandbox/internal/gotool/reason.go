@@ -1,0 +1,61 @@
+package gotool
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// Explain says in a sentence a learner can read why a run ended.
+func Explain(r sandbox.Reason, code int, mode sandbox.Mode, l sandbox.Limits) string {
+	switch r {
+	case sandbox.ReasonExited:
+		if code == 66 && (mode == sandbox.ModeRace || mode == sandbox.ModeTest) {
+			return "The program exited with status 66: the race detector found a data race."
+		}
+		if code == 2 && mode.RunsProgram() {
+			return "The program exited with status 2, which is what a Go panic or fatal error (such as a deadlock) does."
+		}
+		return fmt.Sprintf("The program exited with status %d.", code)
+	case sandbox.ReasonBuildFailed:
+		return "The build failed, so nothing ran. The errors above point at the lines to fix."
+	case sandbox.ReasonTimeout:
+		return fmt.Sprintf("The program was still running after %s and was stopped. The goroutine dump above shows where each goroutine was waiting.", round(l.RunTimeout))
+	case sandbox.ReasonMemory:
+		return fmt.Sprintf("The program used more than the %d MiB of memory it may use and was stopped.", l.MemoryFor(mode)>>20)
+	case sandbox.ReasonOutput:
+		return fmt.Sprintf("The program printed more than %d KiB and was stopped; only the first %d KiB are shown.", l.OutputFor(mode)>>10, l.OutputFor(mode)>>10)
+	case sandbox.ReasonKilled:
+		return fmt.Sprintf("The program was killed by a signal (exit status %d).", code)
+	case sandbox.ReasonCanceled:
+		return "The run was stopped before it finished."
+	}
+	return ""
+}
+
+// ExplainBuild says why a build step was stopped.
+func ExplainBuild(r sandbox.Reason, mode sandbox.Mode, l sandbox.Limits) string {
+	switch r {
+	case sandbox.ReasonTimeout:
+		return fmt.Sprintf("The build took longer than %s and was stopped. Very large literals or generated code can do that.", round(l.BuildTimeout))
+	case sandbox.ReasonMemory:
+		return fmt.Sprintf("The compiler needed more than the %d MiB of memory a build may use and was stopped. Very large literals or arrays can do that.", l.MemoryFor(mode)>>20)
+	case sandbox.ReasonOutput:
+		return fmt.Sprintf("The build printed more than %d KiB and was stopped.", l.OutputFor(mode)>>10)
+	}
+	return Explain(r, 0, mode, l)
+}
+
+func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
+
+// VetMessage explains how go vet ended.
+func VetMessage(status int) string {
+	if status == 0 {
+		return "go vet found no problems."
+	}
+	return fmt.Sprintf("go vet found problems (status %d); each is marked on its line.", status)
+}
+
+// AsmMessage ends a successful asm run.
+const AsmMessage = "The assembly listing of your package is above; nothing ran."

@@ -1,0 +1,125 @@
+package sandbox
+
+import (
+	"flag"
+	"fmt"
+	"time"
+)
+
+// The default limits. Each is a field of Limits and a flag of the racelab
+// commands that run code (see Limits.RegisterFlags).
+const (
+	DefaultBuildTimeout   = 30 * time.Second
+	DefaultRunTimeout     = 10 * time.Second
+	DefaultKillGrace      = 1 * time.Second // between SIGQUIT and SIGKILL on a timeout
+	DefaultMemoryBytes    = 512 << 20
+	DefaultRaceMemory     = 1 << 30 // race and test modes: the race runtime needs shadow memory
+	DefaultPids           = 256
+	DefaultCPUs           = 1.0
+	DefaultOutputBytes    = 1 << 20
+	DefaultAsmOutputBytes = 4 << 20
+	DefaultTmpBytes       = 256 << 20 // each writable tmpfs: /tmp, the work dir, the cache layer
+	DefaultMaxFiles       = 20
+	DefaultMaxSourceBytes = 64 << 10
+	DefaultMaxRepeat      = 100
+	DefaultMaxGOMAXPROCS  = 64
+)
+
+// Limits bounds every run. Exceeding one ends that run with a clear
+// exit reason, and nothing else.
+type Limits struct {
+	BuildTimeout   time.Duration // wall time for go build / go vet / the compile step of go test
+	RunTimeout     time.Duration // wall time for one execution of the program
+	KillGrace      time.Duration // after SIGQUIT on a timeout, before SIGKILL
+	MemoryBytes    int64         // memory of one container (run, asm, bench, vet)
+	RaceMemory     int64         // memory of one container in the race and test modes
+	Pids           int64         // processes and threads of one container
+	CPUs           float64       // CPU cores one container may use
+	OutputBytes    int64         // stdout+stderr bytes of one run
+	AsmOutputBytes int64         // compiler output bytes in the asm mode
+	TmpBytes       int64         // size of each writable tmpfs of a run
+	MaxFiles       int           // files in one request
+	MaxSourceBytes int           // bytes of all files of one request
+	MaxRepeat      int           // the largest repeat
+	MaxGOMAXPROCS  int           // the largest gomaxprocs
+}
+
+// DefaultLimits returns the limits racelab uses unless told otherwise.
+func DefaultLimits() Limits {
+	return Limits{
+		BuildTimeout:   DefaultBuildTimeout,
+		RunTimeout:     DefaultRunTimeout,
+		KillGrace:      DefaultKillGrace,
+		MemoryBytes:    DefaultMemoryBytes,
+		RaceMemory:     DefaultRaceMemory,
+		Pids:           DefaultPids,
+		CPUs:           DefaultCPUs,
+		OutputBytes:    DefaultOutputBytes,
+		AsmOutputBytes: DefaultAsmOutputBytes,
+		TmpBytes:       DefaultTmpBytes,
+		MaxFiles:       DefaultMaxFiles,
+		MaxSourceBytes: DefaultMaxSourceBytes,
+		MaxRepeat:      DefaultMaxRepeat,
+		MaxGOMAXPROCS:  DefaultMaxGOMAXPROCS,
+	}
+}
+
+// MemoryFor returns the memory limit of a container running mode m.
+func (l Limits) MemoryFor(m Mode) int64 {
+	if m == ModeRace || m == ModeTest {
+		return l.RaceMemory
+	}
+	return l.MemoryBytes
+}
+
+// OutputFor returns the output cap of one run in mode m.
+func (l Limits) OutputFor(m Mode) int64 {
+	if m == ModeAsm {
+		return l.AsmOutputBytes
+	}
+	return l.OutputBytes
+}
+
+// RegisterFlags adds one flag per limit to fs, each defaulting to the
+// current value of the field it sets.
+func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
+	fs.DurationVar(&l.BuildTimeout, "build-timeout", l.BuildTimeout, "wall-time `limit` of the build step")
+	fs.DurationVar(&l.RunTimeout, "run-timeout", l.RunTimeout, "wall-time `limit` of one run of the program")
+	fs.DurationVar(&l.KillGrace, "kill-grace", l.KillGrace, "`time` between SIGQUIT and SIGKILL when a run times out")
+	fs.Int64Var(&l.MemoryBytes, "memory", l.MemoryBytes, "memory `bytes` of one container")
+	fs.Int64Var(&l.RaceMemory, "race-memory", l.RaceMemory, "memory `bytes` of one container in the race and test modes")
+	fs.Int64Var(&l.Pids, "pids", l.Pids, "processes and threads of one container")
+	fs.Float64Var(&l.CPUs, "cpus", l.CPUs, "CPU `cores` one container may use")
+	fs.Int64Var(&l.OutputBytes, "output-limit", l.OutputBytes, "output `bytes` of one run")
+	fs.Int64Var(&l.AsmOutputBytes, "asm-output-limit", l.AsmOutputBytes, "output `bytes` of the asm mode")
+	fs.Int64Var(&l.TmpBytes, "tmp-size", l.TmpBytes, "`bytes` of each writable tmpfs of a run")
+	fs.IntVar(&l.MaxFiles, "max-files", l.MaxFiles, "files in one request")
+	fs.IntVar(&l.MaxSourceBytes, "max-source", l.MaxSourceBytes, "source `bytes` of one request")
+	fs.IntVar(&l.MaxRepeat, "max-repeat", l.MaxRepeat, "largest repeat count")
+	fs.IntVar(&l.MaxGOMAXPROCS, "max-gomaxprocs", l.MaxGOMAXPROCS, "largest gomaxprocs a request may ask for")
+}
+
+// Check reports a limit that cannot work, naming its flag.
+func (l Limits) Check() error {
+	switch {
+	case l.BuildTimeout <= 0:
+		return fmt.Errorf("limits: -build-timeout must be positive, not %v", l.BuildTimeout)
+	case l.RunTimeout <= 0:
+		return fmt.Errorf("limits: -run-timeout must be positive, not %v", l.RunTimeout)
+	case l.KillGrace < 0:
+		return fmt.Errorf("limits: -kill-grace must not be negative, not %v", l.KillGrace)
+	case l.MemoryBytes < 64<<20 || l.RaceMemory < 64<<20:
+		return fmt.Errorf("limits: -memory and -race-memory must be at least 64 MiB (67108864) for the Go toolchain to work")
+	case l.Pids < 16:
+		return fmt.Errorf("limits: -pids must be at least 16 for the Go toolchain to work, not %d", l.Pids)
+	case l.CPUs <= 0:
+		return fmt.Errorf("limits: -cpus must be positive, not %v", l.CPUs)
+	case l.OutputBytes <= 0 || l.AsmOutputBytes <= 0:
+		return fmt.Errorf("limits: -output-limit and -asm-output-limit must be positive")
+	case l.TmpBytes < 16<<20:
+		return fmt.Errorf("limits: -tmp-size must be at least 16 MiB (16777216), not %d", l.TmpBytes)
+	case l.MaxFiles < 1 || l.MaxSourceBytes < 1 || l.MaxRepeat < 1 || l.MaxGOMAXPROCS < 1:
+		return fmt.Errorf("limits: -max-files, -max-source, -max-repeat and -max-gomaxprocs must be at least 1")
+	}
+	return nil
+}

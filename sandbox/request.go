@@ -1,0 +1,181 @@
+package sandbox
+
+import (
+	"errors"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+	"unicode/utf8"
+)
+
+// Mode says what the sandbox does with the submitted files.
+type Mode string
+
+// The modes of a run. See ../shared/DESIGN.md for what each runs.
+const (
+	ModeRun   Mode = "run"   // go build, then run the program
+	ModeRace  Mode = "race"  // go build -race, then run the program
+	ModeAsm   Mode = "asm"   // go build -gcflags=-S of the user's package; nothing runs
+	ModeTest  Mode = "test"  // go test -race -v
+	ModeBench Mode = "bench" // go test -run=^$ -bench=. -benchmem
+	ModeVet   Mode = "vet"   // go vet
+	ModeFmt   Mode = "fmt"   // gofmt; the formatted files come back in a fmt event
+)
+
+// Modes lists every mode in the order a person would read them.
+func Modes() []Mode {
+	return []Mode{ModeRun, ModeRace, ModeAsm, ModeTest, ModeBench, ModeVet, ModeFmt}
+}
+
+// RunsProgram reports whether the mode executes the user's code after building it.
+func (m Mode) RunsProgram() bool {
+	switch m {
+	case ModeRun, ModeRace, ModeTest, ModeBench:
+		return true
+	}
+	return false
+}
+
+// Repeatable reports whether repeat > 1 makes sense: the program is built
+// once and then executed again in fresh containers.
+func (m Mode) Repeatable() bool { return m == ModeRun || m == ModeRace }
+
+// Request is one submission: the files to build and how to run them.
+// It is the JSON body of POST /api/run and the message sent on /api/ws.
+type Request struct {
+	// Files maps a file name ("main.go", "main_test.go", optionally
+	// "go.mod") to its contents. Names are plain base names.
+	Files map[string]string `json:"files"`
+	// Mode is what to do with the files; empty means "run".
+	Mode Mode `json:"mode,omitempty"`
+	// GOMAXPROCS sets the program's GOMAXPROCS; 0 keeps the Go default.
+	GOMAXPROCS int `json:"gomaxprocs,omitempty"`
+	// Repeat runs the built program this many times, each in a fresh
+	// container; 0 means once. Only for the run and race modes.
+	Repeat int `json:"repeat,omitempty"`
+}
+
+// ErrBadRequest is wrapped by every error that a request's content causes.
+// Its text is safe and useful to show to the person who sent it.
+var ErrBadRequest = errors.New("bad request")
+
+func badRequest(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
+}
+
+// Names returns the request's file names in sorted order.
+func (r *Request) Names() []string {
+	names := make([]string, 0, len(r.Files))
+	for name := range r.Files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Normalize fills in defaults: mode run, repeat 1.
+func (r *Request) Normalize() {
+	if r.Mode == "" {
+		r.Mode = ModeRun
+	}
+	if r.Repeat == 0 {
+		r.Repeat = 1
+	}
+}
+
+// Validate checks the request against the limits and returns an error
+// wrapping ErrBadRequest that says what to change. It normalizes r first.
+func (r *Request) Validate(l Limits) error {
+	r.Normalize()
+	if !validMode(r.Mode) {
+		return badRequest("unknown mode %q (want one of %s)", r.Mode, modeList())
+	}
+	if r.Repeat < 1 || r.Repeat > l.MaxRepeat {
+		return badRequest("repeat %d is out of range: use 1 to %d", r.Repeat, l.MaxRepeat)
+	}
+	if r.Repeat > 1 && !r.Mode.Repeatable() {
+		return badRequest("repeat works only with the run and race modes, not %s", r.Mode)
+	}
+	if r.GOMAXPROCS < 0 || r.GOMAXPROCS > l.MaxGOMAXPROCS {
+		return badRequest("gomaxprocs %d is out of range: use 1 to %d, or 0 for the default", r.GOMAXPROCS, l.MaxGOMAXPROCS)
+	}
+	return validateFiles(r.Files, r.Mode, l)
+}
+
+func validateFiles(files map[string]string, mode Mode, l Limits) error {
+	if len(files) == 0 {
+		return badRequest("no files: send at least one .go file")
+	}
+	if len(files) > l.MaxFiles {
+		return badRequest("%d files is too many: at most %d", len(files), l.MaxFiles)
+	}
+	total, goFiles, tests := 0, 0, 0
+	for name, body := range files {
+		if err := validName(name); err != nil {
+			return err
+		}
+		if !utf8.ValidString(body) {
+			return badRequest("%s is not valid UTF-8 text", name)
+		}
+		total += len(body)
+		if strings.HasSuffix(name, ".go") {
+			goFiles++
+		}
+		if strings.HasSuffix(name, "_test.go") {
+			tests++
+		}
+	}
+	if total > l.MaxSourceBytes {
+		return badRequest("the source is %d bytes: at most %d in all files together", total, l.MaxSourceBytes)
+	}
+	if goFiles == 0 {
+		return badRequest("no .go file among the files")
+	}
+	if (mode == ModeTest || mode == ModeBench) && tests == 0 {
+		return badRequest("mode %s needs a _test.go file", mode)
+	}
+	return nil
+}
+
+func validName(name string) error {
+	switch {
+	case name == "":
+		return badRequest("a file has an empty name")
+	case strings.ContainsRune(name, 0):
+		return badRequest("file name %q contains a NUL byte", name)
+	case strings.ContainsAny(name, `/\`) || name == "." || name == ".." || path.Clean(name) != name:
+		return badRequest("file name %q must be a plain name, without directories", name)
+	case strings.HasPrefix(name, "."):
+		return badRequest("file name %q must not start with a dot", name)
+	case len(name) > 128:
+		return badRequest("file name %q is longer than 128 bytes", name[:32]+"…")
+	case !utf8.ValidString(name):
+		return badRequest("file name %q is not valid UTF-8", name)
+	case name == "go.mod":
+		return nil
+	case !strings.HasSuffix(name, ".go"):
+		return badRequest("file %q is not a .go file (only *.go and go.mod are accepted)", name)
+	}
+	return nil
+}
+
+func validMode(m Mode) bool {
+	for _, v := range Modes() {
+		if v == m {
+			return true
+		}
+	}
+	return false
+}
+
+func modeList() string {
+	var b strings.Builder
+	for i, m := range Modes() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(m))
+	}
+	return b.String()
+}

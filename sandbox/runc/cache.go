@@ -1,0 +1,160 @@
+package runc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+)
+
+// warmSample is built in every mode when the warm cache is made, so that
+// the packages a lesson imports (and go vet's facts about them, and the
+// test main's) are in the cache before the first learner presses Run.
+var warmSample = map[string]string{
+	"go.mod": gotool.GoMod,
+	"main.go": `package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"math/rand"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var _ = []any{context.Background, errors.New, fmt.Println, log.Println, rand.Int,
+	http.ListenAndServe, os.Exit, signal.Notify, runtime.Gosched, strings.Cut,
+	new(sync.Mutex), new(atomic.Int64), time.Now}
+
+func main() {}
+`,
+	"main_test.go": `package main
+
+import "testing"
+
+func TestX(t *testing.T) {}
+
+func BenchmarkX(b *testing.B) {}
+`,
+}
+
+// farFuture is the modification time of every warm cache file. The go
+// command refreshes an entry's mtime when it is more than an hour old,
+// which in the read-only lower layer would copy the whole file up into the
+// run's layer on every build; a time in the future never looks old.
+var farFuture = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// ensureWarmCache makes the trusted warm build cache unless it exists.
+// It is keyed by the toolchain, gcc and the sandbox user, so a new Go
+// release gets a new cache.
+func (r *Runner) ensureWarmCache(ctx context.Context) error {
+	key, err := r.cacheKey(ctx)
+	if err != nil {
+		return err
+	}
+	r.warmDir = filepath.Join(r.cfg.StateDir, "cache", key)
+	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err == nil {
+		return nil
+	}
+	start := time.Now()
+	r.cfg.Log.Info("building the warm build cache (once per toolchain; about a minute)", "dir", r.warmDir)
+	tmp := r.warmDir + ".new"
+	if err := os.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := r.buildWarm(ctx, tmp); err != nil {
+		os.RemoveAll(tmp)
+		return err
+	}
+	if err := r.sealWarm(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, r.warmDir); err != nil {
+		return err
+	}
+	r.cfg.Log.Info("warm build cache ready", "dir", r.warmDir, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (r *Runner) cacheKey(ctx context.Context) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "racelab-warm-v1 %s %d %d\n", r.cfg.GOROOT, r.cfg.UID, r.cfg.GID)
+	for _, argv := range [][]string{{filepath.Join(r.cfg.GOROOT, "bin", "go"), "version"}, {"gcc", "--version"}} {
+		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", argv[0], err)
+		}
+		h.Write(out)
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+// buildWarm builds std with and without -race and the sample in every
+// mode, as trusted code on the host, into dir.
+func (r *Runner) buildWarm(ctx context.Context, dir string) error {
+	work, err := os.MkdirTemp("", "racelab-warm-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	src := filepath.Join(work, "src")
+	for _, d := range []string{src, filepath.Join(work, "home"), filepath.Join(work, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	for name, body := range warmSample {
+		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+			return err
+		}
+	}
+	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
+	steps := [][]string{
+		{"go", "build", "std"},
+		{"go", "build", "-race", "std"},
+		{"go", "vet", "."},
+		{"go", "build", "-gcflags=-S", "-o", "/dev/null", "."},
+	}
+	for _, m := range []string{"run", "race", "test", "bench"} {
+		steps = append(steps, gotool.PlanFor(sandbox.Mode(m), filepath.Join(work, "tmp", "prog")).Build)
+	}
+	for _, argv := range steps {
+		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), argv[1:]...)
+		cmd.Dir, cmd.Env = src, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return nil
+}
+
+// sealWarm hands the cache to the sandbox user (so that, as the lower
+// layer of an overlay, its directories accept the run's new entries in
+// the run's own upper layer) and moves every mtime into the future.
+func (r *Runner) sealWarm(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if err := os.Lchown(p, r.cfg.UID, r.cfg.GID); err != nil {
+			return err
+		}
+		return os.Chtimes(p, farFuture, farFuture)
+	})
+}

@@ -1,0 +1,121 @@
+package runc
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+)
+
+// container is one `runc run` of a run: it starts the container, waits
+// for its init process and removes it when that process exits.
+type container struct {
+	r      *Runner
+	id     string
+	bundle string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed once runc has exited and the output is drained
+	killed chan struct{} // closed when kill was asked for
+	err    error         // cmd.Wait's error, valid after done
+}
+
+// killRetry is how often kill asks the runtime again while the container
+// is still being created (the runtime knows it only once created).
+const killRetry = 20 * time.Millisecond
+
+// start starts the container described by bundle. The container's stdout
+// and stderr are copied to the writers; extra become its fds 3, 4, ….
+func (r *Runner) start(id, bundle string, stdout, stderr io.Writer, extra []*os.File) (*container, error) {
+	args := []string{"--root", r.state, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
+		"run", "--bundle", bundle}
+	if len(extra) > 0 {
+		args = append(args, "--preserve-fds", strconv.Itoa(len(extra)))
+	}
+	args = append(args, id)
+	cmd := exec.Command(r.runtime, args...)
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = stdout, stderr, extra
+	// Its own process group: a Ctrl-C at the terminal reaches racelab,
+	// which then stops the container in order, not the runtime directly.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("runc: start %s: %w", id, err)
+	}
+	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, done: make(chan struct{}), killed: make(chan struct{})}
+	go func() {
+		c.err = cmd.Wait()
+		close(c.done)
+	}()
+	return c, nil
+}
+
+// signal sends sig to the container's init process: the runtime forwards
+// the signals it receives.
+func (c *container) signal(sig os.Signal) {
+	select {
+	case <-c.done:
+	default:
+		_ = c.cmd.Process.Signal(sig)
+	}
+}
+
+// kill stops every process of the container with SIGKILL (the init
+// process of a PID namespace takes the rest with it). It returns at once;
+// a goroutine repeats the request until the runtime has exited.
+func (c *container) kill() {
+	select {
+	case <-c.killed:
+		return
+	default:
+		close(c.killed)
+	}
+	go func() {
+		t := time.NewTicker(killRetry)
+		defer t.Stop()
+		for {
+			_ = exec.Command(c.r.runtime, "--root", c.r.state, "kill", c.id, "KILL").Run()
+			select {
+			case <-c.done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// exitCode returns the init process's exit status (128+N for signal N).
+func (c *container) exitCode() int {
+	var ee *exec.ExitError
+	if errors.As(c.err, &ee) {
+		return ee.ExitCode()
+	}
+	if c.err != nil {
+		return -1
+	}
+	return 0
+}
+
+// runtimeError returns the error the runtime logged, if it failed to run
+// the container at all; a program's own exit status is not an error.
+func (c *container) runtimeError() error {
+	b, err := os.ReadFile(filepath.Join(c.bundle, "runtime.log"))
+	if err != nil {
+		return nil
+	}
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal(line, &entry) == nil && (entry.Level == "error" || entry.Level == "fatal") {
+			return fmt.Errorf("runc: container %s: %s", c.id, entry.Msg)
+		}
+	}
+	return nil
+}

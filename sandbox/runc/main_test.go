@@ -1,0 +1,169 @@
+package runc
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// The suite shares one runner: making the warm cache takes about a minute
+// the first time on a machine. It keeps its state in its own directory
+// (RACELAB_TEST_STATE_DIR, default /var/lib/racelab-test) so that it never
+// touches a real racelab's runs.
+var (
+	testRunner *Runner
+	testSkip   string // why the runc tests cannot run here
+)
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := func() int {
+		r, err := newTestRunner()
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				fmt.Fprintf(os.Stderr, "runc sandbox: %v (CI=true: nothing may skip)\n", err)
+				return 1
+			}
+			testSkip = err.Error()
+			fmt.Fprintf(os.Stderr, "SKIPPING the runc tests: %v\n", err)
+			return m.Run()
+		}
+		testRunner = r
+		code := m.Run()
+		if left := r.Leftovers(); len(left) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: the suite left behind: %s\n", strings.Join(left, ", "))
+			code = 1
+		}
+		if procs := sandboxProcesses(r.cfg.UID); len(procs) > 0 {
+			fmt.Fprintf(os.Stderr, "FAIL: processes of the sandbox user still run: %v\n", procs)
+			code = 1
+		}
+		r.Close()
+		return code
+	}()
+	os.Exit(code)
+}
+
+func newTestRunner() (*Runner, error) {
+	dir := os.Getenv("RACELAB_TEST_STATE_DIR")
+	if dir == "" {
+		dir = "/var/lib/racelab-test"
+	}
+	if os.Geteuid() != 0 {
+		return nil, fmt.Errorf("not root")
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return nil, fmt.Errorf("runc is not installed (apt-get install runc)")
+	}
+	lim := sandbox.DefaultLimits()
+	lim.RunTimeout = 3 * time.Second
+	lim.KillGrace = 500 * time.Millisecond
+	lim.MemoryBytes = 256 << 20
+	lim.RaceMemory = 512 << 20
+	lim.OutputBytes = 64 << 10
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	return New(ctx, Config{StateDir: dir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
+}
+
+func runner(t testing.TB) *Runner {
+	t.Helper()
+	if testRunner == nil {
+		t.Skipf("runc sandbox unavailable: %s", testSkip)
+	}
+	return testRunner
+}
+
+// sandboxProcesses lists the host processes running as the sandbox user.
+func sandboxProcesses(uid int) []string {
+	out, _ := exec.Command("ps", "-o", "pid=,comm=", "-u", fmt.Sprint(uid)).Output()
+	return strings.Fields(string(out))
+}
+
+// result is everything a run emitted.
+type result struct {
+	mu     sync.Mutex
+	events []sandbox.Event
+	err    error
+	took   time.Duration
+}
+
+func (r *result) add(e sandbox.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, e)
+}
+
+func (r *result) text(kind sandbox.Kind) string {
+	var b strings.Builder
+	for _, e := range r.events {
+		if e.Kind == kind {
+			b.WriteString(e.Data)
+		}
+	}
+	return b.String()
+}
+
+func (r *result) exits() []sandbox.Event {
+	var exits []sandbox.Event
+	for _, e := range r.events {
+		if e.Kind == sandbox.KindExit {
+			exits = append(exits, e)
+		}
+	}
+	return exits
+}
+
+// exit returns the single exit event, which must be the last event.
+func (r *result) exit(t testing.TB) sandbox.Event {
+	t.Helper()
+	if r.err != nil {
+		t.Fatalf("Run: %v", r.err)
+	}
+	ex := r.exits()
+	if len(ex) != 1 {
+		t.Fatalf("got %d exit events, want 1; events: %s", len(ex), r.dump())
+	}
+	if last := r.events[len(r.events)-1]; last.Kind != sandbox.KindExit {
+		t.Fatalf("last event is %s, want exit", last.Kind)
+	}
+	return ex[0]
+}
+
+func (r *result) dump() string {
+	var b strings.Builder
+	for _, e := range r.events {
+		d := e.Data
+		if len(d) > 300 {
+			d = d[:300] + "…"
+		}
+		fmt.Fprintf(&b, "\n  %s %q %s:%d %s code=%d reason=%s", e.Kind, d, e.File, e.Line, e.Msg, e.Code, e.Reason)
+	}
+	return b.String()
+}
+
+// runSrc runs src as main.go in mode.
+func runSrc(t testing.TB, mode sandbox.Mode, src string) *result {
+	t.Helper()
+	return runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: map[string]string{"main.go": src}})
+}
+
+func runReq(t testing.TB, ctx context.Context, req *sandbox.Request) *result {
+	t.Helper()
+	r := runner(t)
+	res := &result{}
+	start := time.Now()
+	res.err = r.Run(ctx, req, res.add)
+	res.took = time.Since(start)
+	return res
+}

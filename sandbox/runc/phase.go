@@ -1,0 +1,184 @@
+package runc
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+	"github.com/racelab/racelab/sandbox/internal/stream"
+)
+
+// script is what the first container's shell runs: the build, with its
+// output on fd 3 and its status on fd 4, then (for modes that run code)
+// the program itself, which replaces the shell as the container's init
+// process so that signals reach it. The program starts when the host
+// writes a line to fd 5. With keep, the binary is first copied out through
+// fd 6 for the repeats; the program never sees fds 3-6.
+func (ru *run) script(keep bool) string {
+	p := ru.plan
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\nexec 3>&-\necho $s >&4\nexec 4>&-\n", gotool.ShellJoin(p.Build))
+	if p.Binary == "" {
+		return b.String() + "exit 0\n"
+	}
+	b.WriteString("[ $s -eq 0 ] || exit 0\n")
+	if keep {
+		fmt.Fprintf(&b, "cat %s >&6 || exit 1\n", gotool.ShellQuote(p.Binary))
+	}
+	// Wait for the host's go-ahead, so that the build event precedes the
+	// program's first output and the program's clock starts after it.
+	b.WriteString("read -r go <&5 || exit 0\n")
+	b.WriteString("exec 5<&- 6>&- env -i ")
+	env := gotool.RunEnv(ru.req, p, ctrTmp, ctrTmp)
+	b.WriteString(gotool.ShellJoin(append(append(env, p.Binary), p.Args...)))
+	b.WriteString("\n")
+	return b.String()
+}
+
+// nextID names the run's next container.
+func (ru *run) nextID() string {
+	ru.n++
+	return ru.id + "-" + strconv.Itoa(ru.n)
+}
+
+// buildAndRun runs the first container. It reports whether the program
+// was built and the repeats may go on.
+func (ru *run) buildAndRun(ctx context.Context) (bool, error) {
+	r := ru.r
+	// The build's output goes to a file, not a pipe: the runtime keeps its
+	// own copy of the container's extra fds open while it runs, so a pipe
+	// would never report its end.
+	logPath := filepath.Join(ru.dir, "build.log")
+	bW, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return false, err
+	}
+	sR, sW, err := os.Pipe()
+	if err != nil {
+		bW.Close()
+		return false, err
+	}
+	defer sR.Close()
+	gR, gW, err := os.Pipe()
+	if err != nil {
+		bW.Close()
+		sW.Close()
+		return false, err
+	}
+	defer gW.Close()
+	extra := []*os.File{bW, sW, gR}
+	keep := ru.req.Repeat > 1
+	if keep {
+		f, err := os.OpenFile(filepath.Join(ru.dir, "prog"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+		if err != nil {
+			return false, err
+		}
+		extra = append(extra, f)
+	}
+	spec := containerSpec{
+		args:     []string{"/bin/sh", "-c", ru.script(keep)},
+		env:      gotool.BuildEnv(r.cfg.GOROOT, ctrTmp, ctrCache, ctrTmp),
+		workDir:  filepath.Join(ru.dir, "src"),
+		cacheDir: filepath.Join(ru.dir, "cache"),
+	}
+	w := &watch{ru: ru, run: 1, build: true, goAhead: gW}
+	w.buildLog = logPath
+	w.status = readStatus(sR)
+	err = ru.launch(ctx, w, spec, extra)
+	for _, f := range extra {
+		f.Close()
+	}
+	if err != nil {
+		return false, err
+	}
+	return w.supervise(ctx)
+}
+
+// runAgain runs the kept binary in a fresh container: repeat number i.
+func (ru *run) runAgain(ctx context.Context, i int) error {
+	empty := filepath.Join(ru.dir, "w"+strconv.Itoa(i))
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		return err
+	}
+	if err := os.Chown(empty, ru.r.cfg.UID, ru.r.cfg.GID); err != nil {
+		return err
+	}
+	spec := containerSpec{
+		args:    append([]string{ctrProg}, ru.plan.Args...),
+		env:     gotool.RunEnv(ru.req, ru.plan, ctrTmp, ctrTmp),
+		workDir: empty,
+		binary:  filepath.Join(ru.dir, "prog"),
+	}
+	w := &watch{ru: ru, run: i}
+	if err := ru.launch(ctx, w, spec, nil); err != nil {
+		return err
+	}
+	_, err := w.supervise(ctx)
+	return err
+}
+
+// launch writes the bundle, makes the container's cgroup and starts it.
+func (ru *run) launch(ctx context.Context, w *watch, spec containerSpec, extra []*os.File) error {
+	r := ru.r
+	w.ctrID = ru.nextID()
+	spec.cgroup = r.cg.path(w.ctrID)
+	bundle := filepath.Join(ru.dir, "b"+strconv.Itoa(ru.n))
+	if err := r.writeBundle(bundle, spec); err != nil {
+		return fmt.Errorf("runc: bundle: %w", err)
+	}
+	if err := r.cg.create(w.ctrID, r.cfg.Limits.MemoryFor(ru.req.Mode)); err != nil {
+		r.cg.remove(w.ctrID)
+		return err
+	}
+	w.start = time.Now()
+	w.out = stream.New(ru.emit, ru.runIndex(w.run), r.cfg.Limits.OutputFor(ru.req.Mode), w.start)
+	c, err := r.start(w.ctrID, bundle, w.out.Stdout(), w.out.Stderr(), extra)
+	if err != nil {
+		r.cg.remove(w.ctrID)
+		return err
+	}
+	w.c = c
+	return nil
+}
+
+// capped is what a bounded reader read.
+type capped struct {
+	data      []byte
+	truncated bool
+}
+
+// readCapped reads at most limit bytes of the file at path.
+func readCapped(path string, limit int64) capped {
+	f, err := os.Open(path)
+	if err != nil {
+		return capped{}
+	}
+	defer f.Close()
+	b, _ := io.ReadAll(io.LimitReader(f, limit+1))
+	if int64(len(b)) > limit {
+		return capped{data: b[:limit], truncated: true}
+	}
+	return capped{data: b}
+}
+
+// readStatus reads the build status line from f; -1 means the shell died
+// before it could write one.
+func readStatus(f *os.File) <-chan int {
+	ch := make(chan int, 1)
+	go func() {
+		line, err := bufio.NewReader(f).ReadString('\n')
+		n, perr := strconv.Atoi(strings.TrimSpace(line))
+		if err != nil || perr != nil {
+			n = -1
+		}
+		ch <- n
+	}()
+	return ch
+}

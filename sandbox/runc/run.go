@@ -1,0 +1,179 @@
+package runc
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+	"github.com/racelab/racelab/sandbox/internal/stream"
+)
+
+// Run builds and runs req in fresh containers; see sandbox.Runner.
+func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	if err := req.Validate(r.cfg.Limits); err != nil {
+		return err
+	}
+	if mod, ok := req.Files["go.mod"]; ok {
+		if err := gotool.CheckGoMod(mod); err != nil {
+			return err
+		}
+	}
+	emit = serialize(emit)
+	if req.Mode == sandbox.ModeFmt {
+		gotool.FormatRun(req, r.cfg.Limits, emit)
+		return nil
+	}
+	select {
+	case r.slots <- struct{}{}:
+	case <-ctx.Done():
+		emit(canceled(req, r.cfg.Limits))
+		return nil
+	}
+	defer func() { <-r.slots }()
+	ru, err := r.newRun(req, emit)
+	if err != nil {
+		return err
+	}
+	defer ru.cleanup()
+	return ru.execute(ctx)
+}
+
+// serialize makes emit safe to call from the output goroutines at once.
+func serialize(emit func(sandbox.Event)) func(sandbox.Event) {
+	var mu sync.Mutex
+	return func(e sandbox.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		emit(e)
+	}
+}
+
+func canceled(req *sandbox.Request, l sandbox.Limits) sandbox.Event {
+	return sandbox.Event{Kind: sandbox.KindExit, Code: -1, Reason: sandbox.ReasonCanceled,
+		Msg: gotool.Explain(sandbox.ReasonCanceled, -1, req.Mode, l)}
+}
+
+// run is one request on its way through the containers.
+type run struct {
+	r     *Runner
+	id    string
+	dir   string // the run's private tmpfs on the host
+	req   *sandbox.Request
+	plan  gotool.Plan
+	emit  func(sandbox.Event)
+	n     int // containers started so far
+	tally *stream.Tally
+}
+
+// prefix starts the id of every run of this runner; it is derived from the
+// state directory so that runners with different state directories never
+// touch each other's cgroups.
+func (r *Runner) prefix() string {
+	h := sha256.Sum256([]byte(r.cfg.StateDir))
+	return "rl" + hex.EncodeToString(h[:])[:6]
+}
+
+// newRun makes the run's directory: a size-limited tmpfs that holds the
+// submitted files, the run's cache layer and its containers' bundles.
+func (r *Runner) newRun(req *sandbox.Request, emit func(sandbox.Event)) (*run, error) {
+	id := fmt.Sprintf("%s-%d-%d", r.prefix(), os.Getpid(), r.seq.Add(1))
+	ru := &run{r: r, id: id, dir: filepath.Join(r.runs, id), req: req, emit: emit,
+		plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog")}
+	if req.Repeat > 1 {
+		ru.tally = stream.NewTally()
+	}
+	if err := os.Mkdir(ru.dir, 0o700); err != nil {
+		return nil, fmt.Errorf("runc: run directory: %w", err)
+	}
+	size := "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10) + ",mode=0711"
+	if err := unix.Mount("tmpfs", ru.dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, size); err != nil {
+		os.Remove(ru.dir)
+		return nil, fmt.Errorf("runc: mount the run's tmpfs: %w", err)
+	}
+	if err := ru.writeFiles(); err != nil {
+		ru.cleanup()
+		return nil, err
+	}
+	return ru, nil
+}
+
+func (ru *run) writeFiles() error {
+	uid, gid := ru.r.cfg.UID, ru.r.cfg.GID
+	src := filepath.Join(ru.dir, "src")
+	for _, d := range []string{src, filepath.Join(ru.dir, "cache", "upper"), filepath.Join(ru.dir, "cache", "work")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chown(d, uid, gid); err != nil {
+			return err
+		}
+	}
+	files := ru.req.Files
+	if _, ok := files["go.mod"]; !ok {
+		files = map[string]string{"go.mod": gotool.GoMod}
+		for k, v := range ru.req.Files {
+			files[k] = v
+		}
+	}
+	for name, body := range files {
+		p := filepath.Join(src, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			return err
+		}
+		if err := os.Chown(p, uid, gid); err != nil {
+			return err
+		}
+	}
+	// A fresh trim stamp keeps the go command from scanning (and trimming
+	// into this layer) the whole warm cache; see cache.go.
+	stamp := filepath.Join(ru.dir, "cache", "upper", "trim.txt")
+	return os.WriteFile(stamp, []byte(strconv.FormatInt(time.Now().Unix(), 10)), 0o644)
+}
+
+// cleanup removes the run's directory and everything in it.
+func (ru *run) cleanup() {
+	if err := unix.Unmount(ru.dir, 0); err != nil {
+		_ = unix.Unmount(ru.dir, unix.MNT_DETACH)
+	}
+	if err := os.RemoveAll(ru.dir); err != nil {
+		ru.r.cfg.Log.Error("remove run directory", "dir", ru.dir, "err", err)
+	}
+}
+
+// runIndex is the run number put on events: 0 unless the request repeats.
+func (ru *run) runIndex(i int) int {
+	if ru.req.Repeat > 1 {
+		return i
+	}
+	return 0
+}
+
+// execute builds (and runs, once) in the first container, then runs the
+// built binary again in a fresh container for each further repeat.
+func (ru *run) execute(ctx context.Context) error {
+	ok, err := ru.buildAndRun(ctx)
+	if err != nil {
+		return err
+	}
+	for i := 2; ok && i <= ru.req.Repeat && ctx.Err() == nil; i++ {
+		if err := ru.runAgain(ctx, i); err != nil {
+			return err
+		}
+	}
+	// A repeated request always ends with its summary, also when it was
+	// stopped early: it counts the runs that finished.
+	if ru.tally != nil {
+		ru.emit(sandbox.Event{Kind: sandbox.KindSummary, Summary: ru.tally.Summary()})
+	}
+	return nil
+}

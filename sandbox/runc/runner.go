@@ -1,0 +1,211 @@
+// Package runc runs racelab requests in containers started by an OCI
+// runtime: runc by default, or gVisor's runsc for public hosting (set
+// Config.Runtime; nothing else changes). It writes an OCI bundle per
+// container, with the host's toolchain bind-mounted read-only, an empty
+// network namespace, no capabilities and cgroup limits.
+package runc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// DefaultStateDir holds the runner's warm build cache, root file system
+// skeleton, runtime state and the runs' directories.
+const DefaultStateDir = "/var/lib/racelab"
+
+// DefaultUID is the unprivileged user the sandboxed code runs as: the
+// conventional "nobody", which owns no files on the host.
+const DefaultUID = 65534
+
+// Config sets up a Runner.
+type Config struct {
+	// Runtime is the OCI runtime binary: "runc" (default) or "runsc".
+	Runtime string
+	// StateDir is the runner's own directory (default DefaultStateDir).
+	StateDir string
+	// GOROOT is the toolchain bind-mounted into the containers (default:
+	// the GOROOT of the go command on PATH).
+	GOROOT string
+	// Limits bound every run (default sandbox.DefaultLimits()).
+	Limits sandbox.Limits
+	// Concurrency is how many containers may run at once (default: cores).
+	Concurrency int
+	// UID and GID run the sandboxed code (default DefaultUID).
+	UID, GID int
+	// Seccomp applies the seccomp profile (see seccomp.go).
+	Seccomp bool
+	// Log receives the runner's own messages (default: discarded).
+	Log *slog.Logger
+}
+
+// Runner is the runc backend of sandbox.Runner.
+type Runner struct {
+	cfg      Config
+	runtime  string // absolute path of the OCI runtime
+	state    string // runtime state (--root)
+	runs     string // parent of the runs' directories
+	rootfs   string // the read-only root file system skeleton
+	warmDir  string // the trusted warm build cache
+	hostDirs []string
+	cg       cgroups
+	slots    chan struct{}
+	seq      atomic.Uint64
+	lock     *os.File // flock on StateDir: one runner per state directory
+}
+
+var _ sandbox.Runner = (*Runner)(nil)
+
+// ErrSetup wraps every reason New cannot make a working runner.
+var ErrSetup = errors.New("runc sandbox unavailable")
+
+// New prepares a runner: checks the runtime and privileges, removes what a
+// crashed runner left behind, writes the root file system skeleton, and
+// builds the warm cache if it does not exist yet (about a minute on two
+// cores, once per toolchain).
+func New(ctx context.Context, cfg Config) (*Runner, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, err
+	}
+	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.Concurrency)}
+	if err := r.checkHost(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	if err := r.setupDirs(); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	r.cleanStale(ctx)
+	if err := r.writeRootfs(); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: root file system: %v", ErrSetup, err)
+	}
+	if err := r.ensureWarmCache(ctx); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: warm build cache: %v", ErrSetup, err)
+	}
+	return r, nil
+}
+
+func (c *Config) fill() error {
+	if c.Runtime == "" {
+		c.Runtime = "runc"
+	}
+	if c.StateDir == "" {
+		c.StateDir = DefaultStateDir
+	}
+	if c.Limits == (sandbox.Limits{}) {
+		c.Limits = sandbox.DefaultLimits()
+	}
+	if err := c.Limits.Check(); err != nil {
+		return err
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = runtime.NumCPU()
+	}
+	if c.UID == 0 && c.GID == 0 {
+		c.UID, c.GID = DefaultUID, DefaultUID
+	}
+	if c.UID == 0 {
+		return fmt.Errorf("%w: the sandbox must not run code as root (uid 0)", ErrSetup)
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.GOROOT == "" {
+		out, err := exec.Command("go", "env", "GOROOT").Output()
+		if err != nil {
+			return fmt.Errorf("%w: no Go toolchain on PATH (go env GOROOT: %v)", ErrSetup, err)
+		}
+		c.GOROOT = strings.TrimSpace(string(out))
+	}
+	return nil
+}
+
+// checkHost finds the runtime and the kernel features the runner needs,
+// and says how to get what is missing.
+func (r *Runner) checkHost() error {
+	path, err := exec.LookPath(r.cfg.Runtime)
+	if err != nil {
+		return fmt.Errorf("the OCI runtime %q is not installed (Debian: apt-get install runc)", r.cfg.Runtime)
+	}
+	r.runtime = path
+	if os.Geteuid() != 0 {
+		return errors.New("starting containers needs root: run racelab as root, or use --sandbox local on your own machine")
+	}
+	if _, err := os.Stat(filepath.Join(r.cfg.GOROOT, "bin", "go")); err != nil {
+		return fmt.Errorf("GOROOT %s has no bin/go", r.cfg.GOROOT)
+	}
+	if _, err := exec.LookPath("gcc"); err != nil {
+		return errors.New("gcc is not installed; the race detector needs cgo (Debian: apt-get install gcc)")
+	}
+	r.cg, err = detectCgroups()
+	return err
+}
+
+func (r *Runner) setupDirs() error {
+	sd := r.cfg.StateDir
+	r.state = filepath.Join(sd, "runtime")
+	r.runs = filepath.Join(sd, "runs")
+	r.rootfs = filepath.Join(sd, "rootfs")
+	for _, d := range []string{sd, r.state, r.runs} {
+		if err := os.MkdirAll(d, 0o711); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(filepath.Join(sd, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		return fmt.Errorf("state directory %s is in use by another racelab process (use --state-dir to give this one its own)", sd)
+	}
+	r.lock = f
+	return nil
+}
+
+// Close releases the state directory. Runs still going are not stopped:
+// cancel their contexts first.
+func (r *Runner) Close() error {
+	if r.lock == nil {
+		return nil
+	}
+	err := r.lock.Close()
+	r.lock = nil
+	return err
+}
+
+// Leftovers lists what runs left behind: containers known to the runtime,
+// run directories, mounts under the state directory and cgroups. It is
+// empty whenever no run is going, and the tests assert so.
+func (r *Runner) Leftovers() []string {
+	var left []string
+	out, _ := exec.Command(r.runtime, "--root", r.state, "list", "-q").Output()
+	for _, id := range strings.Fields(string(out)) {
+		left = append(left, "container "+id)
+	}
+	ents, _ := os.ReadDir(r.runs)
+	for _, e := range ents {
+		left = append(left, "run directory "+e.Name())
+	}
+	for _, m := range mountsUnder(r.runs) {
+		left = append(left, "mount "+m)
+	}
+	for _, id := range r.cg.leftovers(r.prefix()) {
+		left = append(left, "cgroup "+id)
+	}
+	return left
+}

@@ -1,0 +1,46 @@
+package runc
+
+import (
+	"syscall"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// deniedSyscalls fail with EPERM inside the sandbox. The profile allows
+// everything else, because the Go toolchain, gcc and the race runtime use
+// a wide and changing set of calls; what it takes away is the kernel
+// surface a Go program never needs: mounts, namespaces, kernel modules,
+// keyrings, BPF, perf, ptrace and io_uring. Without capabilities most of
+// these fail anyway; the profile is a second wall.
+var deniedSyscalls = []string{
+	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "delete_module",
+	"finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module",
+	"io_uring_enter", "io_uring_register", "io_uring_setup", "ioperm", "iopl",
+	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount",
+	"mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
+	"open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
+	"process_vm_writev", "ptrace", "quotactl", "quotactl_fd", "reboot",
+	"request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog",
+	"umount2", "unshare", "userfaultfd", "vhangup",
+}
+
+// seccompProfile returns the sandbox's seccomp profile: allow by default,
+// deny the calls above, refuse clone with CLONE_NEWUSER (a user namespace
+// would hand the program capabilities over its own namespaces), and make
+// clone3 report ENOSYS so that libc falls back to clone, whose flags the
+// filter can see.
+func seccompProfile() *specs.LinuxSeccomp {
+	eperm := uint(syscall.EPERM)
+	enosys := uint(syscall.ENOSYS)
+	return &specs.LinuxSeccomp{
+		DefaultAction: specs.ActAllow,
+		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Syscalls: []specs.LinuxSyscall{
+			{Names: deniedSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm},
+			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
+				{Index: 0, Value: syscall.CLONE_NEWUSER, ValueTwo: syscall.CLONE_NEWUSER, Op: specs.OpMaskedEqual},
+			}},
+			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+		},
+	}
+}

@@ -1,0 +1,142 @@
+package runc
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// containerSpec describes one container of a run: what it executes and
+// what of the run's directory it sees.
+type containerSpec struct {
+	args     []string
+	env      []string
+	workDir  string // host directory mounted at /work (read-write during the build)
+	workRO   bool   // mount /work read-only
+	cacheDir string // host directory holding the run's cache layer: upper/ and work/ ("" for none)
+	binary   string // host file mounted read-only at /prog ("" for none)
+	cgroup   string // cgroupsPath for runc
+}
+
+// The container's own paths.
+const (
+	ctrWork  = "/work"
+	ctrCache = "/cache"
+	ctrTmp   = "/tmp"
+	ctrProg  = "/prog"
+)
+
+// spec returns the OCI runtime spec of c. The root file system is the
+// read-only skeleton; the host's /usr (toolchain, gcc, libraries) and
+// GOROOT are bind-mounted read-only; the only writable places are the
+// run's tmpfs directories.
+func (r *Runner) spec(c containerSpec) *specs.Spec {
+	uid, gid := uint32(r.cfg.UID), uint32(r.cfg.GID)
+	noNewPriv := true
+	s := &specs.Spec{
+		Version: specs.Version,
+		Root:    &specs.Root{Path: r.rootfs, Readonly: true},
+		Process: &specs.Process{
+			Args:            c.args,
+			Env:             c.env,
+			Cwd:             ctrWork,
+			User:            specs.User{UID: uid, GID: gid, AdditionalGids: []uint32{gid}},
+			NoNewPrivileges: noNewPriv,
+			Capabilities:    &specs.LinuxCapabilities{},
+			Rlimits: []specs.POSIXRlimit{
+				{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+				{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 4096},
+				{Type: "RLIMIT_FSIZE", Hard: uint64(r.cfg.Limits.TmpBytes), Soft: uint64(r.cfg.Limits.TmpBytes)},
+			},
+		},
+		Hostname: "racelab",
+		Mounts:   r.mounts(c),
+		Linux: &specs.Linux{
+			CgroupsPath: c.cgroup,
+			Resources:   r.resources(),
+			Namespaces: []specs.LinuxNamespace{
+				{Type: specs.PIDNamespace},
+				{Type: specs.NetworkNamespace}, // empty: only a loopback device
+				{Type: specs.IPCNamespace},
+				{Type: specs.UTSNamespace},
+				{Type: specs.MountNamespace},
+			},
+			MaskedPaths: []string{
+				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+				"/sys/firmware",
+			},
+			ReadonlyPaths: []string{
+				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+			},
+		},
+	}
+	if r.cfg.Seccomp {
+		s.Linux.Seccomp = seccompProfile()
+	}
+	return s
+}
+
+func (r *Runner) mounts(c containerSpec) []specs.Mount {
+	tmpSize := "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10)
+	ms := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
+		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
+		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
+		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
+		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
+	}
+	for _, d := range r.hostDirs {
+		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+	}
+	ms = append(ms, specs.Mount{Destination: ctrTmp, Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"nosuid", "nodev", tmpSize}})
+	workOpts := []string{"bind", "nosuid", "nodev"}
+	if c.workRO {
+		workOpts = append(workOpts, "ro")
+	}
+	ms = append(ms, specs.Mount{Destination: ctrWork, Type: "bind", Source: c.workDir, Options: workOpts})
+	if c.cacheDir != "" {
+		// The warm cache is the lower, read-only layer; everything this run
+		// writes lands in its own upper layer and is thrown away with it.
+		ms = append(ms, specs.Mount{Destination: ctrCache, Type: "overlay", Source: "overlay", Options: []string{
+			"lowerdir=" + r.warmDir,
+			"upperdir=" + filepath.Join(c.cacheDir, "upper"),
+			"workdir=" + filepath.Join(c.cacheDir, "work"),
+			"nosuid", "nodev",
+		}})
+	}
+	if c.binary != "" {
+		ms = append(ms, specs.Mount{Destination: ctrProg, Type: "bind", Source: c.binary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
+	}
+	return ms
+}
+
+func (r *Runner) resources() *specs.LinuxResources {
+	const period = 100000
+	quota := int64(r.cfg.Limits.CPUs * period)
+	per := uint64(period)
+	pids := r.cfg.Limits.Pids
+	return &specs.LinuxResources{
+		Pids: &specs.LinuxPids{Limit: &pids},
+		CPU:  &specs.LinuxCPU{Quota: &quota, Period: &per},
+		// Memory is limited on the run's parent cgroup (see cgroup.go), so
+		// its peak and OOM counters survive the container.
+		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
+	}
+}
+
+// writeBundle writes the bundle directory holding c's config.json.
+func (r *Runner) writeBundle(dir string, c containerSpec) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	b, err := json.Marshal(r.spec(c))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "config.json"), b, 0o600)
+}

@@ -1,0 +1,192 @@
+package runc
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+	"github.com/racelab/racelab/sandbox/internal/stream"
+)
+
+// watch supervises one container: it switches from the build to the
+// program when the build reports its status, enforces the wall-time and
+// output limits, stops the container when the client goes away, and
+// emits the exit event.
+type watch struct {
+	ru    *run
+	run   int  // repeat number, from 1
+	build bool // the container builds first
+	ctrID string
+	c     *container
+	out   *stream.Output
+	start time.Time // container start; then program start
+
+	buildLog string // the build's output
+	status   <-chan int
+	goAhead  *os.File // a line written here starts the program
+
+	running     bool // the program has started
+	buildStatus int  // the build's exit status, once known
+	reason      sandbox.Reason
+	cpu0        int64 // the cgroup's CPU time when the program started
+	oom0        int64 // OOM kills before the program started
+}
+
+// supervise waits for the container to end and reports how it ended.
+// It returns whether the program was built (and may be run again).
+func (w *watch) supervise(ctx context.Context) (bool, error) {
+	defer w.ru.r.cg.remove(w.ctrID)
+	l := w.ru.r.cfg.Limits
+	limit := l.RunTimeout
+	if w.build {
+		limit = l.BuildTimeout
+	} else {
+		w.running = true
+	}
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
+	var grace <-chan time.Time
+	// Each channel is set to nil once it has fired, so the loop then
+	// waits for the container instead of spinning on a closed channel.
+	exceeded, done := w.out.Exceeded(), ctx.Done()
+	for {
+		select {
+		case st := <-w.status:
+			w.status = nil
+			if !w.built(st) {
+				timer.Stop()
+				continue
+			}
+			timer.Reset(l.RunTimeout)
+		case <-timer.C:
+			w.stop(sandbox.ReasonTimeout)
+			if w.running {
+				// SIGQUIT first: the Go runtime prints where every goroutine
+				// is, which is the lesson of a program that hangs.
+				w.c.signal(syscall.SIGQUIT)
+				grace = time.After(l.KillGrace)
+			} else {
+				w.c.kill()
+			}
+		case <-grace:
+			grace = nil
+			w.c.kill()
+		case <-exceeded:
+			exceeded = nil
+			w.stop(sandbox.ReasonOutput)
+			w.c.kill()
+		case <-done:
+			done = nil
+			w.stop(sandbox.ReasonCanceled)
+			w.c.kill()
+		case <-w.c.done:
+			return w.finish()
+		}
+	}
+}
+
+// stop records why the container is being stopped; the first reason wins.
+func (w *watch) stop(r sandbox.Reason) {
+	if w.reason == "" {
+		w.reason = r
+	}
+}
+
+// built handles the build's status and reports whether the program now
+// runs. It emits the build's results: the build event, diagnostics, the
+// assembly listing.
+func (w *watch) built(st int) bool {
+	ru := w.ru
+	out := readCapped(w.buildLog, ru.r.cfg.Limits.OutputFor(ru.req.Mode))
+	w.buildStatus = st
+	ms := time.Since(w.start).Milliseconds()
+	text := string(out.data)
+	u := ru.r.cg.read(w.ctrID)
+	if u.oomKill > 0 {
+		w.stop(sandbox.ReasonMemory)
+		return false
+	}
+	switch {
+	case ru.req.Mode == sandbox.ModeVet:
+		gotool.EmitDiagnostics(ru.emit, text, out.truncated)
+		return false
+	case st != 0:
+		gotool.EmitDiagnostics(ru.emit, text, out.truncated)
+		return false
+	case ru.req.Mode == sandbox.ModeAsm:
+		ru.emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(text)})
+		if out.truncated {
+			w.stop(sandbox.ReasonOutput)
+		}
+		return false
+	}
+	ru.emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: ms})
+	if text != "" {
+		ru.emit(sandbox.Event{Kind: sandbox.KindStderr, Run: ru.runIndex(w.run), Data: text, TMs: ms})
+	}
+	w.running = true
+	w.start = time.Now()
+	w.out.Restart(w.start)
+	ru.r.cg.resetPeak(w.ctrID)
+	w.cpu0 = u.cpuNs
+	w.oom0 = u.oomKill
+	if _, err := w.goAhead.Write([]byte("go\n")); err != nil {
+		return false // the container is already gone
+	}
+	return true
+}
+
+// finish emits the exit event once the container is gone.
+func (w *watch) finish() (bool, error) {
+	ru := w.ru
+	l := ru.r.cfg.Limits
+	w.out.Flush()
+	if w.build && w.status != nil && w.reason == "" {
+		// The container ended without a build status: the runtime
+		// itself may have failed.
+		if err := w.c.runtimeError(); err != nil {
+			return false, err
+		}
+	}
+	if !w.build {
+		if err := w.c.runtimeError(); err != nil {
+			return false, err
+		}
+	}
+	u := ru.r.cg.read(w.ctrID)
+	code := w.c.exitCode()
+	ev := sandbox.Event{Kind: sandbox.KindExit, Run: ru.runIndex(w.run), Ms: time.Since(w.start).Milliseconds(),
+		CPUMs: (u.cpuNs - w.cpu0) / 1e6, PeakBytes: u.peak}
+	switch {
+	case w.reason == "" && u.oomKill > w.oom0:
+		w.reason = sandbox.ReasonMemory
+	case w.reason == "" && w.running && code > 128:
+		w.reason = sandbox.ReasonKilled
+	case w.reason == "":
+		w.reason = sandbox.ReasonExited
+	}
+	ev.Reason, ev.Code = w.reason, code
+	switch {
+	case !w.running && w.reason == sandbox.ReasonExited && ru.req.Mode == sandbox.ModeVet:
+		ev.Code = w.buildStatus
+		ev.Msg = gotool.VetMessage(w.buildStatus)
+	case !w.running && w.reason == sandbox.ReasonExited && ru.req.Mode == sandbox.ModeAsm && w.buildStatus == 0:
+		ev.Msg = gotool.AsmMessage
+	case !w.running && w.reason == sandbox.ReasonExited:
+		ev.Reason, ev.Code = sandbox.ReasonBuildFailed, w.buildStatus
+		ev.Msg = gotool.Explain(ev.Reason, ev.Code, ru.req.Mode, l)
+	case !w.running:
+		ev.Msg = gotool.ExplainBuild(w.reason, ru.req.Mode, l)
+	default:
+		ev.Msg = gotool.Explain(w.reason, code, ru.req.Mode, l)
+	}
+	ru.emit(ev)
+	if ru.tally != nil && w.running {
+		stdout, stderr := w.out.Text()
+		ru.tally.Add(stdout, gotool.HasRace(stderr), ev)
+	}
+	return w.running && w.reason != sandbox.ReasonCanceled, nil
+}
