@@ -95,9 +95,14 @@ func (cg cgroups) create(id string, memory int64) error {
 
 // usage is what a run's parent cgroup measured.
 type usage struct {
-	peak    int64 // bytes
-	cpuNs   int64
-	oomKill int64
+	peak  int64 // bytes
+	cpuNs int64
+	// limitHits counts OOM kills on v2. On v1 the kernel counts an OOM
+	// kill only in the victim's own cgroup, which runc removes with the
+	// container, so it counts the times the limit was reached (failcnt):
+	// together with a SIGKILL that racelab did not send, that is an OOM
+	// kill.
+	limitHits int64
 }
 
 // read returns the counters of run id's parent cgroup.
@@ -106,12 +111,12 @@ func (cg cgroups) read(id string) usage {
 	if cg.v2 {
 		d := cg.dir("", id)
 		u.peak = readInt(filepath.Join(d, "memory.peak"))
-		u.oomKill = readKey(filepath.Join(d, "memory.events"), "oom_kill")
+		u.limitHits = readKey(filepath.Join(d, "memory.events"), "oom_kill")
 		u.cpuNs = readKey(filepath.Join(d, "cpu.stat"), "usage_usec") * 1000
 		return u
 	}
 	u.peak = readInt(filepath.Join(cg.dir("memory", id), "memory.max_usage_in_bytes"))
-	u.oomKill = readKey(filepath.Join(cg.dir("memory", id), "memory.oom_control"), "oom_kill")
+	u.limitHits = readInt(filepath.Join(cg.dir("memory", id), "memory.failcnt"))
 	u.cpuNs = readInt(filepath.Join(cg.dir("cpuacct", id), "cpuacct.usage"))
 	return u
 }

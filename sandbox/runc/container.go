@@ -10,8 +10,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
+
+	"github.com/racelab/racelab/sandbox/internal/stream"
 )
 
 // container is one `runc run` of a run: it starts the container, waits
@@ -30,9 +33,26 @@ type container struct {
 // is still being created (the runtime knows it only once created).
 const killRetry = 20 * time.Millisecond
 
+// drainWait bounds how long a container's output may go on after its
+// runtime has exited (every process of it is dead by then; this only
+// guards against a kernel that is slow to close the pipes).
+const drainWait = time.Second
+
 // start starts the container described by bundle. The container's stdout
-// and stderr are copied to the writers; extra become its fds 3, 4, ….
-func (r *Runner) start(id, bundle string, stdout, stderr io.Writer, extra []*os.File) (*container, error) {
+// and stderr are pumped to out; extra become its fds 3, 4, ….
+func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) (*container, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, err
+	}
+	defer outW.Close()
+	defer errW.Close()
 	args := []string{"--root", r.state, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
 		"run", "--bundle", bundle}
 	if len(extra) > 0 {
@@ -40,16 +60,44 @@ func (r *Runner) start(id, bundle string, stdout, stderr io.Writer, extra []*os.
 	}
 	args = append(args, id)
 	cmd := exec.Command(r.runtime, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = stdout, stderr, extra
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, errW, extra
 	// Its own process group: a Ctrl-C at the terminal reaches racelab,
 	// which then stops the container in order, not the runtime directly.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
+		outR.Close()
+		errR.Close()
 		return nil, fmt.Errorf("runc: start %s: %w", id, err)
 	}
 	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, done: make(chan struct{}), killed: make(chan struct{})}
+	var pumps sync.WaitGroup
+	for _, p := range []struct {
+		r *os.File
+		w io.Writer
+	}{{outR, out.Stdout()}, {errR, out.Stderr()}} {
+		pumps.Add(1)
+		go func() {
+			defer pumps.Done()
+			stream.Pump(p.r, p.w)
+		}()
+	}
 	go func() {
 		c.err = cmd.Wait()
+		drained := make(chan struct{})
+		go func() {
+			pumps.Wait()
+			close(drained)
+		}()
+		select {
+		case <-drained:
+		case <-time.After(drainWait):
+			outR.Close() // ends the pumps' reads
+			errR.Close()
+			<-drained
+		}
+		outR.Close()
+		errR.Close()
+		out.Flush()
 		close(c.done)
 	}()
 	return c, nil

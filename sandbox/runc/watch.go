@@ -32,7 +32,7 @@ type watch struct {
 	buildStatus int  // the build's exit status, once known
 	reason      sandbox.Reason
 	cpu0        int64 // the cgroup's CPU time when the program started
-	oom0        int64 // OOM kills before the program started
+	hits0       int64 // memory limit hits before the program started
 }
 
 // supervise waits for the container to end and reports how it ended.
@@ -105,7 +105,9 @@ func (w *watch) built(st int) bool {
 	ms := time.Since(w.start).Milliseconds()
 	text := string(out.data)
 	u := ru.r.cg.read(w.ctrID)
-	if u.oomKill > 0 {
+	if st != 0 && u.limitHits > 0 {
+		// The compiler (or gcc) was killed for memory; go build then
+		// reports a bare "signal: killed".
 		w.stop(sandbox.ReasonMemory)
 		return false
 	}
@@ -132,7 +134,7 @@ func (w *watch) built(st int) bool {
 	w.out.Restart(w.start)
 	ru.r.cg.resetPeak(w.ctrID)
 	w.cpu0 = u.cpuNs
-	w.oom0 = u.oomKill
+	w.hits0 = u.limitHits
 	if _, err := w.goAhead.Write([]byte("go\n")); err != nil {
 		return false // the container is already gone
 	}
@@ -143,7 +145,6 @@ func (w *watch) built(st int) bool {
 func (w *watch) finish() (bool, error) {
 	ru := w.ru
 	l := ru.r.cfg.Limits
-	w.out.Flush()
 	if w.build && w.status != nil && w.reason == "" {
 		// The container ended without a build status: the runtime
 		// itself may have failed.
@@ -161,7 +162,7 @@ func (w *watch) finish() (bool, error) {
 	ev := sandbox.Event{Kind: sandbox.KindExit, Run: ru.runIndex(w.run), Ms: time.Since(w.start).Milliseconds(),
 		CPUMs: (u.cpuNs - w.cpu0) / 1e6, PeakBytes: u.peak}
 	switch {
-	case w.reason == "" && u.oomKill > w.oom0:
+	case w.reason == "" && u.limitHits > w.hits0 && code == 128+int(syscall.SIGKILL):
 		w.reason = sandbox.ReasonMemory
 	case w.reason == "" && w.running && code > 128:
 		w.reason = sandbox.ReasonKilled

@@ -1,0 +1,287 @@
+package runc
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// Each case is a hostile program and the safe outcome it must meet. The
+// security invariants are in ../shared/DESIGN.md.
+func TestContainment(t *testing.T) {
+	tests := []struct {
+		name  string
+		mode  sandbox.Mode
+		files map[string]string
+		want  outcome
+	}{
+		{"memory bomb", sandbox.ModeRun, main(`var keep [][]byte
+	for {
+		b := make([]byte, 32<<20)
+		for i := range b {
+			b[i] = 1
+		}
+		keep = append(keep, b)
+	}`), outcome{reason: sandbox.ReasonMemory}},
+		{"goroutine bomb", sandbox.ModeRun, main(`for {
+		go func() { select {} }()
+	}`), outcome{reason: sandbox.ReasonMemory}},
+		{"thread bomb", sandbox.ModeRun, main(`for i := 0; ; i++ {
+		go func() {
+			runtime.LockOSThread()
+			var ts syscall.Timespec
+			ts.Sec = 60
+			syscall.Nanosleep(&ts, nil)
+		}()
+	}`, "runtime", "syscall"), outcome{reason: sandbox.ReasonExited, orReason: sandbox.ReasonOutput, code: 2, stderr: []string{"failed to create new OS thread"}}},
+		{"fork bomb", sandbox.ModeRun, main(`for i := 0; i < 2000; i++ {
+		cmd := exec.Command("/bin/sh", "-c", "sleep 30")
+		if err := cmd.Start(); err != nil {
+			fmt.Println("fork refused after", i, "children:", err)
+			return
+		}
+	}
+	fmt.Println("the fork bomb was not contained")`, "fmt", "os/exec"),
+			outcome{reason: sandbox.ReasonExited, stdout: []string{"fork refused after", "resource temporarily unavailable"}, notStdout: []string{"not contained"}}},
+		{"output flood", sandbox.ModeRun, main(`for {
+		fmt.Println("all work and no play makes jack a dull boy")
+	}`, "fmt"), outcome{reason: sandbox.ReasonOutput}},
+		{"one huge line", sandbox.ModeRun, main(`os.Stdout.Write(bytes.Repeat([]byte("a"), 10<<20))`, "bytes", "os"),
+			outcome{reason: sandbox.ReasonOutput}},
+		{"dns fails fast", sandbox.ModeRun, main(`start := time.Now()
+	_, err := net.LookupHost("example.com")
+	fmt.Println("lookup error:", err != nil, "fast:", time.Since(start) < 3*time.Second)`, "fmt", "net", "time"),
+			outcome{reason: sandbox.ReasonExited, stdout: []string{"lookup error: true fast: true"}}},
+		{"toolchain is read-only", sandbox.ModeRun, main(`for _, p := range []string{
+		runtime.GOROOT() + "/src/fmt/print.go",
+		runtime.GOROOT() + "/bin/evil",
+		"/usr/bin/evil",
+		"/etc/passwd",
+		"/evil",
+	} {
+		err := os.WriteFile(p, []byte("owned"), 0o644)
+		fmt.Println(p, err)
+	}`, "fmt", "os", "runtime"), outcome{reason: sandbox.ReasonExited, stdout: []string{"/usr/local/go/src/fmt/print.go open /usr/local/go/src/fmt/print.go: read-only file system",
+			"/usr/bin/evil: read-only file system", "/etc/passwd: read-only file system", "/evil: read-only file system"}, notStdout: []string{"<nil>"}}},
+		{"no capabilities, no new namespaces", sandbox.ModeRun, main(`fmt.Println("mount:", syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""))
+	fmt.Println("unshare user:", syscall.Unshare(syscall.CLONE_NEWUSER))
+	fmt.Println("unshare net:", syscall.Unshare(syscall.CLONE_NEWNET))
+	fmt.Println("setuid 0:", syscall.Setuid(0))
+	fmt.Println("uid:", os.Getuid())`, "fmt", "os", "syscall"),
+			outcome{reason: sandbox.ReasonExited, stdout: []string{"mount: operation not permitted", "unshare user: operation not permitted",
+				"unshare net: operation not permitted", "setuid 0: operation not permitted", "uid: 65534"}}},
+		{"cgo LDFLAGS abuse", sandbox.ModeRun, map[string]string{"main.go": "package main\n\n// #cgo LDFLAGS: -Wl,--plugin=/tmp/evil.so\nimport \"C\"\n\nfunc main() {}\n"},
+			outcome{reason: sandbox.ReasonBuildFailed, code: 1, stderr: []string{"invalid flag in #cgo LDFLAGS"}}},
+		{"cgo CFLAGS abuse", sandbox.ModeRun, map[string]string{"main.go": "package main\n\n// #cgo CFLAGS: -fplugin=/tmp/evil.so\nimport \"C\"\n\nfunc main() {}\n"},
+			outcome{reason: sandbox.ReasonBuildFailed, code: 1, stderr: []string{"invalid flag in #cgo CFLAGS"}}},
+		{"embed outside the work dir", sandbox.ModeRun, map[string]string{"main.go": "package main\n\nimport _ \"embed\"\n\n//go:embed ../etc/passwd\nvar s string\n\nfunc main() { print(s) }\n"},
+			outcome{reason: sandbox.ReasonBuildFailed, code: 1, stderr: []string{"invalid pattern syntax"}}},
+		{"embed an absolute path", sandbox.ModeRun, map[string]string{"main.go": "package main\n\nimport _ \"embed\"\n\n//go:embed /etc/passwd\nvar s string\n\nfunc main() { print(s) }\n"},
+			outcome{reason: sandbox.ReasonBuildFailed, code: 1, stderr: []string{"invalid pattern syntax"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runReq(t, context.Background(), &sandbox.Request{Mode: tt.mode, Files: tt.files})
+			tt.want.check(t, res)
+			if tt.want.reason == sandbox.ReasonOutput {
+				l := runner(t).cfg.Limits
+				if n := len(res.text(sandbox.KindStdout)) + len(res.text(sandbox.KindStderr)); int64(n) > l.OutputBytes {
+					t.Errorf("delivered %d bytes of output, over the %d-byte cap", n, l.OutputBytes)
+				}
+			}
+		})
+	}
+}
+
+// A compile bomb must end within the build limits: by the memory limit,
+// the build timeout, or the compiler's own refusal.
+func TestCompileBombs(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+	}{
+		{"huge sparse slice literal", "package main\n\nvar x = []int{1 << 30: 1}\n\nfunc main() { println(len(x)) }\n"},
+		{"huge array", "package main\n\nvar x [1 << 40]byte\n\nfunc main() { println(x[0]) }\n"},
+		{"exponential constant", "package main\n\nconst a = \"aaaaaaaaaaaaaaaa\"\nconst b = a + a + a + a + a + a + a + a\nconst c = b + b + b + b + b + b + b + b\nconst d = c + c + c + c + c + c + c + c\nconst e = d + d + d + d + d + d + d + d\nconst f = e + e + e + e + e + e + e + e\nconst g = f + f + f + f + f + f + f + f\n\nfunc main() { println(len(g)) }\n"},
+	}
+	limit := runner(t).cfg.Limits.BuildTimeout + 5*time.Second
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := runSrc(t, sandbox.ModeRun, tt.src)
+			ex := res.exit(t)
+			if res.took > limit {
+				t.Errorf("took %v, over the build limit", res.took)
+			}
+			switch ex.Reason {
+			case sandbox.ReasonMemory, sandbox.ReasonTimeout, sandbox.ReasonBuildFailed:
+			case sandbox.ReasonExited:
+				// The compiler may cope; then the program must still have
+				// run inside the limits.
+				if ex.PeakBytes > runner(t).cfg.Limits.MemoryBytes {
+					t.Errorf("peak %d over the memory limit", ex.PeakBytes)
+				}
+			default:
+				t.Errorf("reason %q (%s)", ex.Reason, ex.Msg)
+			}
+			t.Logf("%s: %s in %v", ex.Reason, ex.Msg, res.took.Round(time.Millisecond))
+		})
+	}
+}
+
+func TestNoNetwork(t *testing.T) {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	targets := []string{fmt.Sprintf("127.0.0.1:%d", port), fmt.Sprintf("[::1]:%d", port)}
+	for _, ip := range hostIPs() {
+		targets = append(targets, net.JoinHostPort(ip, fmt.Sprint(port)))
+	}
+	body := fmt.Sprintf(`for _, addr := range %#v {
+		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
+		if err == nil {
+			c.Close()
+			fmt.Println("CONNECTED", addr)
+			continue
+		}
+		fmt.Println("refused", addr, err)
+	}`, targets)
+	res := runReq(t, context.Background(), &sandbox.Request{Files: main(body, "fmt", "net", "time")})
+	outcome{reason: sandbox.ReasonExited, notStdout: []string{"CONNECTED"}, stdout: []string{"refused 127.0.0.1"}}.check(t, res)
+	select {
+	case c := <-accepted:
+		c.Close()
+		t.Errorf("a connection from the sandbox reached the host's listener")
+	case <-time.After(200 * time.Millisecond):
+	}
+}
+
+func hostIPs() []string {
+	var ips []string
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil {
+			ips = append(ips, n.IP.String())
+		}
+	}
+	return ips
+}
+
+func TestHostSecretsInvisible(t *testing.T) {
+	secret := randomHex(t)
+	var paths []string
+	for _, dir := range []string{os.TempDir(), "/root", "/var/lib", runner(t).cfg.StateDir} {
+		p := filepath.Join(dir, "racelab-secret-"+secret)
+		if err := os.WriteFile(p, []byte(secret), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(p)
+		paths = append(paths, p)
+	}
+	paths = append(paths, "/etc/shadow", "/root/.bash_history", "/proc/1/environ")
+	body := fmt.Sprintf(`for _, p := range %#v {
+		b, err := os.ReadFile(p)
+		fmt.Printf("%%q %%v\n", b, err != nil)
+	}`, paths)
+	res := runReq(t, context.Background(), &sandbox.Request{Files: main(body, "fmt", "os")})
+	outcome{reason: sandbox.ReasonExited, notStdout: []string{secret}, stdout: []string{`"" true`}}.check(t, res)
+}
+
+// Nothing one run writes may be seen by another: not in /tmp, not in the
+// work directory, not in the build cache.
+func TestRunsAreIsolated(t *testing.T) {
+	marker := randomHex(t)
+	write := fmt.Sprintf(`for _, p := range []string{"/tmp/marker", "/work/marker", "/cache/marker", "/dev/shm/marker"} {
+		fmt.Println(p, os.WriteFile(p, []byte(%q), 0o644))
+	}`, marker)
+	res := runReq(t, context.Background(), &sandbox.Request{Files: main(write, "fmt", "os")})
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"/tmp/marker <nil>", "/cache/marker <nil>"}}.check(t, res)
+
+	read := `for _, p := range []string{"/tmp/marker", "/work/marker", "/cache/marker", "/dev/shm/marker"} {
+		b, err := os.ReadFile(p)
+		fmt.Printf("%s %q %v\n", p, b, err)
+	}`
+	res = runReq(t, context.Background(), &sandbox.Request{Files: main(read, "fmt", "os")})
+	outcome{reason: sandbox.ReasonExited, notStdout: []string{marker}}.check(t, res)
+}
+
+// Run 1 overwrites every file of the build cache it can see and plants
+// entries of its own; run 2, in both modes, must still build and print
+// correctly from the trusted cache.
+func TestCachePoisoning(t *testing.T) {
+	poison := `n := 0
+	filepath.WalkDir("/cache", func(p string, d fs.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if os.WriteFile(p, []byte("poisoned"), 0o644) == nil {
+				n++
+			}
+		}
+		return nil
+	})
+	for i := 0; i < 256; i++ {
+		os.WriteFile(fmt.Sprintf("/cache/%02x/%02x-poison-a", i, i), []byte("poisoned"), 0o644)
+	}
+	fmt.Println("poisoned", n, "files")`
+	for _, mode := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
+		res := runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: main(poison, "fmt", "io/fs", "os", "path/filepath")})
+		outcome{reason: sandbox.ReasonExited, stdout: []string{"poisoned"}}.check(t, res)
+		if strings.Contains(res.text(sandbox.KindStdout), "poisoned 0 files") {
+			t.Fatalf("%s: the poisoning run could not write to its cache layer: the test proves nothing", mode)
+		}
+	}
+	for _, mode := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
+		res := runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: main(`fmt.Println("still healthy")`, "fmt")})
+		outcome{reason: sandbox.ReasonExited, stdout: []string{"still healthy\n"}}.check(t, res)
+	}
+}
+
+// kill(-1, SIGKILL) inside the sandbox must not reach a process outside,
+// even one of the same user.
+func TestKillAllStaysInside(t *testing.T) {
+	uid := uint32(runner(t).cfg.UID)
+	victim := exec.Command("sleep", "60")
+	victim.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid}}
+	if err := victim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- victim.Wait() }()
+	defer func() {
+		victim.Process.Kill()
+		<-exited
+	}()
+	res := runSrc(t, sandbox.ModeRun, "package main\n\nimport (\n\t\"fmt\"\n\t\"syscall\"\n)\n\nfunc main() {\n\tfmt.Println(\"kill:\", syscall.Kill(-1, syscall.SIGKILL))\n}\n")
+	res.exit(t)
+	select {
+	case err := <-exited:
+		t.Errorf("a process outside the sandbox died: %v", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+}
+
+func randomHex(t *testing.T) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
+}
