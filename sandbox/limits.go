@@ -16,6 +16,7 @@ const (
 	DefaultRaceMemory     = 1 << 30 // race and test modes: the race runtime needs shadow memory
 	DefaultPids           = 256
 	DefaultCPUs           = 1.0
+	DefaultBuildCPUs      = 0 // 0: every core of the machine
 	DefaultOutputBytes    = 1 << 20
 	DefaultAsmOutputBytes = 4 << 20
 	DefaultTmpBytes       = 256 << 20 // each writable tmpfs: /tmp, the work dir, the cache layer
@@ -34,7 +35,8 @@ type Limits struct {
 	MemoryBytes    int64         // memory of one container (run, asm, bench, vet)
 	RaceMemory     int64         // memory of one container in the race and test modes
 	Pids           int64         // processes and threads of one container
-	CPUs           float64       // CPU cores one container may use
+	CPUs           float64       // CPU cores one running program may use
+	BuildCPUs      float64       // CPU cores the build step may use; 0 means every core
 	OutputBytes    int64         // stdout+stderr bytes of one run
 	AsmOutputBytes int64         // compiler output bytes in the asm mode
 	TmpBytes       int64         // size of each writable tmpfs of a run
@@ -54,6 +56,7 @@ func DefaultLimits() Limits {
 		RaceMemory:     DefaultRaceMemory,
 		Pids:           DefaultPids,
 		CPUs:           DefaultCPUs,
+		BuildCPUs:      DefaultBuildCPUs,
 		OutputBytes:    DefaultOutputBytes,
 		AsmOutputBytes: DefaultAsmOutputBytes,
 		TmpBytes:       DefaultTmpBytes,
@@ -89,7 +92,8 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.Int64Var(&l.MemoryBytes, "memory", l.MemoryBytes, "memory `bytes` of one container")
 	fs.Int64Var(&l.RaceMemory, "race-memory", l.RaceMemory, "memory `bytes` of one container in the race and test modes")
 	fs.Int64Var(&l.Pids, "pids", l.Pids, "processes and threads of one container")
-	fs.Float64Var(&l.CPUs, "cpus", l.CPUs, "CPU `cores` one container may use")
+	fs.Float64Var(&l.CPUs, "cpus", l.CPUs, "CPU `cores` one running program may use")
+	fs.Float64Var(&l.BuildCPUs, "build-cpus", l.BuildCPUs, "CPU `cores` the build step may use (0: every core; builds are short bursts)")
 	fs.Int64Var(&l.OutputBytes, "output-limit", l.OutputBytes, "output `bytes` of one run")
 	fs.Int64Var(&l.AsmOutputBytes, "asm-output-limit", l.AsmOutputBytes, "output `bytes` of the asm mode")
 	fs.Int64Var(&l.TmpBytes, "tmp-size", l.TmpBytes, "`bytes` of each writable tmpfs of a run")
@@ -114,6 +118,8 @@ func (l Limits) Check() error {
 		return fmt.Errorf("limits: -pids must be at least 16 for the Go toolchain to work, not %d", l.Pids)
 	case l.CPUs <= 0:
 		return fmt.Errorf("limits: -cpus must be positive, not %v", l.CPUs)
+	case l.BuildCPUs < 0:
+		return fmt.Errorf("limits: -build-cpus must not be negative, not %v", l.BuildCPUs)
 	case l.OutputBytes <= 0 || l.AsmOutputBytes <= 0:
 		return fmt.Errorf("limits: -output-limit and -asm-output-limit must be positive")
 	case l.TmpBytes < 16<<20:

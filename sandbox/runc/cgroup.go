@@ -36,7 +36,7 @@ func detectCgroups() (cgroups, error) {
 	}
 	cg := cgroups{v2: st.Type == unix.CGROUP2_SUPER_MAGIC, root: cgroupRoot}
 	if !cg.v2 {
-		for _, c := range []string{"memory", "cpuacct", "pids"} {
+		for _, c := range []string{"memory", "cpuacct", "cpu", "pids"} {
 			if _, err := os.Stat(filepath.Join(cgroupRoot, c)); err != nil {
 				return cgroups{}, fmt.Errorf("cgroups: the v1 %s controller is not mounted at %s: %w", c, cgroupRoot, err)
 			}
@@ -57,8 +57,12 @@ func (cg cgroups) dir(c, id string) string {
 	return filepath.Join(cg.root, c, cgroupParent, id)
 }
 
-// create makes run id's parent cgroup with the memory limit.
-func (cg cgroups) create(id string, memory int64) error {
+// cpuPeriod is the CFS period of the CPU limit, in microseconds.
+const cpuPeriod = 100000
+
+// create makes run id's parent cgroup with the memory limit and a CPU
+// limit of cpus cores (0: none).
+func (cg cgroups) create(id string, memory int64, cpus float64) error {
 	lim := strconv.FormatInt(memory, 10)
 	if cg.v2 {
 		for _, d := range []string{cg.root, filepath.Join(cg.root, cgroupParent)} {
@@ -78,9 +82,9 @@ func (cg cgroups) create(id string, memory int64) error {
 		}
 		_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
 		_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0)
-		return nil
+		return cg.setCPU(id, cpus)
 	}
-	for _, c := range []string{"memory", "cpuacct"} {
+	for _, c := range []string{"memory", "cpuacct", "cpu"} {
 		if err := os.MkdirAll(cg.dir(c, id), 0o755); err != nil {
 			return fmt.Errorf("cgroups: %w", err)
 		}
@@ -89,6 +93,34 @@ func (cg cgroups) create(id string, memory int64) error {
 	// limit covers the container's cgroup below.
 	if err := os.WriteFile(filepath.Join(cg.dir("memory", id), "memory.limit_in_bytes"), []byte(lim), 0); err != nil {
 		return fmt.Errorf("cgroups: memory.limit_in_bytes: %w", err)
+	}
+	return cg.setCPU(id, cpus)
+}
+
+// setCPU limits run id to cpus cores (0: no limit). It is set on the
+// parent so that it can change while the container runs: the build step
+// may use every core, the program the CPU limit.
+func (cg cgroups) setCPU(id string, cpus float64) error {
+	quota := int64(-1)
+	if cpus > 0 {
+		quota = int64(cpus * cpuPeriod)
+	}
+	if cg.v2 {
+		v := "max " + strconv.Itoa(cpuPeriod)
+		if quota > 0 {
+			v = strconv.FormatInt(quota, 10) + " " + strconv.Itoa(cpuPeriod)
+		}
+		if err := os.WriteFile(filepath.Join(cg.dir("", id), "cpu.max"), []byte(v), 0); err != nil {
+			return fmt.Errorf("cgroups: cpu.max: %w", err)
+		}
+		return nil
+	}
+	d := cg.dir("cpu", id)
+	if err := os.WriteFile(filepath.Join(d, "cpu.cfs_period_us"), []byte(strconv.Itoa(cpuPeriod)), 0); err != nil {
+		return fmt.Errorf("cgroups: cpu.cfs_period_us: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(d, "cpu.cfs_quota_us"), []byte(strconv.FormatInt(quota, 10)), 0); err != nil {
+		return fmt.Errorf("cgroups: cpu.cfs_quota_us: %w", err)
 	}
 	return nil
 }

@@ -133,7 +133,11 @@ func (ru *run) launch(ctx context.Context, w *watch, spec containerSpec, extra [
 	if err := r.writeBundle(bundle, spec); err != nil {
 		return fmt.Errorf("runc: bundle: %w", err)
 	}
-	if err := r.cg.create(w.ctrID, r.cfg.Limits.MemoryFor(ru.req.Mode)); err != nil {
+	cpus := r.cfg.Limits.CPUs
+	if w.build {
+		cpus = r.cfg.Limits.BuildCPUs
+	}
+	if err := r.cg.create(w.ctrID, r.cfg.Limits.MemoryFor(ru.req.Mode), cpus); err != nil {
 		r.cg.remove(w.ctrID)
 		return err
 	}

@@ -116,15 +116,12 @@ func (r *Runner) mounts(c containerSpec) []specs.Mount {
 }
 
 func (r *Runner) resources() *specs.LinuxResources {
-	const period = 100000
-	quota := int64(r.cfg.Limits.CPUs * period)
-	per := uint64(period)
 	pids := r.cfg.Limits.Pids
 	return &specs.LinuxResources{
 		Pids: &specs.LinuxPids{Limit: &pids},
-		CPU:  &specs.LinuxCPU{Quota: &quota, Period: &per},
-		// Memory is limited on the run's parent cgroup (see cgroup.go), so
-		// its peak and OOM counters survive the container.
+		// Memory and CPU are limited on the run's parent cgroup (see
+		// cgroup.go): its peak and OOM counters survive the container, and
+		// the CPU limit can change from the build step to the program.
 		Devices: []specs.LinuxDeviceCgroup{{Allow: false, Access: "rwm"}},
 	}
 }

@@ -133,6 +133,11 @@ func (w *watch) built(st int) bool {
 	w.start = time.Now()
 	w.out.Restart(w.start)
 	ru.r.cg.resetPeak(w.ctrID)
+	if err := ru.r.cg.setCPU(w.ctrID, ru.r.cfg.Limits.CPUs); err != nil {
+		ru.r.cfg.Log.Error("cannot limit the program's CPU; stopping it", "err", err)
+		w.c.kill()
+		return false
+	}
 	w.cpu0 = u.cpuNs
 	w.hits0 = u.limitHits
 	if _, err := w.goAhead.Write([]byte("go\n")); err != nil {

@@ -1,0 +1,161 @@
+package runc
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+)
+
+// benchProgram is a small racy program; n makes each iteration's source
+// unique, so that neither side can reuse the previous iteration's
+// compiled package and both compile the user's code every time, against
+// a warm standard library.
+func benchProgram(n int) string {
+	return fmt.Sprintf(`package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+const iteration = %d
+
+func main() {
+	var wg sync.WaitGroup
+	n := 0
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000; j++ {
+				n++
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(n, iteration)
+}
+`, n)
+}
+
+// bareToolchain runs the same build and program without a sandbox, with
+// a private copy of the warm cache.
+type bareToolchain struct {
+	dir, cache string
+	env        []string
+}
+
+func newBare(b *testing.B, r *Runner) *bareToolchain {
+	b.Helper()
+	dir := b.TempDir()
+	bt := &bareToolchain{dir: dir, cache: filepath.Join(dir, "cache")}
+	if out, err := exec.Command("cp", "-a", r.warmDir, bt.cache).CombinedOutput(); err != nil {
+		b.Fatalf("copy warm cache: %v\n%s", err, out)
+	}
+	for _, d := range []string{"src", "home", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			b.Fatal(err)
+		}
+	}
+	bt.env = gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(dir, "home"), bt.cache, filepath.Join(dir, "tmp"))
+	if err := os.WriteFile(filepath.Join(dir, "src", "go.mod"), []byte(gotool.GoMod), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	return bt
+}
+
+// buildAndRun is `go build -race -o prog . && ./prog`.
+func (bt *bareToolchain) buildAndRun(b *testing.B, src string) {
+	if err := os.WriteFile(filepath.Join(bt.dir, "src", "main.go"), []byte(src), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	prog := filepath.Join(bt.dir, "prog")
+	build := exec.Command("go", "build", "-race", "-o", prog, ".")
+	build.Dir, build.Env = filepath.Join(bt.dir, "src"), bt.env
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("bare build: %v\n%s", err, out)
+	}
+	bt.run(b, prog)
+}
+
+func (bt *bareToolchain) run(b *testing.B, prog string) {
+	cmd := exec.Command(prog)
+	cmd.Env = []string{"GORACE=atexit_sleep_ms=0"}
+	if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 66 {
+		b.Fatalf("bare run: %v\n%s", err, out)
+	}
+}
+
+func runnerRun(b *testing.B, r *Runner, req *sandbox.Request) {
+	var exit sandbox.Event
+	if err := r.Run(context.Background(), req, func(e sandbox.Event) {
+		if e.Kind == sandbox.KindExit {
+			exit = e
+		}
+	}); err != nil {
+		b.Fatal(err)
+	}
+	if exit.Reason != sandbox.ReasonExited {
+		b.Fatalf("runner: %s: %s", exit.Reason, exit.Msg)
+	}
+}
+
+// BenchmarkRaceVsBare alternates, in one run on the same machine, the
+// bare `go build -race && ./prog` and the same through the runner (a
+// cold container start, the warm cache), and reports both and their
+// ratio: the sandbox's overhead where a learner feels it.
+func BenchmarkRaceVsBare(b *testing.B) {
+	r := runner(b)
+	bt := newBare(b, r)
+	var bare, sand time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		src := benchProgram(i)
+		t0 := time.Now()
+		bt.buildAndRun(b, src)
+		t1 := time.Now()
+		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
+		bare += t1.Sub(t0)
+		sand += time.Since(t1)
+	}
+	b.ReportMetric(float64(bare.Milliseconds())/float64(b.N), "bare-ms/op")
+	b.ReportMetric(float64(sand.Milliseconds())/float64(b.N), "sandbox-ms/op")
+	b.ReportMetric(float64(sand)/float64(bare), "ratio")
+}
+
+// BenchmarkRepeatVsBare compares running an already-built race binary
+// again: bare exec against a fresh container per run (repeat=11 minus
+// repeat=1, per extra run).
+func BenchmarkRepeatVsBare(b *testing.B) {
+	r := runner(b)
+	bt := newBare(b, r)
+	const extra = 10
+	bt.buildAndRun(b, benchProgram(-1))
+	prog := filepath.Join(bt.dir, "prog")
+	var bare, sand time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		src := map[string]string{"main.go": benchProgram(1_000_000 + i)}
+		t0 := time.Now()
+		for range extra {
+			bt.run(b, prog)
+		}
+		t1 := time.Now()
+		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src})
+		t2 := time.Now()
+		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Repeat: extra + 1, Files: src})
+		bare += t1.Sub(t0)
+		sand += time.Since(t2) - t2.Sub(t1)
+	}
+	perRun := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N*extra) }
+	b.ReportMetric(perRun(bare), "bare-ms/run")
+	b.ReportMetric(perRun(sand), "sandbox-ms/run")
+	b.ReportMetric(float64(sand)/float64(bare), "ratio")
+}
