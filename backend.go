@@ -18,6 +18,7 @@ type backendFlags struct {
 	name     string
 	runtime  string
 	stateDir string
+	cacheDir string
 	seccomp  bool
 	parallel int
 	limits   sandbox.Limits
@@ -27,7 +28,8 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	b.limits = sandbox.DefaultLimits()
 	fs.StringVar(&b.name, "sandbox", "runc", "sandbox backend: runc (isolated containers) or local (no isolation; your own machine only)")
 	fs.StringVar(&b.runtime, "runtime", "runc", "OCI runtime `binary` of the runc backend: runc, or runsc for gVisor")
-	fs.StringVar(&b.stateDir, "state-dir", runc.DefaultStateDir, "`dir` for the runc backend's warm build cache and runtime state")
+	fs.StringVar(&b.stateDir, "state-dir", runc.DefaultStateDir, "`dir` for the runc backend's runtime state (one racelab per directory)")
+	fs.StringVar(&b.cacheDir, "cache-dir", "", "`dir` for the runc backend's warm build caches, shareable (default: STATE-DIR/cache)")
 	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")
 	fs.IntVar(&b.parallel, "parallel", 0, "containers running at once (0: one per core)")
 	b.limits.RegisterFlags(fs)
@@ -41,6 +43,7 @@ func (b *backendFlags) open(ctx context.Context, logw io.Writer) (sandbox.Runner
 		r, err := runc.New(ctx, runc.Config{
 			Runtime:     b.runtime,
 			StateDir:    b.stateDir,
+			CacheDir:    b.cacheDir,
 			Limits:      b.limits,
 			Concurrency: b.parallel,
 			Seccomp:     b.seccomp,

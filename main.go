@@ -8,7 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -23,8 +22,6 @@ func main() {
 	os.Exit(code)
 }
 
-// errUsage marks a usage error: the message has been printed, exit 2.
-var errUsage = errors.New("usage")
 
 // run dispatches to a subcommand and returns the process's exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {

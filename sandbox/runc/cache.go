@@ -2,6 +2,7 @@ package runc
 
 import (
 	"context"
+	"errors"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -10,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/internal/gotool"
@@ -24,6 +27,7 @@ var warmSample = map[string]string{
 
 import (
 	"context"
+	"errors"
 	"errors"
 	"fmt"
 	"log"
@@ -68,7 +72,16 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r.warmDir = filepath.Join(r.cfg.StateDir, "cache", key)
+	r.warmDir = filepath.Join(r.cfg.CacheDir, key)
+	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err == nil {
+		return nil
+	}
+	// One builder at a time; a runner that waited finds the cache ready.
+	unlock, err := lockFile(ctx, filepath.Join(r.cfg.CacheDir, key+".lock"))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err == nil {
 		return nil
 	}
@@ -157,4 +170,32 @@ func (r *Runner) sealWarm(dir string) error {
 		}
 		return os.Chtimes(p, farFuture, farFuture)
 	})
+}
+
+// lockFile takes an exclusive lock on path, waiting for it as long as ctx
+// allows, and returns its release.
+func lockFile(ctx context.Context, path string) (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		if err == nil {
+			return func() { f.Close() }, nil
+		}
+		if !errors.Is(err, unix.EWOULDBLOCK) {
+			f.Close()
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }

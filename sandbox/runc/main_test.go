@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,8 +18,9 @@ import (
 
 // The suite shares one runner: making the warm cache takes about a minute
 // the first time on a machine. It keeps its state in its own directory
-// (RACELAB_TEST_STATE_DIR, default /var/lib/racelab-test) so that it never
-// touches a real racelab's runs.
+// (RACELAB_TEST_STATE_DIR, default /var/lib/racelab-test; the runner's
+// state in runc/, the warm cache in cache/, shared with the command's
+// tests) so that it never touches a real racelab's runs.
 var (
 	testRunner *Runner
 	testSkip   string // why the runc tests cannot run here
@@ -73,7 +75,8 @@ func newTestRunner() (*Runner, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return New(ctx, Config{StateDir: dir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
+	return New(ctx, Config{StateDir: filepath.Join(dir, "runc"), CacheDir: filepath.Join(dir, "cache"),
+		Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
 }
 
 func runner(t testing.TB) *Runner {

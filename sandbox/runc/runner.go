@@ -37,6 +37,10 @@ type Config struct {
 	Runtime string
 	// StateDir is the runner's own directory (default DefaultStateDir).
 	StateDir string
+	// CacheDir holds the warm build caches (default StateDir/cache). Runners
+	// with different state directories may share it: a cache, once built,
+	// is only ever read, and building one is serialized by a lock.
+	CacheDir string
 	// GOROOT is the toolchain bind-mounted into the containers (default:
 	// the GOROOT of the go command on PATH).
 	GOROOT string
@@ -105,6 +109,9 @@ func (c *Config) fill() error {
 	}
 	if c.StateDir == "" {
 		c.StateDir = DefaultStateDir
+	}
+	if c.CacheDir == "" {
+		c.CacheDir = filepath.Join(c.StateDir, "cache")
 	}
 	if c.Limits == (sandbox.Limits{}) {
 		c.Limits = sandbox.DefaultLimits()

@@ -418,3 +418,37 @@ func main() {
 	fmt.Println(n)
 }
 `}
+
+// The program gets Limits.CPUs cores (1 in the defaults) however many
+// threads it runs, while its exit event reports CPU time and peak memory.
+func TestCPUAndMemoryAccounting(t *testing.T) {
+	r := runner(t)
+	res := runReq(t, context.Background(), &sandbox.Request{GOMAXPROCS: 2, Files: main(`var wg sync.WaitGroup
+	buf := make([]byte, 64<<20)
+	for i := range buf {
+		buf[i] = 1
+	}
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for start := time.Now(); time.Since(start) < 1500*time.Millisecond; {
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println(len(buf))`, "fmt", "sync", "time")})
+	ex := res.exit(t)
+	if ex.Reason != sandbox.ReasonExited {
+		t.Fatalf("exit %+v", ex)
+	}
+	t.Logf("cpu_ms %d, wall %d ms, peak %d MiB", ex.CPUMs, ex.Ms, ex.PeakBytes>>20)
+	// Two spinning threads for 1.5 s would use 3 s of CPU without the
+	// limit; with one core they get about 1.5 s.
+	if max := int64(float64(ex.Ms) * (r.cfg.Limits.CPUs + 0.25)); ex.CPUMs > max || ex.CPUMs < 500 {
+		t.Errorf("cpu_ms = %d over %d ms wall; want between 500 and %d (limit %.1f cores)", ex.CPUMs, ex.Ms, max, r.cfg.Limits.CPUs)
+	}
+	if ex.PeakBytes < 64<<20 || ex.PeakBytes > r.cfg.Limits.MemoryBytes {
+		t.Errorf("peak_bytes = %d, want between 64 MiB (the program's buffer) and the limit", ex.PeakBytes)
+	}
+}

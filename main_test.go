@@ -1,0 +1,178 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+func writeFile(t *testing.T, dir, name, body string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// Bad input is rejected before any sandbox starts: one line on stderr,
+// exit status 2.
+func TestRunBadInput(t *testing.T) {
+	dir := t.TempDir()
+	good := writeFile(t, dir, "main.go", "package main\n\nfunc main() {}\n")
+	sub := filepath.Join(dir, "sub")
+	if err := os.Mkdir(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dup := writeFile(t, sub, "main.go", "package main\n")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no files", []string{"run"}, "no files given"},
+		{"missing file", []string{"run", filepath.Join(dir, "nosuch.go")}, "no such file"},
+		{"bad flag", []string{"run", "--explode", good}, "flag provided but not defined"},
+		{"unknown mode", []string{"run", "--mode", "warp", good}, `unknown mode "warp"`},
+		{"repeat too large", []string{"run", "--repeat", "1000", good}, "repeat 1000 is out of range"},
+		{"oversized", []string{"run", writeFile(t, dir, "big.go", strings.Repeat("/", 70<<10))}, "at most 65536"},
+		{"not utf-8", []string{"run", writeFile(t, dir, "bin.go", "package main\n\xff\n")}, "not valid UTF-8"},
+		{"not go", []string{"run", writeFile(t, dir, "notes.txt", "hi")}, "not a .go file"},
+		{"same name twice", []string{"run", good, dup}, "two files are named main.go"},
+		{"directory", []string{"run", sub}, "not a regular file"},
+		{"bad limit", []string{"run", "--run-timeout", "0s", good}, "-run-timeout must be positive"},
+		{"unknown command", []string{"fly"}, `unknown command "fly"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), tt.args, &stdout, &stderr)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2 (stderr %q)", code, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tt.want) {
+				t.Errorf("stderr = %q, want it to say %q", stderr.String(), tt.want)
+			}
+			if stdout.Len() != 0 {
+				t.Errorf("stdout = %q, want nothing", stdout.String())
+			}
+		})
+	}
+}
+
+// The local backend needs nothing but the go command.
+func TestRunLocal(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct {
+		name   string
+		src    string
+		code   int
+		stdout string
+	}{
+		{"hello", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"hello\") }\n", 0, "hello\n"},
+		{"exit status mirrored", "package main\n\nimport \"os\"\n\nfunc main() { os.Exit(3) }\n", 3, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := writeFile(t, dir, "main.go", tt.src)
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"run", "--sandbox", "local", p}, &stdout, &stderr)
+			if code != tt.code {
+				t.Errorf("exit status %d, want %d (stderr %q)", code, tt.code, stderr.String())
+			}
+			if stdout.String() != tt.stdout {
+				t.Errorf("stdout = %q, want %q", stdout.String(), tt.stdout)
+			}
+		})
+	}
+}
+
+// racelab run --mode race --json on a racy file streams stdout events
+// before the exit event, through the real runc sandbox.
+func TestRunRaceJSON(t *testing.T) {
+	if reason := runcUnavailable(); reason != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
+		}
+		t.Skipf("runc sandbox unavailable: %s", reason)
+	}
+	base := os.Getenv("RACELAB_TEST_STATE_DIR")
+	if base == "" {
+		base = "/var/lib/racelab-test"
+	}
+	p := writeFile(t, t.TempDir(), "racy.go", racySource)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"run", "--mode", "race", "--json",
+		"--state-dir", filepath.Join(base, "cli"), "--cache-dir", filepath.Join(base, "cache"), p}, &stdout, &stderr)
+	if code != 66 {
+		t.Errorf("exit status %d, want 66 (stderr %q)", code, stderr.String())
+	}
+	var kinds []sandbox.Kind
+	var exit sandbox.Event
+	sc := bufio.NewScanner(&stdout)
+	for sc.Scan() {
+		var e sandbox.Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			t.Fatalf("line %q is not an event: %v", sc.Text(), err)
+		}
+		kinds = append(kinds, e.Kind)
+		if e.Kind == sandbox.KindExit {
+			exit = e
+		}
+	}
+	if len(kinds) == 0 || kinds[len(kinds)-1] != sandbox.KindExit {
+		t.Fatalf("events %v: want exit last", kinds)
+	}
+	stdoutBeforeExit := false
+	for _, k := range kinds[:len(kinds)-1] {
+		stdoutBeforeExit = stdoutBeforeExit || k == sandbox.KindStdout
+	}
+	if !stdoutBeforeExit {
+		t.Errorf("events %v: want stdout events before exit", kinds)
+	}
+	if exit.Code != 66 || exit.Reason != sandbox.ReasonExited {
+		t.Errorf("exit = %+v, want code 66, reason exited", exit)
+	}
+}
+
+func runcUnavailable() string {
+	if os.Geteuid() != 0 {
+		return "not root"
+	}
+	if _, err := exec.LookPath("runc"); err != nil {
+		return "runc is not installed (apt-get install runc)"
+	}
+	return ""
+}
+
+const racySource = `package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	n := 0
+	for i := 0; i < 2; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := 0; j < 1000; j++ {
+				n++
+			}
+		}()
+	}
+	wg.Wait()
+	fmt.Println("n =", n)
+}
+`

@@ -1,0 +1,421 @@
+package stream
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// recorder collects emitted events. Output calls emit under its own lock,
+// so recorder takes none: the race detector then proves the calls are
+// serialized, as sandbox.Runner promises its callers.
+type recorder struct{ evs []sandbox.Event }
+
+func (r *recorder) emit(e sandbox.Event) { r.evs = append(r.evs, e) }
+
+// data joins the Data of the events of kind k.
+func (r *recorder) data(k sandbox.Kind) string {
+	var b strings.Builder
+	for _, e := range r.evs {
+		if e.Kind == k {
+			b.WriteString(e.Data)
+		}
+	}
+	return b.String()
+}
+
+func mustWrite(t *testing.T, w io.Writer, s string) {
+	t.Helper()
+	n, err := w.Write([]byte(s))
+	if n != len(s) || err != nil {
+		t.Fatalf("Write(%q) = %d, %v, want %d, nil", s, n, err, len(s))
+	}
+}
+
+func TestOutputEventPerWrite(t *testing.T) {
+	for _, run := range []int{0, 3} {
+		var rec recorder
+		o := New(rec.emit, run, 1<<20, time.Now())
+		mustWrite(t, o.Stdout(), "one\n")
+		mustWrite(t, o.Stderr(), "two")
+		mustWrite(t, o.Stdout(), "three\n")
+		want := []sandbox.Event{
+			{Kind: sandbox.KindStdout, Run: run, Data: "one\n"},
+			{Kind: sandbox.KindStderr, Run: run, Data: "two"},
+			{Kind: sandbox.KindStdout, Run: run, Data: "three\n"},
+		}
+		for i := range rec.evs {
+			if rec.evs[i].TMs < 0 || rec.evs[i].TMs > 10_000 {
+				t.Errorf("run %d: event %d has t_ms %d, want a small non-negative time", run, i, rec.evs[i].TMs)
+			}
+			rec.evs[i].TMs = 0
+		}
+		if !reflect.DeepEqual(rec.evs, want) {
+			t.Errorf("run %d: events = %+v, want %+v", run, rec.evs, want)
+		}
+		stdout, stderr := o.Text()
+		if stdout != "one\nthree\n" || stderr != "two" {
+			t.Errorf("run %d: Text() = %q, %q, want %q, %q", run, stdout, stderr, "one\nthree\n", "two")
+		}
+	}
+}
+
+func TestOutputRestart(t *testing.T) {
+	var rec recorder
+	o := New(rec.emit, 0, 100, time.Now().Add(-time.Hour))
+	o.Restart(time.Now())
+	mustWrite(t, o.Stdout(), "x")
+	if got := rec.evs[0].TMs; got > 10_000 {
+		t.Errorf("after Restart, t_ms = %d, want it measured from the restart", got)
+	}
+}
+
+func closed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+func TestOutputLimit(t *testing.T) {
+	tests := []struct {
+		name   string
+		limit  int64
+		writes []string
+		over   int    // index of the write that crosses the limit; -1 for none
+		want   string // everything emitted
+	}{
+		{"under", 10, []string{"abc", "def"}, -1, "abcdef"},
+		{"exactly at the limit", 6, []string{"abc", "def"}, -1, "abcdef"},
+		{"crossed mid-write", 10, []string{"hello", "world!!", "more"}, 1, "helloworld"},
+		{"one byte over", 6, []string{"abcdef", "g", "h"}, 1, "abcdef"},
+		{"first write", 4, []string{"abcdefgh", "ij"}, 0, "abcd"},
+		{"limit 0", 0, []string{"a"}, 0, ""},
+		{"rune at the limit", 6, []string{"abcde", "é", "z"}, 1, "abcde"},
+		{"rune at the limit in one write", 4, []string{"ab€cd"}, 0, "ab"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recorder
+			o := New(rec.emit, 0, tt.limit, time.Now())
+			for i, w := range tt.writes {
+				emitted := len(rec.evs)
+				mustWrite(t, o.Stdout(), w)
+				crossed := tt.over >= 0 && i >= tt.over
+				if got := closed(o.Exceeded()); got != crossed {
+					t.Errorf("after write %d (%q): Exceeded closed = %v, want %v", i, w, got, crossed)
+				}
+				if got := o.IsExceeded(); got != crossed {
+					t.Errorf("after write %d (%q): IsExceeded() = %v, want %v", i, w, got, crossed)
+				}
+				if tt.over >= 0 && i > tt.over && len(rec.evs) != emitted {
+					t.Errorf("write %d (%q) after the limit emitted %+v, want nothing", i, w, rec.evs[emitted:])
+				}
+			}
+			mustWrite(t, o.Stderr(), "late")
+			o.Flush()
+			got := rec.data(sandbox.KindStdout) + rec.data(sandbox.KindStderr)
+			if tt.over >= 0 && got != tt.want {
+				t.Errorf("emitted %q, want %q", got, tt.want)
+			}
+			if int64(len(got)) > tt.limit {
+				t.Errorf("emitted %d bytes, want at most the limit %d", len(got), tt.limit)
+			}
+			if !utf8.ValidString(got) {
+				t.Errorf("emitted %q, want valid UTF-8", got)
+			}
+			if stdout, _ := o.Text(); !strings.HasPrefix(got, stdout) {
+				t.Errorf("Text() stdout = %q, want what was emitted, %q", stdout, got)
+			}
+		})
+	}
+}
+
+func TestOutputSplitRune(t *testing.T) {
+	const text = "aé€😀\n日本語 ok 😀😀"
+	for cut := 0; cut <= len(text); cut++ {
+		var rec recorder
+		o := New(rec.emit, 0, 1<<20, time.Now())
+		mustWrite(t, o.Stdout(), text[:cut])
+		mustWrite(t, o.Stdout(), text[cut:])
+		for _, e := range rec.evs {
+			if !utf8.ValidString(e.Data) {
+				t.Errorf("writes %q, %q: event data %q is not valid UTF-8", text[:cut], text[cut:], e.Data)
+			}
+		}
+		if got := rec.data(sandbox.KindStdout); got != text {
+			t.Errorf("writes %q, %q: emitted %q, want %q", text[:cut], text[cut:], got, text)
+		}
+	}
+}
+
+func TestOutputByteAtATime(t *testing.T) {
+	const text = "héllo 😀 wörld"
+	var rec recorder
+	o := New(rec.emit, 0, 1<<20, time.Now())
+	for i := range len(text) {
+		mustWrite(t, o.Stderr(), text[i:i+1])
+	}
+	for _, e := range rec.evs {
+		if !utf8.ValidString(e.Data) {
+			t.Errorf("event data %q is not valid UTF-8", e.Data)
+		}
+	}
+	if got := rec.data(sandbox.KindStderr); got != text {
+		t.Errorf("emitted %q, want %q", got, text)
+	}
+	if _, stderr := o.Text(); stderr != text {
+		t.Errorf("Text() stderr = %q, want %q", stderr, text)
+	}
+}
+
+func TestOutputFlush(t *testing.T) {
+	var rec recorder
+	o := New(rec.emit, 0, 1<<20, time.Now())
+	mustWrite(t, o.Stdout(), "ab\xe2\x82") // "ab" and the start of "€"
+	mustWrite(t, o.Stderr(), "\xf0\x9f")   // the start of "😀"
+	if got := rec.data(sandbox.KindStdout); got != "ab" {
+		t.Errorf("before Flush, stdout = %q, want %q", got, "ab")
+	}
+	if got := rec.data(sandbox.KindStderr); got != "" {
+		t.Errorf("before Flush, stderr = %q, want nothing", got)
+	}
+	o.Flush()
+	if got := rec.data(sandbox.KindStdout); got != "ab\xe2\x82" {
+		t.Errorf("after Flush, stdout = %q, want %q", got, "ab\xe2\x82")
+	}
+	if got := rec.data(sandbox.KindStderr); got != "\xf0\x9f" {
+		t.Errorf("after Flush, stderr = %q, want %q", got, "\xf0\x9f")
+	}
+	n := len(rec.evs)
+	o.Flush()
+	if len(rec.evs) != n {
+		t.Errorf("a second Flush emitted %+v, want nothing", rec.evs[n:])
+	}
+}
+
+func TestOutputConcurrentWrites(t *testing.T) {
+	var rec recorder
+	o := New(rec.emit, 1, 1<<20, time.Now())
+	const n = 500
+	var wg sync.WaitGroup
+	for _, w := range []io.Writer{o.Stdout(), o.Stderr(), o.Stdout()} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range n {
+				w.Write([]byte("ab€\n"))
+			}
+		}()
+	}
+	wg.Wait()
+	o.Flush()
+	stdout, stderr := o.Text()
+	if want := strings.Repeat("ab€\n", 2*n); stdout != want {
+		t.Errorf("stdout is %d bytes, want %d", len(stdout), len(want))
+	}
+	if want := strings.Repeat("ab€\n", n); stderr != want {
+		t.Errorf("stderr is %d bytes, want %d", len(stderr), len(want))
+	}
+	if got := rec.data(sandbox.KindStdout); got != stdout {
+		t.Errorf("emitted stdout differs from Text()")
+	}
+	if len(rec.evs) != 3*n {
+		t.Errorf("%d events, want %d (one per write)", len(rec.evs), 3*n)
+	}
+}
+
+func TestOutputConcurrentLimit(t *testing.T) {
+	var rec recorder
+	const limit = 1000
+	o := New(rec.emit, 0, limit, time.Now())
+	var wg sync.WaitGroup
+	for _, w := range []io.Writer{o.Stdout(), o.Stderr()} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 200 {
+				if n, err := w.Write([]byte("0123456789")); n != 10 || err != nil {
+					t.Errorf("Write = %d, %v, want 10, nil", n, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	select {
+	case <-o.Exceeded():
+	default:
+		t.Fatal("Exceeded not closed after 4000 bytes with limit 1000")
+	}
+	if got := len(rec.data(sandbox.KindStdout)) + len(rec.data(sandbox.KindStderr)); got != limit {
+		t.Errorf("emitted %d bytes, want the limit %d", got, limit)
+	}
+}
+
+func TestTally(t *testing.T) {
+	exit := func(code int, r sandbox.Reason) sandbox.Event {
+		return sandbox.Event{Kind: sandbox.KindExit, Code: code, Reason: r}
+	}
+	tl := NewTally()
+	tl.Add("2\n", false, exit(0, sandbox.ReasonExited))
+	tl.Add("1\n", true, exit(66, sandbox.ReasonExited))
+	tl.Add("2 \t\r\n", false, exit(0, sandbox.ReasonExited))
+	tl.Add("b", false, exit(0, sandbox.ReasonExited))
+	tl.Add("a\n\n", true, exit(66, sandbox.ReasonExited))
+	tl.Add("", false, exit(2, sandbox.ReasonTimeout))
+	tl.Add("  lead", false, exit(0, sandbox.ReasonExited))
+
+	want := &sandbox.Summary{
+		Runs: 7,
+		Outputs: []sandbox.Outcome{
+			{Output: "2", Count: 2},
+			{Output: "", Count: 1},
+			{Output: "  lead", Count: 1},
+			{Output: "1", Count: 1},
+			{Output: "a", Count: 1},
+			{Output: "b", Count: 1},
+		},
+		Reasons: map[sandbox.Reason]int{sandbox.ReasonExited: 6, sandbox.ReasonTimeout: 1},
+		Codes:   map[string]int{"0": 4, "66": 2, "2": 1},
+		Races:   2,
+	}
+	if got := tl.Summary(); !reflect.DeepEqual(got, want) {
+		t.Errorf("Summary() = %+v, want %+v", got, want)
+	}
+}
+
+func TestTallyEmpty(t *testing.T) {
+	got := NewTally().Summary()
+	if got.Runs != 0 || len(got.Outputs) != 0 || len(got.Reasons) != 0 || len(got.Codes) != 0 || got.Races != 0 {
+		t.Errorf("NewTally().Summary() = %+v, want all zero", got)
+	}
+}
+
+// chunk is one Write that reached Pump's destination, and when.
+type chunk struct {
+	data []byte
+	at   time.Time
+}
+
+// chunks records the writes Pump makes; Pump reuses its buffer, so each
+// write is copied.
+type chunks struct {
+	mu  sync.Mutex
+	got []chunk
+}
+
+func (c *chunks) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, chunk{bytes.Clone(p), time.Now()})
+	return len(p), nil
+}
+
+func (c *chunks) snapshot() []chunk {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]chunk(nil), c.got...)
+}
+
+// startPump runs Pump on a new pipe and returns its write end, the
+// destination and a channel closed when Pump returns.
+func startPump(t *testing.T) (*os.File, *chunks, <-chan struct{}) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dst := &chunks{}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Pump(r, dst)
+	}()
+	t.Cleanup(func() {
+		w.Close()
+		<-done
+		r.Close()
+	})
+	return w, dst, done
+}
+
+func waitDone(t *testing.T, done <-chan struct{}) {
+	t.Helper()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Pump did not return 5s after the write end was closed")
+	}
+}
+
+func TestPumpGathers(t *testing.T) {
+	w, dst, done := startPump(t)
+	var want []byte
+	for i := range 200 {
+		b := []byte{byte('a' + i%26)}
+		want = append(want, b...)
+		if _, err := w.Write(b); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	waitDone(t, done)
+
+	got := dst.snapshot()
+	var all []byte
+	for _, c := range got {
+		all = append(all, c.data...)
+	}
+	if !bytes.Equal(all, want) {
+		t.Errorf("Pump delivered %q, want %q", all, want)
+	}
+	if len(got) >= 20 {
+		t.Errorf("200 one-byte writes reached the destination in %d writes, want fewer than 20", len(got))
+	}
+}
+
+func TestPumpLatency(t *testing.T) {
+	w, dst, done := startPump(t)
+	start := time.Now()
+	if _, err := w.Write([]byte("line\n")); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // the program pauses after a line
+	got := dst.snapshot()
+	if len(got) == 0 {
+		t.Fatal("a line was not delivered during a 200ms pause")
+	}
+	if string(got[0].data) != "line\n" {
+		t.Errorf("first delivery = %q, want %q", got[0].data, "line\n")
+	}
+	if lat := got[0].at.Sub(start); lat >= 50*time.Millisecond {
+		t.Errorf("a line took %v to arrive, want less than 50ms (Gather is %v)", lat, Gather)
+	}
+	if _, err := w.Write([]byte("after")); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	waitDone(t, done)
+	if got := dst.snapshot(); len(got) != 2 || string(got[1].data) != "after" {
+		t.Errorf("after the pause, deliveries = %d, want a second one of %q", len(got), "after")
+	}
+}
+
+func TestPumpEmpty(t *testing.T) {
+	w, dst, done := startPump(t)
+	w.Close()
+	waitDone(t, done)
+	if got := dst.snapshot(); len(got) != 0 {
+		t.Errorf("Pump of an empty pipe wrote %d times, want none", len(got))
+	}
+}
