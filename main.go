@@ -22,7 +22,6 @@ func main() {
 	os.Exit(code)
 }
 
-
 // run dispatches to a subcommand and returns the process's exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
