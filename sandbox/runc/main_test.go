@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -45,7 +46,7 @@ func TestMain(m *testing.M) {
 			fmt.Fprintf(os.Stderr, "FAIL: the suite left behind: %s\n", strings.Join(left, ", "))
 			code = 1
 		}
-		if procs := sandboxProcesses(r.cfg.UID); len(procs) > 0 {
+		if procs := sandboxProcesses(r); len(procs) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: processes of the sandbox user still run: %v\n", procs)
 			code = 1
 		}
@@ -87,10 +88,32 @@ func runner(t testing.TB) *Runner {
 	return testRunner
 }
 
-// sandboxProcesses lists the host processes running as the sandbox user.
-func sandboxProcesses(uid int) []string {
-	out, _ := exec.Command("ps", "-o", "pid=,comm=", "-u", fmt.Sprint(uid)).Output()
-	return strings.Fields(string(out))
+// sandboxProcesses lists the host processes that belong to this runner's
+// containers: those in one of its cgroups, or running as the sandbox user
+// outside any racelab cgroup (which would be an escape). Processes of
+// other runners (another package's tests) are not counted.
+func sandboxProcesses(r *Runner) []string {
+	var procs []string
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid := e.Name()
+		if pid[0] < '0' || pid[0] > '9' {
+			continue
+		}
+		cg, err := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
+		if err != nil {
+			continue
+		}
+		mine := strings.Contains(string(cg), "/"+cgroupParent+"/"+r.prefix())
+		var st syscall.Stat_t
+		sandboxUser := syscall.Stat(filepath.Join("/proc", pid), &st) == nil && int(st.Uid) == r.cfg.UID &&
+			!strings.Contains(string(cg), "/"+cgroupParent+"/")
+		if mine || sandboxUser {
+			comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
+			procs = append(procs, pid+" "+strings.TrimSpace(string(comm)))
+		}
+	}
+	return procs
 }
 
 // result is everything a run emitted.

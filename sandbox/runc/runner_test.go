@@ -330,7 +330,7 @@ func TestCancelMidRun(t *testing.T) {
 	if left := r.Leftovers(); len(left) > 0 {
 		t.Errorf("after cancel, left behind: %v", left)
 	}
-	if procs := sandboxProcesses(r.cfg.UID); len(procs) > 0 {
+	if procs := sandboxProcesses(r); len(procs) > 0 {
 		t.Errorf("after cancel, sandbox processes still run: %v", procs)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -366,7 +367,7 @@ func TestAsmEveryFunction(t *testing.T) {
 	for _, l := range Asm(listing) {
 		got[l.Func]++
 	}
-	for fn := range funcs {
+	for _, fn := range slices.Sorted(maps.Keys(funcs)) {
 		if got[fn] == 0 {
 			t.Errorf("Asm dropped every instruction of %s", fn)
 		}
@@ -472,9 +473,10 @@ func TestCheckGoMod(t *testing.T) {
 }
 
 // TestCheckGoModBlockWithoutSpace covers a block opened with no space
-// before the parenthesis. The go command accepts it: with
-// "godebug(\n\tpanicnil=1\n)" go 1.26 builds and panic(nil) then recovers
-// nil, so the directive takes effect.
+// before the parenthesis, which the go command accepts as a block. With
+// go 1.26, "godebug(\n\tpanicnil=1\n)" takes effect (panic(nil) then
+// recovers nil), and "require(" with "replace(" to ../x builds a program
+// that imports a package from outside the work directory.
 func TestCheckGoModBlockWithoutSpace(t *testing.T) {
 	for _, src := range []string{
 		"module prog\n\ngo 1.26\n\ngodebug(\n\tpanicnil=1\n)\n",
