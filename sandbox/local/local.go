@@ -292,7 +292,7 @@ func (ru *run) built(o outcome, out *capped, ms int64) bool {
 		exit.Reason = sandbox.ReasonBuildFailed
 		exit.Msg = gotool.Explain(exit.Reason, o.code, mode, l)
 	case mode == sandbox.ModeAsm:
-		ru.emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(text)})
+		ru.emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(text, filepath.Join(ru.dir, "src"))})
 		exit.Msg = gotool.AsmMessage
 		if out.truncated {
 			exit.Reason, exit.Msg = sandbox.ReasonOutput, gotool.ExplainBuild(sandbox.ReasonOutput, mode, l)

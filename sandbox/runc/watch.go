@@ -119,7 +119,7 @@ func (w *watch) built(st int) bool {
 		gotool.EmitDiagnostics(ru.emit, text, out.truncated)
 		return false
 	case ru.req.Mode == sandbox.ModeAsm:
-		ru.emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(text)})
+		ru.emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(text, ctrWork)})
 		if out.truncated {
 			w.stop(sandbox.ReasonOutput)
 		}

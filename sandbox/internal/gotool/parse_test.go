@@ -223,7 +223,7 @@ func marshalLines(t *testing.T, lines []sandbox.AsmLine) []byte {
 }
 
 func TestAsmGolden(t *testing.T) {
-	got := marshalLines(t, Asm(asmListing(t)))
+	got := marshalLines(t, Asm(asmListing(t), "/work"))
 	golden := filepath.Join("testdata", "asm.golden.json")
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
@@ -256,7 +256,7 @@ func sourceLine(t *testing.T, s string) int {
 }
 
 func TestAsmMain(t *testing.T) {
-	lines := Asm(asmListing(t))
+	lines := Asm(asmListing(t), "/work")
 	var main []sandbox.AsmLine
 	for _, l := range lines {
 		if l.Func == "main.main" {
@@ -300,7 +300,7 @@ func TestAsmMain(t *testing.T) {
 }
 
 func TestAsmNoise(t *testing.T) {
-	lines := Asm(asmListing(t))
+	lines := Asm(asmListing(t), "/work")
 	var noisy int
 	for _, l := range lines {
 		op, _, _ := strings.Cut(l.Text, " ")
@@ -347,7 +347,7 @@ func TestAsmNoData(t *testing.T) {
 			t.Fatalf("the listing has no data symbol %s; the test needs one to mean anything", want)
 		}
 	}
-	for _, l := range Asm(listing) {
+	for _, l := range Asm(listing, "/work") {
 		if !funcs[l.Func] || data[l.Func] {
 			t.Errorf("%+v is not in a function of the listing", l)
 		}
@@ -364,7 +364,7 @@ func TestAsmEveryFunction(t *testing.T) {
 	listing := asmListing(t)
 	funcs, _ := symbols(listing)
 	got := map[string]int{}
-	for _, l := range Asm(listing) {
+	for _, l := range Asm(listing, "/work") {
 		got[l.Func]++
 	}
 	for _, fn := range slices.Sorted(maps.Keys(funcs)) {
@@ -385,7 +385,7 @@ func TestAsmForeignFiles(t *testing.T) {
 	}
 	foreign := map[string]int{}
 	var example sandbox.AsmLine
-	for _, l := range Asm(listing) {
+	for _, l := range Asm(listing, "/work") {
 		if l.File != "" && l.File != "main.go" {
 			foreign[l.File]++
 			example = l
@@ -412,7 +412,7 @@ func TestAsmSynthetic(t *testing.T) {
 		{Func: "main.f", File: "a.go", Line: 3, Text: "FUNCDATA $0, gclocals·x(SB)", Noise: true},
 		{Func: "main.f", File: "a.go", Line: 4, Text: "MOVQ $1, AX"},
 	}
-	if got := Asm(listing); !reflect.DeepEqual(got, want) {
+	if got := Asm(listing, "/work"); !reflect.DeepEqual(got, want) {
 		t.Errorf("Asm(%q) =\n%+v\nwant\n%+v", listing, got, want)
 	}
 }

@@ -5,6 +5,7 @@ package gotool
 
 import (
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -75,7 +76,7 @@ func BuildEnv(goroot, home, cache, tmp string) []string {
 		"GOPROXY=off",
 		"GOSUMDB=off",
 		"GOTELEMETRY=off",
-		"GOFLAGS=-buildvcs=false -mod=mod",
+		"GOFLAGS=-buildvcs=false",
 		"GOENV=off",
 		"GOWORK=off",
 		"CGO_ENABLED=1",
@@ -109,18 +110,18 @@ const GoMod = "module prog\n\ngo 1.26\n"
 // but a clear message up front beats a confusing one later.
 func CheckGoMod(src string) error {
 	for i, line := range strings.Split(src, "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		switch f[0] {
-		case "require", "replace", "toolchain", "godebug", "tool", "ignore":
+		if m := goModDirectiveRE.FindStringSubmatch(line); m != nil {
 			return fmt.Errorf("%w: go.mod:%d: %q directives are not supported: the sandbox has no network and only the standard library",
-				sandbox.ErrBadRequest, i+1, f[0])
+				sandbox.ErrBadRequest, i+1, m[1])
 		}
 	}
 	return nil
 }
+
+// goModDirectiveRE matches a go.mod directive that could reach outside the
+// sandbox or change the toolchain, alone or opening a block, with or
+// without a space before the parenthesis ("require(" is valid go.mod).
+var goModDirectiveRE = regexp.MustCompile(`^\s*(require|replace|toolchain|godebug|tool|ignore)\b`)
 
 // ShellQuote quotes s for a POSIX shell.
 func ShellQuote(s string) string {
