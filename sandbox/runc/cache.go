@@ -21,13 +21,14 @@ import (
 // warmSample is built in every mode when the warm cache is made, so that
 // the packages a lesson imports (and go vet's facts about them, and the
 // test main's) are in the cache before the first learner presses Run.
-var warmSample = map[string]string{
-	"go.mod": gotool.GoMod,
-	"main.go": `package main
+func warmSample() map[string]string {
+	return map[string]string{"go.mod": gotool.GoMod, "main.go": warmMain, "main_test.go": warmTest}
+}
+
+const warmMain = `package main
 
 import (
 	"context"
-	"errors"
 	"errors"
 	"fmt"
 	"log"
@@ -47,16 +48,16 @@ var _ = []any{context.Background, errors.New, fmt.Println, log.Println, rand.Int
 	new(sync.Mutex), new(atomic.Int64), time.Now}
 
 func main() {}
-`,
-	"main_test.go": `package main
+`
+
+const warmTest = `package main
 
 import "testing"
 
 func TestX(t *testing.T) {}
 
 func BenchmarkX(b *testing.B) {}
-`,
-}
+`
 
 // farFuture is the modification time of every warm cache file. The go
 // command refreshes an entry's mtime when it is more than an hour old,
@@ -132,7 +133,7 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	for name, body := range warmSample {
+	for name, body := range warmSample() {
 		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
 			return err
 		}
