@@ -15,7 +15,7 @@ build:
 	$(GO) build -o bin/racelab .
 
 deps:
-	@scripts/need runc:runc gcc:gcc procps:ps
+	@scripts/need runc:runc gcc:gcc
 
 run: deps build
 	./bin/racelab run --mode race examples/racy.go

@@ -1,6 +1,8 @@
 package sandbox
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path"
@@ -178,4 +180,52 @@ func modeList() string {
 		b.WriteString(string(m))
 	}
 	return b.String()
+}
+
+// UnmarshalJSON decodes a request and refuses a files object that names a
+// file twice, which encoding/json would otherwise resolve silently by
+// keeping the last one.
+func (r *Request) UnmarshalJSON(b []byte) error {
+	type plain Request
+	var raw struct {
+		Files json.RawMessage `json:"files"`
+		*plain
+	}
+	raw.plain = (*plain)(r)
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return err
+	}
+	if len(raw.Files) == 0 || bytes.Equal(raw.Files, []byte("null")) {
+		r.Files = nil
+		return nil
+	}
+	if err := checkDuplicateKeys(raw.Files); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw.Files, &r.Files)
+}
+
+// checkDuplicateKeys reports a key that appears twice in the JSON object b.
+func checkDuplicateKeys(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return badRequest("files must be an object mapping file names to their contents")
+	}
+	seen := map[string]bool{}
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return err
+		}
+		name, _ := tok.(string)
+		if seen[name] {
+			return badRequest("the file %q is given twice", name)
+		}
+		seen[name] = true
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package sandbox_test
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"reflect"
@@ -270,4 +271,41 @@ func changedFields(a, b sandbox.Limits) []string {
 		}
 	}
 	return changed
+}
+
+func TestRequestJSONDuplicateFiles(t *testing.T) {
+	tests := []struct {
+		in      string
+		wantErr bool
+		files   int
+	}{
+		{`{"files":{"main.go":"package main"},"mode":"race"}`, false, 1},
+		{`{"files":{"main.go":"a","main.go":"b"}}`, true, 0},
+		{`{"files":{"a.go":"x","b.go":"y","a.go":"z"}}`, true, 0},
+		{`{"files":["main.go"]}`, true, 0},
+		{`{"mode":"run"}`, false, 0},
+		{`{"files":null}`, false, 0},
+	}
+	for _, tt := range tests {
+		var r sandbox.Request
+		err := json.Unmarshal([]byte(tt.in), &r)
+		if (err != nil) != tt.wantErr {
+			t.Errorf("Unmarshal(%s) error = %v, want error %v", tt.in, err, tt.wantErr)
+			continue
+		}
+		if tt.wantErr {
+			continue
+		}
+		if len(r.Files) != tt.files {
+			t.Errorf("Unmarshal(%s) gave %d files, want %d", tt.in, len(r.Files), tt.files)
+		}
+	}
+	var r sandbox.Request
+	if err := json.Unmarshal([]byte(`{"files":{"main.go":"a","main.go":"b"}}`), &r); !errors.Is(err, sandbox.ErrBadRequest) {
+		t.Errorf("duplicate file error = %v, want one wrapping sandbox.ErrBadRequest", err)
+	}
+	if err := json.Unmarshal([]byte(`{"files":{"main.go":"x"},"mode":"race","gomaxprocs":4,"repeat":3}`), &r); err != nil ||
+		r.Mode != sandbox.ModeRace || r.GOMAXPROCS != 4 || r.Repeat != 3 {
+		t.Errorf("Unmarshal lost fields: %+v, %v", r, err)
+	}
 }

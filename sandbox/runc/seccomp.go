@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"runtime"
 	"syscall"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -34,7 +35,7 @@ func seccompProfile() *specs.LinuxSeccomp {
 	enosys := uint(syscall.ENOSYS)
 	return &specs.LinuxSeccomp{
 		DefaultAction: specs.ActAllow,
-		Architectures: []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32},
+		Architectures: seccompArchs(),
 		Syscalls: []specs.LinuxSyscall{
 			{Names: deniedSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm},
 			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
@@ -43,4 +44,16 @@ func seccompProfile() *specs.LinuxSeccomp {
 			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 		},
 	}
+}
+
+// seccompArchs lists the host's system-call ABIs, so that a 32-bit call
+// cannot slip past a filter written for the 64-bit numbers.
+func seccompArchs() []specs.Arch {
+	switch runtime.GOARCH {
+	case "arm64":
+		return []specs.Arch{specs.ArchAARCH64, specs.ArchARM}
+	case "amd64":
+		return []specs.Arch{specs.ArchX86_64, specs.ArchX86, specs.ArchX32}
+	}
+	return nil // the native ABI only
 }
