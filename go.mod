@@ -3,6 +3,12 @@ module github.com/racelab/racelab
 go 1.26.0
 
 require (
+	github.com/alecthomas/chroma/v2 v2.27.0
+	github.com/coder/websocket v1.8.15
 	github.com/opencontainers/runtime-spec v1.3.0
+	github.com/yuin/goldmark v1.8.7
 	golang.org/x/sys v0.50.0
+	golang.org/x/time v0.16.0
 )
+
+require github.com/dlclark/regexp2/v2 v2.2.1 // indirect

@@ -16,7 +16,7 @@ const (
 	KindFmt          Kind = "fmt"           // gofmt's result: Files
 	KindExit         Kind = "exit"          // the run ended: Code, Reason, Msg, Ms, CPUMs, PeakBytes
 	KindSummary      Kind = "summary"       // after the last exit of a repeated run: Summary
-	KindError        Kind = "error"         // the request could not be run at all: Msg
+	KindError        Kind = "error"         // the request could not be run at all: Reason, Msg
 )
 
 // Reason says why a run ended, in a word a program can switch on; the
@@ -32,6 +32,15 @@ const (
 	ReasonOutput      Reason = "output-limit" // the program printed more than the output limit
 	ReasonKilled      Reason = "killed"       // a signal ended the program
 	ReasonCanceled    Reason = "canceled"     // the client stopped the run or went away
+)
+
+// The reasons of an error event: why a request did not run at all.
+const (
+	ReasonBadRequest  Reason = "bad-request"  // the request is invalid; Msg says what to change
+	ReasonBusy        Reason = "busy"         // every runner is taken and the line is full
+	ReasonRateLimited Reason = "rate-limited" // this client starts runs too fast
+	ReasonSocketBusy  Reason = "socket-busy"  // a run is already going on this websocket
+	ReasonInternal    Reason = "internal"     // the server failed; details are in its log
 )
 
 // Event is one message of a run's stream: one JSON object per websocket
@@ -65,7 +74,8 @@ type Event struct {
 	Ms int64 `json:"ms,omitempty"`
 	// Code is the program's exit status, for exit; a signal N gives 128+N.
 	Code int `json:"code"`
-	// Reason says why the run ended, for exit.
+	// Reason says why the run ended, for exit, or why it never ran, for
+	// error.
 	Reason Reason `json:"reason,omitempty"`
 	// CPUMs is the CPU time (user+system) of the run in milliseconds, for exit.
 	CPUMs int64 `json:"cpu_ms,omitempty"`

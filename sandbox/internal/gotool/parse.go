@@ -71,6 +71,12 @@ func Asm(out, dir string) []sandbox.AsmLine {
 		ln, _ := strconv.Atoi(m[3])
 		text := strings.Join(strings.Fields(strings.ReplaceAll(m[4], "\t", " ")), " ")
 		op, _, _ := strings.Cut(text, " ")
+		// The listing prints a LOCK prefix as an instruction of its own;
+		// join it to the instruction it locks, as a reader writes it.
+		if n := len(lines); n > 0 && lines[n-1].Text == "LOCK" && lines[n-1].Func == fn {
+			lines[n-1].Text = "LOCK " + text
+			continue
+		}
 		file := m[2]
 		if path.Dir(file) == dir {
 			file = path.Base(file)

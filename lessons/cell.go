@@ -1,0 +1,171 @@
+package lessons
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// The limits of a cell's attributes. They match the sandbox's defaults, so
+// that a cell never asks for more than a stock server runs.
+const (
+	maxGOMAXPROCS = 64
+	maxRepeat     = 100
+)
+
+// cellModes are the modes a cell may declare. The sandbox's fmt mode is a
+// button in the page, not something a cell demonstrates.
+var cellModes = []string{"run", "race", "asm", "test", "bench", "vet"}
+
+// cellAttrs are the attributes a cell may have, in the order errors list them.
+var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat"}
+
+// cellInfo reports whether the info string of a fenced block, such as
+// "go {mode=race expect=race}", makes it a runnable cell, and returns the
+// text between the braces.
+func cellInfo(info string) (attrs string, ok bool, err error) {
+	info = strings.TrimSpace(info)
+	lang, rest := info, ""
+	if i := strings.IndexAny(info, " \t"); i >= 0 {
+		lang, rest = info[:i], strings.TrimSpace(info[i:])
+	}
+	if strings.HasPrefix(lang, "go{") {
+		return "", false, fmt.Errorf("put a space between go and {: %q", info)
+	}
+	if !strings.HasPrefix(rest, "{") {
+		return "", false, nil
+	}
+	if lang != "go" {
+		return "", false, fmt.Errorf("only go blocks can be runnable cells, but this %q block has attributes", lang)
+	}
+	if !strings.HasSuffix(rest, "}") {
+		return "", false, fmt.Errorf("cell attributes %s do not end with }", rest)
+	}
+	return rest[1 : len(rest)-1], true, nil
+}
+
+// An attr is one key=value pair of a cell's attributes.
+type attr struct{ key, value string }
+
+// parseAttrs splits the text between a cell's braces into key=value pairs.
+// A value is either bare, ending at the next space, or double-quoted with Go
+// escapes: expect="output=hello, world\n".
+func parseAttrs(s string) ([]attr, error) {
+	var attrs []attr
+	for {
+		s = strings.TrimLeft(s, " \t")
+		if s == "" {
+			return attrs, nil
+		}
+		end := strings.IndexAny(s, " \t=")
+		if end < 0 {
+			end = len(s)
+		}
+		key := s[:end]
+		if end == len(s) || s[end] != '=' {
+			return nil, fmt.Errorf("cell attribute %q has no value (write %s=VALUE)", key, key)
+		}
+		value, rest, err := attrValue(key, s[end+1:])
+		if err != nil {
+			return nil, err
+		}
+		attrs = append(attrs, attr{key, value})
+		s = rest
+	}
+}
+
+// attrValue reads the value at the start of s and returns it unquoted, with
+// the text after it.
+func attrValue(key, s string) (value, rest string, err error) {
+	if strings.HasPrefix(s, `"`) {
+		q, err := strconv.QuotedPrefix(s)
+		if err != nil {
+			return "", "", fmt.Errorf("cell attribute %s: bad quoted value %s: %w", key, s, err)
+		}
+		value, _ = strconv.Unquote(q) // QuotedPrefix accepted it
+		rest = s[len(q):]
+	} else {
+		end := strings.IndexAny(s, " \t")
+		if end < 0 {
+			end = len(s)
+		}
+		value, rest = s[:end], s[end:]
+		if strings.Contains(value, `"`) {
+			return "", "", fmt.Errorf("cell attribute %s=%s: quote the whole value, as in %s=\"…\"", key, value, key)
+		}
+	}
+	if rest != "" && rest[0] != ' ' && rest[0] != '\t' {
+		return "", "", fmt.Errorf("cell attribute %s: put a space after its value", key)
+	}
+	return value, rest, nil
+}
+
+// newCell makes a cell from the text between its braces. Its files, ID and
+// position are filled in by the caller.
+func newCell(braces string) (*Cell, error) {
+	attrs, err := parseAttrs(braces)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cell{Mode: "run"}
+	seen := map[string]bool{}
+	for _, a := range attrs {
+		if seen[a.key] && a.key != "expect" {
+			return nil, fmt.Errorf("cell attribute %q is given twice", a.key)
+		}
+		seen[a.key] = true
+		if err := c.setAttr(a); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (c *Cell) setAttr(a attr) error {
+	var err error
+	switch a.key {
+	case "mode":
+		if !slices.Contains(cellModes, a.value) {
+			return fmt.Errorf("unknown mode %q (want one of %s)", a.value, strings.Join(cellModes, ", "))
+		}
+		c.Mode = a.value
+	case "expect":
+		e, err := parseExpect(a.value)
+		if err != nil {
+			return err
+		}
+		c.Expect = append(c.Expect, e)
+	case "gomaxprocs":
+		c.GOMAXPROCS, err = attrInt(a, 1, maxGOMAXPROCS)
+	case "repeat":
+		c.Repeat, err = attrInt(a, 1, maxRepeat)
+	default:
+		return fmt.Errorf("unknown cell attribute %q (want one of %s)", a.key, strings.Join(cellAttrs, ", "))
+	}
+	return err
+}
+
+// attrInt parses a numeric attribute and checks that it is in [lo, hi].
+func attrInt(a attr, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(a.value)
+	if err != nil {
+		return 0, fmt.Errorf("cell attribute %s=%s is not a number: %w", a.key, a.value, err)
+	}
+	if n < lo || n > hi {
+		return 0, fmt.Errorf("cell attribute %s=%d is out of range: use %d to %d", a.key, n, lo, hi)
+	}
+	return n, nil
+}
+
+// check reports a cell whose attributes contradict each other or its files:
+// a claim that no run of the cell could prove.
+func (c *Cell) check() error {
+	if (c.Mode == "test" || c.Mode == "bench") && !c.HasTests {
+		return fmt.Errorf("mode %s needs a _test.go file in the cell (start one with a line \"-- main_test.go --\")", c.Mode)
+	}
+	if c.Repeat > 1 && c.Mode != "run" && c.Mode != "race" {
+		return fmt.Errorf("repeat works only with mode run or race, not %s", c.Mode)
+	}
+	return checkExpects(c.Mode, c.Expect)
+}
