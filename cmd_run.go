@@ -42,7 +42,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	f.req.Mode = sandbox.Mode(*mode)
-	files, err := readFiles(fs.Args())
+	files, err := readFiles(fs.Args(), f.backend.limits.MaxSourceBytes)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab run: %v\n", err)
 		return 2
@@ -74,7 +74,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 // readFiles reads the named files into a request's file map.
-func readFiles(paths []string) (map[string]string, error) {
+func readFiles(paths []string, maxBytes int) (map[string]string, error) {
 	if len(paths) == 0 {
 		return nil, errors.New("no files given: racelab run [flags] FILE.go...")
 	}
@@ -91,8 +91,8 @@ func readFiles(paths []string) (map[string]string, error) {
 		if !fi.Mode().IsRegular() {
 			return nil, fmt.Errorf("%s is not a regular file", p)
 		}
-		if fi.Size() > sandbox.DefaultMaxSourceBytes*4 {
-			return nil, fmt.Errorf("%s is %d bytes, far over the source limit", p, fi.Size())
+		if fi.Size() > int64(maxBytes) {
+			return nil, fmt.Errorf("%s is %d bytes: the source may have at most %d in all files together (-max-source)", p, fi.Size(), maxBytes)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {

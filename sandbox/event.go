@@ -30,7 +30,7 @@ const (
 	ReasonTimeout     Reason = "timeout"      // the wall-time limit ran out
 	ReasonMemory      Reason = "memory"       // the memory limit was reached
 	ReasonOutput      Reason = "output-limit" // the program printed more than the output limit
-	ReasonKilled      Reason = "killed"       // a signal ended the program
+	ReasonKilled      Reason = "killed"       // a signal ended the program (or it exited with a status above 128: the runtime reports both alike)
 	ReasonCanceled    Reason = "canceled"     // the client stopped the run or went away
 )
 
@@ -110,8 +110,10 @@ type Summary struct {
 	// Runs is how many executions finished.
 	Runs int `json:"runs"`
 	// Outputs counts each distinct stdout (trailing whitespace trimmed),
-	// most frequent first.
+	// most frequent first, at most MaxOutcomes of them.
 	Outputs []Outcome `json:"outputs"`
+	// Others counts the runs whose output is not among Outputs.
+	Others int `json:"others,omitempty"`
 	// Reasons counts exit reasons.
 	Reasons map[Reason]int `json:"reasons"`
 	// Codes counts exit codes, keyed by the code in decimal.
@@ -120,10 +122,22 @@ type Summary struct {
 	Races int `json:"races"`
 }
 
+// MaxOutcomes bounds Summary.Outputs, and MaxOutcomeBytes each output
+// kept in it: a summary stays small whatever the runs print.
+const (
+	MaxOutcomes     = 20
+	MaxOutcomeBytes = 1 << 10
+)
+
 // Outcome is one distinct output and how many runs printed it.
 type Outcome struct {
+	// Output is what the runs printed on stdout, trailing whitespace
+	// trimmed, cut to MaxOutcomeBytes.
 	Output string `json:"output"`
-	Count  int    `json:"count"`
+	// Truncated is set when Output was cut.
+	Truncated bool `json:"truncated,omitempty"`
+	// Count is how many runs printed it.
+	Count int `json:"count"`
 }
 
 // MarshalJSON writes only the fields of the event's kind; code appears

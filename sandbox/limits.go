@@ -116,10 +116,10 @@ func (l Limits) Check() error {
 		return fmt.Errorf("limits: -memory and -race-memory must be at least 64 MiB (67108864) for the Go toolchain to work")
 	case l.Pids < 16:
 		return fmt.Errorf("limits: -pids must be at least 16 for the Go toolchain to work, not %d", l.Pids)
-	case l.CPUs <= 0:
-		return fmt.Errorf("limits: -cpus must be positive, not %v", l.CPUs)
-	case l.BuildCPUs < 0:
-		return fmt.Errorf("limits: -build-cpus must not be negative, not %v", l.BuildCPUs)
+	case l.CPUs < 0.01:
+		return fmt.Errorf("limits: -cpus must be at least 0.01 (the kernel's smallest CPU quota), not %v", l.CPUs)
+	case l.BuildCPUs != 0 && l.BuildCPUs < 0.01:
+		return fmt.Errorf("limits: -build-cpus must be 0 (every core) or at least 0.01, not %v", l.BuildCPUs)
 	case l.OutputBytes <= 0 || l.AsmOutputBytes <= 0:
 		return fmt.Errorf("limits: -output-limit and -asm-output-limit must be positive")
 	case l.TmpBytes < 16<<20:

@@ -63,7 +63,7 @@ func BenchmarkX(b *testing.B) {}
 // command refreshes an entry's mtime when it is more than an hour old,
 // which in the read-only lower layer would copy the whole file up into the
 // run's layer on every build; a time in the future never looks old.
-var farFuture = time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)
+func farFuture() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
 
 // ensureWarmCache makes the trusted warm build cache unless it exists.
 // It is keyed by the toolchain, gcc and the sandbox user, so a new Go
@@ -108,7 +108,7 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 
 func (r *Runner) cacheKey(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "racelab-warm-v1 %s %d %d\n", r.cfg.GOROOT, r.cfg.UID, r.cfg.GID)
+	fmt.Fprintf(h, "racelab-warm-v2 %s\n", r.cfg.GOROOT)
 	for _, argv := range [][]string{{filepath.Join(r.cfg.GOROOT, "bin", "go"), "version"}, {"gcc", "--version"}} {
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 		if err != nil {
@@ -158,25 +158,23 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	return nil
 }
 
-// sealWarm hands the cache to the sandbox user (so that, as the lower
-// layer of an overlay, its directories accept the run's new entries in
-// the run's own upper layer) and moves every mtime into the future.
+// sealWarm moves every mtime of the cache into the future. The cache stays
+// root's and read-only to everyone else; a run adds entries through the
+// directories of its own upper layer, which it owns (see writeFiles).
 func (r *Runner) sealWarm(dir string) error {
+	future := farFuture()
 	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
-		if err := os.Lchown(p, r.cfg.UID, r.cfg.GID); err != nil {
-			return err
-		}
-		return os.Chtimes(p, farFuture, farFuture)
+		return os.Chtimes(p, future, future)
 	})
 }
 
 // lockFile takes an exclusive lock on path, waiting for it as long as ctx
 // allows, and returns its release.
 func lockFile(ctx context.Context, path string) (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o711); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)

@@ -57,6 +57,9 @@ func (cg cgroups) dir(c, id string) string {
 	return filepath.Join(cg.root, c, cgroupParent, id)
 }
 
+// swapSliver is the swap a v1 cgroup may use beyond its memory limit.
+const swapSliver = 4 << 20
+
 // cpuPeriod is the CFS period of the CPU limit, in microseconds.
 const cpuPeriod = 100000
 
@@ -91,9 +94,22 @@ func (cg cgroups) create(id string, memory int64, cpus float64) error {
 	}
 	// memory.use_hierarchy is 1 on every kernel that still has v1, so the
 	// limit covers the container's cgroup below.
-	if err := os.WriteFile(filepath.Join(cg.dir("memory", id), "memory.limit_in_bytes"), []byte(lim), 0); err != nil {
+	md := cg.dir("memory", id)
+	if err := os.WriteFile(filepath.Join(md, "memory.limit_in_bytes"), []byte(lim), 0); err != nil {
 		return fmt.Errorf("cgroups: memory.limit_in_bytes: %w", err)
 	}
+	// With swap on the host, memory+swap gets the limit plus a sliver, so
+	// a program over its memory is stopped rather than swapped. The sliver
+	// makes the memory counter, whose failcnt the kernel keeps, fail first
+	// (it keeps none for memory+swap). The file exists only with swap
+	// accounting on.
+	if _, err := os.Stat(filepath.Join(md, "memory.memsw.limit_in_bytes")); err == nil {
+		memsw := strconv.FormatInt(memory+swapSliver, 10)
+		if err := os.WriteFile(filepath.Join(md, "memory.memsw.limit_in_bytes"), []byte(memsw), 0); err != nil {
+			return fmt.Errorf("cgroups: memory.memsw.limit_in_bytes: %w", err)
+		}
+	}
+	_ = os.WriteFile(filepath.Join(md, "memory.swappiness"), []byte("0"), 0)
 	return cg.setCPU(id, cpus)
 }
 
@@ -148,7 +164,8 @@ func (cg cgroups) read(id string) usage {
 		return u
 	}
 	u.peak = readInt(filepath.Join(cg.dir("memory", id), "memory.max_usage_in_bytes"))
-	u.limitHits = readInt(filepath.Join(cg.dir("memory", id), "memory.failcnt"))
+	md := cg.dir("memory", id)
+	u.limitHits = readInt(filepath.Join(md, "memory.failcnt")) + readInt(filepath.Join(md, "memory.memsw.failcnt"))
 	u.cpuNs = readInt(filepath.Join(cg.dir("cpuacct", id), "cpuacct.usage"))
 	return u
 }

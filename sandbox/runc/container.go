@@ -24,6 +24,7 @@ type container struct {
 	id     string
 	bundle string
 	cmd    *exec.Cmd
+	exited chan struct{} // closed once runc has exited
 	done   chan struct{} // closed once runc has exited and the output is drained
 	killed chan struct{} // closed when kill was asked for
 	err    error         // cmd.Wait's error, valid after done
@@ -63,13 +64,16 @@ func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) 
 	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, errW, extra
 	// Its own process group: a Ctrl-C at the terminal reaches racelab,
 	// which then stops the container in order, not the runtime directly.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Should racelab die, the runtime gets SIGTERM and forwards it to the
+	// program, which ends (unless it handles SIGTERM itself); what is left
+	// is removed when a runner next starts on the state directory.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	if err := cmd.Start(); err != nil {
 		outR.Close()
 		errR.Close()
 		return nil, fmt.Errorf("runc: start %s: %w", id, err)
 	}
-	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, done: make(chan struct{}), killed: make(chan struct{})}
+	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, exited: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
 	var pumps sync.WaitGroup
 	for _, p := range []struct {
 		r *os.File
@@ -83,6 +87,7 @@ func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) 
 	}
 	go func() {
 		c.err = cmd.Wait()
+		close(c.exited)
 		drained := make(chan struct{})
 		go func() {
 			pumps.Wait()
@@ -129,7 +134,7 @@ func (c *container) kill() {
 		for {
 			_ = exec.Command(c.r.runtime, "--root", c.r.state, "kill", c.id, "KILL").Run()
 			select {
-			case <-c.done:
+			case <-c.exited:
 				return
 			case <-t.C:
 			}

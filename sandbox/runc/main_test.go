@@ -106,7 +106,8 @@ func sandboxProcesses(r *Runner) []string {
 		}
 		mine := strings.Contains(string(cg), "/"+cgroupParent+"/"+r.prefix())
 		var st syscall.Stat_t
-		sandboxUser := syscall.Stat(filepath.Join("/proc", pid), &st) == nil && int(st.Uid) == r.cfg.UID &&
+		sandboxUser := syscall.Stat(filepath.Join("/proc", pid), &st) == nil &&
+			int(st.Uid) >= r.cfg.UID && int(st.Uid) < r.cfg.UID+r.cfg.Concurrency &&
 			!strings.Contains(string(cg), "/"+cgroupParent+"/")
 		if mine || sandboxUser {
 			comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))

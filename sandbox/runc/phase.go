@@ -24,14 +24,18 @@ import (
 func (ru *run) script(keep bool) string {
 	p := ru.plan
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\nexec 3>&-\necho $s >&4\nexec 4>&-\n", gotool.ShellJoin(p.Build))
+	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(p.Build))
+	if keep {
+		// Kept before the status goes out, so that a failed copy is
+		// reported as what it is, not as the program's exit.
+		fmt.Fprintf(&b, "if [ $s -eq 0 ]; then cat %s >&6 || { echo 'racelab: could not keep the binary for the repeats' >&3; s=%d; }; fi\n",
+			gotool.ShellQuote(p.Binary), statusKeepFailed)
+	}
+	b.WriteString("exec 3>&-\necho $s >&4\nexec 4>&-\n")
 	if p.Binary == "" {
 		return b.String() + "exit 0\n"
 	}
 	b.WriteString("[ $s -eq 0 ] || exit 0\n")
-	if keep {
-		fmt.Fprintf(&b, "cat %s >&6 || exit 1\n", gotool.ShellQuote(p.Binary))
-	}
 	// Wait for the host's go-ahead, so that the build event precedes the
 	// program's first output and the program's clock starts after it.
 	b.WriteString("read -r go <&5 || exit 0\n")
@@ -41,6 +45,10 @@ func (ru *run) script(keep bool) string {
 	b.WriteString("\n")
 	return b.String()
 }
+
+// statusKeepFailed is the build status the script reports when the binary
+// could not be copied out for the repeats.
+const statusKeepFailed = 125
 
 // nextID names the run's next container.
 func (ru *run) nextID() string {
@@ -56,25 +64,30 @@ func (ru *run) buildAndRun(ctx context.Context) (bool, error) {
 	// own copy of the container's extra fds open while it runs, so a pipe
 	// would never report its end.
 	logPath := filepath.Join(ru.dir, "build.log")
+	keep := ru.req.Repeat > 1
+	// The container's ends (fds 3 to 6) are closed here once it started;
+	// racelab's ends when this function returns.
+	var extra, ours []*os.File
+	defer func() {
+		for _, f := range append(extra, ours...) {
+			f.Close()
+		}
+	}()
 	bW, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
 		return false, err
 	}
+	extra = append(extra, bW)
 	sR, sW, err := os.Pipe()
 	if err != nil {
-		bW.Close()
 		return false, err
 	}
-	defer sR.Close()
+	extra, ours = append(extra, sW), append(ours, sR)
 	gR, gW, err := os.Pipe()
 	if err != nil {
-		bW.Close()
-		sW.Close()
 		return false, err
 	}
-	defer gW.Close()
-	extra := []*os.File{bW, sW, gR}
-	keep := ru.req.Repeat > 1
+	extra, ours = append(extra, gR), append(ours, gW)
 	if keep {
 		f, err := os.OpenFile(filepath.Join(ru.dir, "prog"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
 		if err != nil {
@@ -85,43 +98,37 @@ func (ru *run) buildAndRun(ctx context.Context) (bool, error) {
 	spec := containerSpec{
 		args:     []string{"/bin/sh", "-c", ru.script(keep)},
 		env:      gotool.BuildEnv(r.cfg.GOROOT, ctrTmp, ctrCache, ctrTmp),
-		workDir:  filepath.Join(ru.dir, "src"),
-		cacheDir: filepath.Join(ru.dir, "cache"),
+		workDir:  filepath.Join(ru.data, "src"),
+		cacheDir: filepath.Join(ru.data, "cache"),
 	}
 	w := &watch{ru: ru, run: 1, build: true, goAhead: gW}
 	w.buildLog = logPath
 	w.status = readStatus(sR)
 	err = ru.launch(ctx, w, spec, extra)
 	for _, f := range extra {
-		f.Close()
+		f.Close() // the container has its own copies now
 	}
+	extra = nil
 	if err != nil {
 		return false, err
 	}
 	return w.supervise(ctx)
 }
 
-// runAgain runs the kept binary in a fresh container: repeat number i.
-func (ru *run) runAgain(ctx context.Context, i int) error {
-	empty := filepath.Join(ru.dir, "w"+strconv.Itoa(i))
-	if err := os.Mkdir(empty, 0o755); err != nil {
-		return err
-	}
-	if err := os.Chown(empty, ru.r.cfg.UID, ru.r.cfg.GID); err != nil {
-		return err
-	}
+// runAgain runs the kept binary in a fresh container, with its own empty
+// tmpfs /work and /tmp that vanish with it: repeat number i. It reports
+// whether the repeats may go on.
+func (ru *run) runAgain(ctx context.Context, i int) (bool, error) {
 	spec := containerSpec{
-		args:    append([]string{ctrProg}, ru.plan.Args...),
-		env:     gotool.RunEnv(ru.req, ru.plan, ctrTmp, ctrTmp),
-		workDir: empty,
-		binary:  filepath.Join(ru.dir, "prog"),
+		args:   append([]string{ctrProg}, ru.plan.Args...),
+		env:    gotool.RunEnv(ru.req, ru.plan, ctrTmp, ctrTmp),
+		binary: filepath.Join(ru.dir, "prog"),
 	}
 	w := &watch{ru: ru, run: i}
 	if err := ru.launch(ctx, w, spec, nil); err != nil {
-		return err
+		return false, err
 	}
-	_, err := w.supervise(ctx)
-	return err
+	return w.supervise(ctx)
 }
 
 // launch writes the bundle, makes the container's cgroup and starts it.
@@ -129,6 +136,7 @@ func (ru *run) launch(ctx context.Context, w *watch, spec containerSpec, extra [
 	r := ru.r
 	w.ctrID = ru.nextID()
 	spec.cgroup = r.cg.path(w.ctrID)
+	spec.uid, spec.gid = ru.uid, r.cfg.GID+(ru.uid-r.cfg.UID)
 	bundle := filepath.Join(ru.dir, "b"+strconv.Itoa(ru.n))
 	if err := r.writeBundle(bundle, spec); err != nil {
 		return fmt.Errorf("runc: bundle: %w", err)

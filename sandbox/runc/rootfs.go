@@ -16,7 +16,9 @@ import (
 // toolchain, gcc, binutils, libc and the shell live under them. On a
 // merged-/usr system (Debian 12) the others are symbolic links into /usr
 // and are recreated as links.
-var systemDirs = []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+func systemDirs() []string {
+	return []string{"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"}
+}
 
 // writeRootfs writes the skeleton every container starts from: mount
 // points, links into /usr, and a minimal /etc that names no host secret.
@@ -32,14 +34,17 @@ func (r *Runner) writeRootfs() error {
 			return err
 		}
 	}
-	// runc gives a tmpfs the mode of its mount point.
-	if err := os.Chmod(filepath.Join(tmp, "tmp"), 0o1777); err != nil {
-		return err
+	// runc gives a tmpfs the mode of its mount point: /tmp, and /work in
+	// the repeat containers, are every slot's user's to write.
+	for _, d := range []string{"tmp", "work"} {
+		if err := os.Chmod(filepath.Join(tmp, d), 0o1777); err != nil {
+			return err
+		}
 	}
 	if err := os.WriteFile(filepath.Join(tmp, "prog"), nil, 0o755); err != nil {
 		return err
 	}
-	for _, d := range systemDirs {
+	for _, d := range systemDirs() {
 		if err := r.addSystemDir(tmp, d); err != nil {
 			return err
 		}
@@ -80,9 +85,14 @@ func (r *Runner) addSystemDir(root, d string) error {
 }
 
 func (r *Runner) writeEtc(etc string) error {
+	passwd, group := "root:x:0:0:root:/root:/usr/sbin/nologin\n", "root:x:0:\n"
+	for i := range r.cfg.Concurrency {
+		passwd += fmt.Sprintf("gopher%d:x:%d:%d:gopher:/tmp:/usr/sbin/nologin\n", i, r.cfg.UID+i, r.cfg.GID+i)
+		group += fmt.Sprintf("gopher%d:x:%d:\n", i, r.cfg.GID+i)
+	}
 	files := map[string]string{
-		"passwd":        fmt.Sprintf("root:x:0:0:root:/root:/usr/sbin/nologin\ngopher:x:%d:%d:gopher:/tmp:/usr/sbin/nologin\n", r.cfg.UID, r.cfg.GID),
-		"group":         fmt.Sprintf("root:x:0:\ngopher:x:%d:\n", r.cfg.GID),
+		"passwd":        passwd,
+		"group":         group,
 		"hosts":         "127.0.0.1\tlocalhost racelab\n::1\tlocalhost racelab\n",
 		"resolv.conf":   "# no network in the sandbox\n",
 		"nsswitch.conf": "passwd: files\ngroup: files\nhosts: files dns\n",

@@ -33,14 +33,17 @@ func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 		gotool.FormatRun(req, r.cfg.Limits, emit)
 		return nil
 	}
+	r.active.Add(1)
+	defer r.active.Done()
+	var slot int
 	select {
-	case r.slots <- struct{}{}:
+	case slot = <-r.slots:
 	case <-ctx.Done():
 		emit(canceled(req, r.cfg.Limits))
 		return nil
 	}
-	defer func() { <-r.slots }()
-	ru, err := r.newRun(req, emit)
+	defer func() { r.slots <- slot }()
+	ru, err := r.newRun(req, emit, slot)
 	if err != nil {
 		return err
 	}
@@ -67,7 +70,9 @@ func canceled(req *sandbox.Request, l sandbox.Limits) sandbox.Event {
 type run struct {
 	r     *Runner
 	id    string
-	dir   string // the run's private tmpfs on the host
+	uid   int    // the slot's user and group
+	dir   string // the run's own tmpfs on the host: bundles, logs, the kept binary; root's alone
+	data  string // below dir, a second tmpfs the containers write: src/ and cache/
 	req   *sandbox.Request
 	plan  gotool.Plan
 	emit  func(sandbox.Event)
@@ -83,11 +88,14 @@ func (r *Runner) prefix() string {
 	return "rl" + hex.EncodeToString(h[:])[:6]
 }
 
-// newRun makes the run's directory: a size-limited tmpfs that holds the
-// submitted files, the run's cache layer and its containers' bundles.
-func (r *Runner) newRun(req *sandbox.Request, emit func(sandbox.Event)) (*run, error) {
+// newRun makes the run's directories: two size-limited tmpfs mounts, one
+// for what only racelab writes (so a program that fills its disk cannot
+// break the runner) and, inside it, one for the submitted files and the
+// run's cache layer.
+func (r *Runner) newRun(req *sandbox.Request, emit func(sandbox.Event), slot int) (*run, error) {
 	id := fmt.Sprintf("%s-%d-%d", r.prefix(), os.Getpid(), r.seq.Add(1))
-	ru := &run{r: r, id: id, dir: filepath.Join(r.runs, id), req: req, emit: emit,
+	dir := filepath.Join(r.runs, id)
+	ru := &run{r: r, id: id, uid: r.cfg.UID + slot, dir: dir, data: filepath.Join(dir, "data"), req: req, emit: emit,
 		plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog")}
 	if req.Repeat > 1 {
 		ru.tally = stream.NewTally()
@@ -95,22 +103,37 @@ func (r *Runner) newRun(req *sandbox.Request, emit func(sandbox.Event)) (*run, e
 	if err := os.Mkdir(ru.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runc: run directory: %w", err)
 	}
-	size := "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10) + ",mode=0711"
-	if err := unix.Mount("tmpfs", ru.dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, size); err != nil {
+	size := "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10)
+	if err := unix.Mount("tmpfs", ru.dir, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, size+",mode=0700"); err != nil {
 		os.Remove(ru.dir)
 		return nil, fmt.Errorf("runc: mount the run's tmpfs: %w", err)
 	}
-	if err := ru.writeFiles(); err != nil {
+	err := os.Mkdir(ru.data, 0o700)
+	if err == nil {
+		err = unix.Mount("tmpfs", ru.data, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, size+",mode=0755")
+	}
+	if err == nil {
+		err = ru.writeFiles()
+	}
+	if err != nil {
 		ru.cleanup()
-		return nil, err
+		return nil, fmt.Errorf("runc: prepare the run's files: %w", err)
 	}
 	return ru, nil
 }
 
 func (ru *run) writeFiles() error {
-	uid, gid := ru.r.cfg.UID, ru.r.cfg.GID
-	src := filepath.Join(ru.dir, "src")
-	for _, d := range []string{src, filepath.Join(ru.dir, "cache", "upper"), filepath.Join(ru.dir, "cache", "work")} {
+	uid, gid := ru.uid, ru.r.cfg.GID+(ru.uid-ru.r.cfg.UID)
+	src := filepath.Join(ru.data, "src")
+	upper := filepath.Join(ru.data, "cache", "upper")
+	dirs := []string{src, upper, filepath.Join(ru.data, "cache", "work")}
+	// The warm cache is root's; the run adds entries through directories
+	// of its own upper layer, which overlayfs shows in place of the lower
+	// ones.
+	for i := 0; i < 256; i++ {
+		dirs = append(dirs, filepath.Join(upper, fmt.Sprintf("%02x", i)))
+	}
+	for _, d := range dirs {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -136,14 +159,19 @@ func (ru *run) writeFiles() error {
 	}
 	// A fresh trim stamp keeps the go command from scanning (and trimming
 	// into this layer) the whole warm cache; see cache.go.
-	stamp := filepath.Join(ru.dir, "cache", "upper", "trim.txt")
-	return os.WriteFile(stamp, []byte(strconv.FormatInt(time.Now().Unix(), 10)), 0o644)
+	stamp := filepath.Join(upper, "trim.txt")
+	if err := os.WriteFile(stamp, []byte(strconv.FormatInt(time.Now().Unix(), 10)), 0o644); err != nil {
+		return err
+	}
+	return os.Chown(stamp, uid, gid)
 }
 
-// cleanup removes the run's directory and everything in it.
+// cleanup removes the run's directories and everything in them.
 func (ru *run) cleanup() {
-	if err := unix.Unmount(ru.dir, 0); err != nil {
-		_ = unix.Unmount(ru.dir, unix.MNT_DETACH)
+	for _, d := range []string{ru.data, ru.dir} {
+		if err := unix.Unmount(d, 0); err != nil {
+			_ = unix.Unmount(d, unix.MNT_DETACH)
+		}
 	}
 	if err := os.RemoveAll(ru.dir); err != nil {
 		ru.r.cfg.Log.Error("remove run directory", "dir", ru.dir, "err", err)
@@ -165,8 +193,14 @@ func (ru *run) execute(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for i := 2; ok && i <= ru.req.Repeat && ctx.Err() == nil; i++ {
-		if err := ru.runAgain(ctx, i); err != nil {
+	for i := 2; ok && i <= ru.req.Repeat; i++ {
+		if ctx.Err() != nil {
+			// Stopped between two runs: say so, as a run stopped midway
+			// would.
+			ru.emit(canceled(ru.req, ru.r.cfg.Limits))
+			break
+		}
+		if ok, err = ru.runAgain(ctx, i); err != nil {
 			return err
 		}
 	}

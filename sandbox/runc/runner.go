@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
@@ -27,9 +28,12 @@ import (
 // skeleton, runtime state and the runs' directories.
 const DefaultStateDir = "/var/lib/racelab"
 
-// DefaultUID is the unprivileged user the sandboxed code runs as: the
-// conventional "nobody", which owns no files on the host.
-const DefaultUID = 65534
+// DefaultUID is the first of the unprivileged users the sandboxed code
+// runs as: slot i of the runner uses DefaultUID+i, so that concurrent runs
+// never share a user's kernel budgets (inotify instances, message queues,
+// pipe buffers, pending signals). The range sits above the subordinate
+// ids Debian hands out (100000+65536 per user) and owns no host file.
+const DefaultUID = 200000
 
 // Config sets up a Runner.
 type Config struct {
@@ -48,7 +52,8 @@ type Config struct {
 	Limits sandbox.Limits
 	// Concurrency is how many containers may run at once (default: cores).
 	Concurrency int
-	// UID and GID run the sandboxed code (default DefaultUID).
+	// UID and GID are the first user and group of the sandboxed code
+	// (default DefaultUID); each concurrent slot adds its index.
 	UID, GID int
 	// Seccomp applies the seccomp profile (see seccomp.go).
 	Seccomp bool
@@ -66,7 +71,8 @@ type Runner struct {
 	warmDir  string // the trusted warm build cache
 	hostDirs []string
 	cg       cgroups
-	slots    chan struct{}
+	slots    chan int       // free slot indexes
+	active   sync.WaitGroup // runs going on; Close waits for them
 	seq      atomic.Uint64
 	lock     *os.File // flock on StateDir: one runner per state directory
 }
@@ -84,7 +90,10 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, slots: make(chan struct{}, cfg.Concurrency)}
+	r := &Runner{cfg: cfg, slots: make(chan int, cfg.Concurrency)}
+	for i := range cfg.Concurrency {
+		r.slots <- i
+	}
 	if err := r.checkHost(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
@@ -155,6 +164,15 @@ func (r *Runner) checkHost() error {
 	if _, err := os.Stat(filepath.Join(r.cfg.GOROOT, "bin", "go")); err != nil {
 		return fmt.Errorf("GOROOT %s has no bin/go", r.cfg.GOROOT)
 	}
+	for _, d := range []string{r.cfg.StateDir, r.cfg.CacheDir} {
+		abs, err := filepath.Abs(d)
+		if err != nil {
+			return err
+		}
+		if under(abs, append(systemDirs(), r.cfg.GOROOT)) {
+			return fmt.Errorf("%s is inside a directory every container sees (%s); put racelab's state elsewhere, such as %s", d, strings.Join(systemDirs(), ", "), DefaultStateDir)
+		}
+	}
 	if _, err := exec.LookPath("gcc"); err != nil {
 		return errors.New("gcc is not installed; the race detector needs cgo (Debian: apt-get install gcc)")
 	}
@@ -167,8 +185,12 @@ func (r *Runner) setupDirs() error {
 	r.state = filepath.Join(sd, "runtime")
 	r.runs = filepath.Join(sd, "runs")
 	r.rootfs = filepath.Join(sd, "rootfs")
-	for _, d := range []string{sd, r.state, r.runs} {
-		if err := os.MkdirAll(d, 0o711); err != nil {
+	// Root only: no host user may read a run's files or touch the cache.
+	for _, d := range []string{sd, r.state, r.runs, r.cfg.CacheDir} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, 0o700); err != nil {
 			return err
 		}
 	}
@@ -184,9 +206,10 @@ func (r *Runner) setupDirs() error {
 	return nil
 }
 
-// Close releases the state directory. Runs still going are not stopped:
-// cancel their contexts first.
+// Close waits for the runs going on (cancel their contexts first to end
+// them quickly) and releases the state directory.
 func (r *Runner) Close() error {
+	r.active.Wait()
 	if r.lock == nil {
 		return nil
 	}

@@ -13,16 +13,38 @@ import (
 // surface a Go program never needs: mounts, namespaces, kernel modules,
 // keyrings, BPF, perf, ptrace and io_uring. Without capabilities most of
 // these fail anyway; the profile is a second wall.
-var deniedSyscalls = []string{
-	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "delete_module",
-	"finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module",
-	"io_uring_enter", "io_uring_register", "io_uring_setup", "ioperm", "iopl",
-	"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount",
-	"mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
-	"open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
-	"process_vm_writev", "ptrace", "quotactl", "quotactl_fd", "reboot",
-	"request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog",
-	"umount2", "unshare", "userfaultfd", "vhangup",
+func deniedSyscalls() []string {
+	return []string{
+		"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "delete_module",
+		"finit_module", "fsconfig", "fsmount", "fsopen", "fspick", "init_module",
+		"io_uring_enter", "io_uring_register", "io_uring_setup", "ioperm", "iopl",
+		"kexec_file_load", "kexec_load", "keyctl", "lookup_dcookie", "mount",
+		"mount_setattr", "move_mount", "name_to_handle_at", "open_by_handle_at",
+		"open_tree", "perf_event_open", "pivot_root", "process_vm_readv",
+		"process_vm_writev", "ptrace", "quotactl", "quotactl_fd", "reboot",
+		"request_key", "setns", "settimeofday", "swapoff", "swapon", "syslog",
+		"umount2", "unshare", "userfaultfd", "vhangup",
+	}
+}
+
+// deniedFamilies are the socket address families a sandboxed program may
+// not open. A network namespace confines IP, but not vsock (which reaches
+// the hypervisor of a VM host) nor the kernel's more exotic families,
+// which are attack surface and nothing a lesson needs. Unix, IP and
+// netlink sockets (net.Interfaces) stay.
+func deniedFamilies() []uint64 {
+	const (
+		afKey       = 15
+		afPacket    = 17
+		afRDS       = 21
+		afCAN       = 29
+		afTIPC      = 30
+		afBluetooth = 31
+		afALG       = 38
+		afVsock     = 40
+		afXDP       = 44
+	)
+	return []uint64{afKey, afPacket, afRDS, afCAN, afTIPC, afBluetooth, afALG, afVsock, afXDP}
 }
 
 // seccompProfile returns the sandbox's seccomp profile: allow by default,
@@ -33,17 +55,19 @@ var deniedSyscalls = []string{
 func seccompProfile() *specs.LinuxSeccomp {
 	eperm := uint(syscall.EPERM)
 	enosys := uint(syscall.ENOSYS)
-	return &specs.LinuxSeccomp{
-		DefaultAction: specs.ActAllow,
-		Architectures: seccompArchs(),
-		Syscalls: []specs.LinuxSyscall{
-			{Names: deniedSyscalls, Action: specs.ActErrno, ErrnoRet: &eperm},
-			{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
-				{Index: 0, Value: syscall.CLONE_NEWUSER, ValueTwo: syscall.CLONE_NEWUSER, Op: specs.OpMaskedEqual},
-			}},
-			{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
-		},
+	eafnosupport := uint(syscall.EAFNOSUPPORT)
+	rules := []specs.LinuxSyscall{
+		{Names: deniedSyscalls(), Action: specs.ActErrno, ErrnoRet: &eperm},
+		{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
+			{Index: 0, Value: syscall.CLONE_NEWUSER, ValueTwo: syscall.CLONE_NEWUSER, Op: specs.OpMaskedEqual},
+		}},
+		{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
 	}
+	for _, fam := range deniedFamilies() {
+		rules = append(rules, specs.LinuxSyscall{Names: []string{"socket", "socketpair"}, Action: specs.ActErrno,
+			ErrnoRet: &eafnosupport, Args: []specs.LinuxSeccompArg{{Index: 0, Value: fam, Op: specs.OpEqualTo}}})
+	}
+	return &specs.LinuxSeccomp{DefaultAction: specs.ActAllow, Architectures: seccompArchs(), Syscalls: rules}
 }
 
 // seccompArchs lists the host's system-call ABIs, so that a 32-bit call

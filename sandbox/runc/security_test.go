@@ -80,7 +80,7 @@ func TestContainment(t *testing.T) {
 	fmt.Println("setuid 0:", syscall.Setuid(0))
 	fmt.Println("uid:", os.Getuid())`, "fmt", "os", "syscall"),
 			outcome{reason: sandbox.ReasonExited, stdout: []string{"mount: operation not permitted", "unshare user: operation not permitted",
-				"unshare net: operation not permitted", "setuid 0: operation not permitted", "uid: 65534"}}},
+				"unshare net: operation not permitted", "setuid 0: operation not permitted", "uid: 2000"}}},
 		{"cgo LDFLAGS abuse", sandbox.ModeRun, map[string]string{"main.go": "package main\n\n// #cgo LDFLAGS: -Wl,--plugin=/tmp/evil.so\nimport \"C\"\n\nfunc main() {}\n"},
 			outcome{reason: sandbox.ReasonBuildFailed, code: 1, stderr: []string{"invalid flag in #cgo LDFLAGS"}}},
 		{"cgo CFLAGS abuse", sandbox.ModeRun, map[string]string{"main.go": "package main\n\n// #cgo CFLAGS: -fplugin=/tmp/evil.so\nimport \"C\"\n\nfunc main() {}\n"},

@@ -14,11 +14,11 @@ import (
 type containerSpec struct {
 	args     []string
 	env      []string
-	workDir  string // host directory mounted at /work (read-write during the build)
-	workRO   bool   // mount /work read-only
+	workDir  string // host directory mounted at /work; "" for a fresh tmpfs
 	cacheDir string // host directory holding the run's cache layer: upper/ and work/ ("" for none)
 	binary   string // host file mounted read-only at /prog ("" for none)
 	cgroup   string // cgroupsPath for runc
+	uid, gid int    // the slot's user and group
 }
 
 // The container's own paths.
@@ -34,7 +34,7 @@ const (
 // GOROOT are bind-mounted read-only; the only writable places are the
 // run's tmpfs directories.
 func (r *Runner) spec(c containerSpec) *specs.Spec {
-	uid, gid := uint32(r.cfg.UID), uint32(r.cfg.GID)
+	uid, gid := uint32(c.uid), uint32(c.gid)
 	noNewPriv := true
 	s := &specs.Spec{
 		Version: specs.Version,
@@ -90,15 +90,16 @@ func (r *Runner) mounts(c containerSpec) []specs.Mount {
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
 	for _, d := range r.hostDirs {
-		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "ro", "nosuid", "nodev"}})
+		// rro: read-only all the way down, submounts included.
+		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "rro", "nosuid", "nodev"}})
 	}
 	ms = append(ms, specs.Mount{Destination: ctrTmp, Type: "tmpfs", Source: "tmpfs",
 		Options: []string{"nosuid", "nodev", tmpSize}})
-	workOpts := []string{"bind", "nosuid", "nodev"}
-	if c.workRO {
-		workOpts = append(workOpts, "ro")
+	if c.workDir == "" {
+		ms = append(ms, specs.Mount{Destination: ctrWork, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", tmpSize}})
+	} else {
+		ms = append(ms, specs.Mount{Destination: ctrWork, Type: "bind", Source: c.workDir, Options: []string{"bind", "nosuid", "nodev"}})
 	}
-	ms = append(ms, specs.Mount{Destination: ctrWork, Type: "bind", Source: c.workDir, Options: workOpts})
 	if c.cacheDir != "" {
 		// The warm cache is the lower, read-only layer; everything this run
 		// writes lands in its own upper layer and is thrown away with it.

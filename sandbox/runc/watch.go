@@ -3,6 +3,7 @@ package runc
 import (
 	"context"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 
@@ -56,6 +57,12 @@ func (w *watch) supervise(ctx context.Context) (bool, error) {
 		select {
 		case st := <-w.status:
 			w.status = nil
+			if w.reason != "" {
+				// Stopped (cancelled, out of time) while the build ended:
+				// record its status, start nothing.
+				w.buildStatus = st
+				continue
+			}
 			if !w.built(st) {
 				timer.Stop()
 				continue
@@ -105,9 +112,9 @@ func (w *watch) built(st int) bool {
 	ms := time.Since(w.start).Milliseconds()
 	text := string(out.data)
 	u := ru.r.cg.read(w.ctrID)
-	if st != 0 && u.limitHits > 0 {
-		// The compiler (or gcc) was killed for memory; go build then
-		// reports a bare "signal: killed".
+	if st != 0 && u.limitHits > 0 && strings.Contains(text, "signal: killed") {
+		// The compiler (or gcc) was killed for memory: go build reports
+		// a bare "signal: killed", and the memory limit was reached.
 		w.stop(sandbox.ReasonMemory)
 		return false
 	}
@@ -150,14 +157,11 @@ func (w *watch) built(st int) bool {
 func (w *watch) finish() (bool, error) {
 	ru := w.ru
 	l := ru.r.cfg.Limits
-	if w.build && w.status != nil && w.reason == "" {
-		// The container ended without a build status: the runtime
-		// itself may have failed.
-		if err := w.c.runtimeError(); err != nil {
-			return false, err
-		}
-	}
-	if !w.build {
+	// A container racelab stopped itself may leave the runtime complaining
+	// (it was killed while being created); that is no failure of the
+	// runtime. Otherwise an ending without a build status, or a repeat
+	// that never ran, is one.
+	if w.reason == "" && (!w.build || w.status != nil) {
 		if err := w.c.runtimeError(); err != nil {
 			return false, err
 		}
