@@ -1,6 +1,6 @@
 # racelab — the two commands of the README:
-#   make run    serve the site (for now: build racelab and run a racy example)
-#   make test   install what the tests need and run them all
+#   make run    build racelab and serve the site at http://127.0.0.1:8080/
+#   make test   install what the tests need (runc, gcc, chromium) and run them all
 #
 # Both install missing Debian packages when run as root, and otherwise
 # print the apt-get command to run.
@@ -9,7 +9,7 @@ GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 STATE_DIR ?= /var/lib/racelab
 
-.PHONY: run test build deps check-fmt vet bench clean
+.PHONY: run test build deps test-deps check-fmt vet bench clean
 
 build:
 	$(GO) build -o bin/racelab .
@@ -17,8 +17,12 @@ build:
 deps:
 	@scripts/need runc:runc gcc:gcc
 
+# The browser tests drive Debian's Chromium.
+test-deps: deps
+	@scripts/need chromium:chromium
+
 run: deps build
-	./bin/racelab run --mode race examples/racy.go
+	./bin/racelab serve --addr $(ADDR) --state-dir $(STATE_DIR)
 
 check-fmt:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
@@ -26,7 +30,7 @@ check-fmt:
 vet:
 	$(GO) vet ./...
 
-test: deps check-fmt vet
+test: test-deps check-fmt vet web-check
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps
@@ -34,3 +38,20 @@ bench: deps
 
 clean:
 	rm -rf bin
+
+# The browser bundle: web/static/app.js is built from web/src by esbuild and
+# committed, so that a fresh clone serves the site with Go alone.
+# web-check fails when the committed bundle is not what the sources build.
+# --ignore-scripts: esbuild's postinstall only verifies its binary, which
+# comes as an ordinary (optional) npm dependency; nothing else needs one.
+.PHONY: web web-check
+
+web:
+	cd web && npm ci --no-audit --no-fund --ignore-scripts && node build.mjs
+
+web-check:
+	@cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+	@tmp=$$(mktemp) && \
+	(cd web && node build.mjs --out "$$tmp") && \
+	if cmp -s "$$tmp" web/static/app.js; then rm -f "$$tmp"; echo "web/static/app.js is up to date"; \
+	else rm -f "$$tmp"; echo "web/static/app.js is stale: run make web and commit it" >&2; exit 1; fi

@@ -1,6 +1,7 @@
 // Command racelab serves interactive lessons on Go concurrency and runs
 // the code in them, for real, in a sandbox.
 //
+//	racelab serve [flags]          serve the lessons at http://127.0.0.1:8080/
 //	racelab run [flags] FILE...    run Go files through the sandbox
 //
 // Run "racelab <command> -h" for a command's flags.
@@ -31,6 +32,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "run":
 		return cmdRun(ctx, args[1:], stdout, stderr)
+	case "serve":
+		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -44,6 +47,7 @@ func usage(w io.Writer) {
 	fmt.Fprint(w, `usage: racelab <command> [flags]
 
 commands:
+  serve          serve the lessons and run their code in the sandbox
   run FILE...    build and run Go files in the sandbox and print what they print
 
 Run "racelab <command> -h" for a command's flags.

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+
+	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox/local"
+	"github.com/racelab/racelab/server"
+)
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("racelab serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg server.Config
+	var backend backendFlags
+	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen `address`")
+	dir := fs.String("lessons", "", "serve the lessons in `dir` instead of the built-in ones")
+	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, "runs going at once (0: one per core)")
+	fs.IntVar(&cfg.QueueSize, "queue", server.DefaultQueueSize, "runs that may wait for a slot; more are told the server is busy")
+	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "runs one client may start per minute, on average")
+	fs.IntVar(&cfg.Burst, "burst", server.DefaultBurst, "runs one client may start at once")
+	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", server.DefaultMaxBodyBytes, "`bytes` of a POST /api/run body")
+	fs.Int64Var(&cfg.MaxMessageBytes, "max-message", server.DefaultMaxMessageBytes, "`bytes` of one websocket message")
+	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
+	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
+	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
+	backend.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "racelab serve: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if err := backend.limits.Check(); err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 2
+	}
+	if backend.name == "local" {
+		if err := local.CheckListenAddr(cfg.Addr); err != nil {
+			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+			return 2
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	cfg.Log, cfg.Limits = log, backend.limits
+	lessonFS := lessons.Builtin()
+	if *dir != "" {
+		lessonFS = os.DirFS(*dir)
+	}
+	lib, err := lessons.Load(lessonFS)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 1
+	}
+	// The sandbox first: its first start builds the warm cache (about a
+	// minute), and nobody should wait on a listening socket meanwhile.
+	runner, closeRunner, err := backend.open(ctx, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 1
+	}
+	defer closeRunner()
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 1
+	}
+	defer ln.Close()
+	srv, err := server.New(cfg, lib, runner)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "racelab is serving %d lessons at http://%s/ (sandbox: %s); Ctrl-C stops it\n",
+		len(lib.Lessons()), ln.Addr(), backend.name)
+	if err := srv.Serve(ctx, ln); err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+		return 1
+	}
+	log.Info("stopped")
+	return 0
+}

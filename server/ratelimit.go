@@ -1,0 +1,87 @@
+package server
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// clientIdleTTL is how long a client's limiter is kept after its last run.
+const clientIdleTTL = 10 * time.Minute
+
+// rateLimitError says when the client may run again.
+type rateLimitError struct{ wait time.Duration }
+
+func (e *rateLimitError) Error() string {
+	return fmt.Sprintf("you are starting runs faster than this server allows; try again in %d s", int(e.wait.Seconds())+1)
+}
+
+// clients keeps one token bucket per client. Idle buckets are swept on
+// use, so no goroutine is needed to forget them.
+type clients struct {
+	mu       sync.Mutex
+	perSec   rate.Limit
+	burst    int
+	buckets  map[string]*bucket
+	lastScan time.Time
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+func newClients(perMinute float64, burst int) *clients {
+	return &clients{perSec: rate.Limit(perMinute / 60), burst: burst, buckets: map[string]*bucket{}}
+}
+
+// allow takes a token for client, or says how long to wait for one.
+func (c *clients) allow(client string, now time.Time) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now.Sub(c.lastScan) > clientIdleTTL {
+		for k, b := range c.buckets {
+			if now.Sub(b.seen) > clientIdleTTL {
+				delete(c.buckets, k)
+			}
+		}
+		c.lastScan = now
+	}
+	b, ok := c.buckets[client]
+	if !ok {
+		b = &bucket{lim: rate.NewLimiter(c.perSec, c.burst)}
+		c.buckets[client] = b
+	}
+	b.seen = now
+	r := b.lim.ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 || !r.OK() {
+		r.CancelAt(now)
+		if !r.OK() {
+			d = time.Minute
+		}
+		return &rateLimitError{wait: d}
+	}
+	return nil
+}
+
+// clientKey identifies the client of r: its IP address, or, behind a
+// trusted reverse proxy, the address the proxy saw (the last entry of
+// X-Forwarded-For, which the proxy appended and the client cannot forge).
+func clientKey(r *http.Request, trustProxy bool) string {
+	if trustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			parts := strings.Split(xff, ",")
+			return strings.TrimSpace(parts[len(parts)-1])
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

@@ -1,0 +1,300 @@
+// Package server is racelab's web tier: the lesson pages, rendered once
+// at start-up and served from memory, and the API that runs code through
+// a sandbox.Runner and streams its events over a websocket (/api/ws) or
+// as NDJSON (POST /api/run). An admission queue bounds the runs going at
+// once and tells waiting learners their place in line; a token bucket per
+// client bounds how fast one client may start runs.
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/web"
+)
+
+// The defaults of Config.
+const (
+	DefaultAddr            = "127.0.0.1:8080"
+	DefaultQueueSize       = 64
+	DefaultRunsPerMinute   = 30
+	DefaultBurst           = 10
+	DefaultMaxBodyBytes    = 256 << 10
+	DefaultMaxMessageBytes = 256 << 10
+	DefaultWriteTimeout    = 10 * time.Second
+	DefaultShutdownGrace   = 10 * time.Second
+)
+
+// Config sets up a Server. Zero fields take the defaults above.
+type Config struct {
+	Addr            string         // listen address
+	MaxRuns         int            // runs going at once (default: cores)
+	QueueSize       int            // runs waiting for a slot; more are refused as busy
+	RunsPerMinute   float64        // runs one client may start per minute, on average
+	Burst           int            // runs one client may start at once
+	MaxBodyBytes    int64          // body of POST /api/run
+	MaxMessageBytes int64          // one websocket message
+	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
+	ShutdownGrace   time.Duration  // how long shutdown waits for connections to end
+	TrustProxy      bool           // take the client's address from X-Forwarded-For
+	Limits          sandbox.Limits // the sandbox's limits, to check requests before queuing them
+	Log             *slog.Logger
+}
+
+func (c *Config) fill() {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.MaxRuns <= 0 {
+		c.MaxRuns = runtime.NumCPU()
+	}
+	if c.QueueSize <= 0 {
+		c.QueueSize = DefaultQueueSize
+	}
+	if c.RunsPerMinute <= 0 {
+		c.RunsPerMinute = DefaultRunsPerMinute
+	}
+	if c.Burst <= 0 {
+		c.Burst = DefaultBurst
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxMessageBytes <= 0 {
+		c.MaxMessageBytes = DefaultMaxMessageBytes
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.ShutdownGrace <= 0 {
+		c.ShutdownGrace = DefaultShutdownGrace
+	}
+	if c.Limits == (sandbox.Limits{}) {
+		c.Limits = sandbox.DefaultLimits()
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Server serves the site and the API.
+type Server struct {
+	cfg     Config
+	lib     *lessons.Library
+	runner  sandbox.Runner
+	mux     *http.ServeMux
+	tmpl    *template.Template
+	pages   map[string][]byte // path → rendered page
+	missing []byte            // the rendered 404 page
+	static  http.Handler
+	css     []byte // the highlighting styles
+	queue   *admission
+	clients *clients
+	sockets atomic.Int64   // websockets open now
+	conns   sync.WaitGroup // websocket handlers, which outlive http.Server.Shutdown
+}
+
+// New renders every page and returns a server ready to serve them.
+func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, error) {
+	cfg.fill()
+	s := &Server{
+		cfg:     cfg,
+		lib:     lib,
+		runner:  runner,
+		mux:     http.NewServeMux(),
+		static:  http.FileServerFS(web.Static()),
+		css:     []byte(lessons.ChromaCSS()),
+		queue:   newAdmission(cfg.MaxRuns, cfg.QueueSize),
+		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
+	}
+	if err := s.renderPages(); err != nil {
+		return nil, err
+	}
+	s.routes()
+	return s, nil
+}
+
+// routes registers every handler, in one place.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.handlePage)
+	s.mux.HandleFunc("GET /lessons/{slug}", s.handlePage)
+	s.mux.HandleFunc("GET /static/chroma.css", s.handleChromaCSS)
+	s.mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
+	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /api/ws", s.handleWS)
+	s.mux.HandleFunc("POST /api/run", s.handleRun)
+	s.mux.HandleFunc("/", s.handleNotFound)
+}
+
+// ServeHTTP serves r with the site's security headers.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", contentSecurityPolicy)
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Frame-Options", "DENY")
+	s.mux.ServeHTTP(w, r)
+}
+
+// contentSecurityPolicy allows only the site's own scripts, styles and
+// connections: program output can never become code.
+const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
+
+func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
+	page, ok := s.pages[r.URL.Path]
+	if !ok {
+		s.handleNotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Write(page)
+}
+
+func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(http.StatusNotFound)
+	var b bytes.Buffer
+	if err := s.tmplExec(&b, "404.html", notFoundPage{Title: "Not found", Path: r.URL.Path}); err != nil {
+		w.Write(s.missing)
+		return
+	}
+	w.Write(b.Bytes())
+}
+
+func (s *Server) handleChromaCSS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	w.Write(s.css)
+}
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	running, waiting := s.queue.stats()
+	fmt.Fprintf(w, "ok\nlessons %d\nruns %d\nwaiting %d\nwebsockets %d\n",
+		len(s.lib.Lessons()), running, waiting, s.sockets.Load())
+}
+
+// Serve serves on ln until ctx is done, then shuts down gracefully: it
+// stops accepting, cancels the runs in flight (their clients get a
+// canceled exit event and their containers are removed), and waits for
+// every connection to end, at most ShutdownGrace.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	base, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelRuns()
+	srv := &http.Server{
+		Handler:           s,
+		BaseContext:       func(net.Listener) context.Context { return base },
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	s.cfg.Log.Info("shutting down: cancelling runs in flight")
+	cancelRuns()
+	grace, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownGrace)
+	defer cancel()
+	err := srv.Shutdown(grace)
+	waited := make(chan struct{})
+	go func() {
+		s.conns.Wait()
+		close(waited)
+	}()
+	select {
+	case <-waited:
+	case <-grace.Done():
+		err = errors.Join(err, errors.New("server: websockets still open after the shutdown grace"))
+	}
+	if e := <-served; e != nil && !errors.Is(e, http.ErrServerClosed) {
+		err = errors.Join(err, e)
+	}
+	return err
+}
+
+// renderPages renders the index, every lesson page and the 404 page once.
+func (s *Server) renderPages() error {
+	tmpl, err := web.Templates()
+	if err != nil {
+		return fmt.Errorf("server: templates: %w", err)
+	}
+	s.tmpl = tmpl
+	s.pages = map[string][]byte{}
+	all := s.lib.Lessons()
+	links := make([]lessonLink, len(all))
+	for i, l := range all {
+		links[i] = lessonLink{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, Cells: len(l.Cells)}
+	}
+	var b bytes.Buffer
+	if err := s.tmplExec(&b, "index.html", indexPage{Title: "racelab", Lessons: links}); err != nil {
+		return err
+	}
+	s.pages["/"] = bytes.Clone(b.Bytes())
+	for i, l := range all {
+		p := lessonPage{Title: l.Title, Lesson: lessonView{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, HTML: l.HTML}}
+		if i > 0 {
+			p.Prev = &links[i-1]
+		}
+		if i+1 < len(links) {
+			p.Next = &links[i+1]
+		}
+		b.Reset()
+		if err := s.tmplExec(&b, "lesson.html", p); err != nil {
+			return err
+		}
+		s.pages["/lessons/"+l.Slug] = bytes.Clone(b.Bytes())
+	}
+	b.Reset()
+	if err := s.tmplExec(&b, "404.html", notFoundPage{Title: "Not found"}); err != nil {
+		return err
+	}
+	s.missing = bytes.Clone(b.Bytes())
+	return nil
+}
+
+func (s *Server) tmplExec(w io.Writer, name string, data any) error {
+	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
+		return fmt.Errorf("server: render %s: %w", name, err)
+	}
+	return nil
+}
+
+// The data of the page templates (see web/templates).
+type (
+	lessonLink struct {
+		Slug, Title, Summary string
+		Order, Cells         int
+	}
+	indexPage struct {
+		Title   string
+		Lessons []lessonLink
+	}
+	lessonView struct {
+		Slug, Title, Summary string
+		Order                int
+		HTML                 template.HTML
+	}
+	lessonPage struct {
+		Title      string
+		Lesson     lessonView
+		Prev, Next *lessonLink
+	}
+	notFoundPage struct{ Title, Path string }
+)
