@@ -176,3 +176,28 @@ func main() {
 	fmt.Println("n =", n)
 }
 `
+
+// racelab serve refuses to start on a lesson that does not parse, naming
+// the file and line.
+func TestServeBrokenLesson(t *testing.T) {
+	dir := t.TempDir()
+	writeFile(t, dir, "01-ok.md", "---\ntitle: OK\nsummary: Fine.\norder: 1\n---\n\nText.\n")
+	writeFile(t, dir, "02-broken.md", "---\ntitle: Broken\nsummary: Not fine.\norder: 2\n---\n\nText.\n\n```go {mode=warp}\npackage main\n```\n")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--sandbox", "local", "--addr", "127.0.0.1:0", "--lessons", dir}, &stdout, &stderr)
+	if code != 1 {
+		t.Errorf("exit status %d, want 1", code)
+	}
+	if !strings.Contains(stderr.String(), "02-broken.md:9") {
+		t.Errorf("stderr = %q, want it to name 02-broken.md:9", stderr.String())
+	}
+}
+
+// The local sandbox has no isolation: serving it beyond loopback is refused.
+func TestServeLocalRefusesPublicAddr(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"serve", "--sandbox", "local", "--addr", "0.0.0.0:8080"}, &stdout, &stderr)
+	if code != 2 || !strings.Contains(stderr.String(), "127.0.0.1") {
+		t.Errorf("exit %d, stderr %q: want 2 and advice to listen on 127.0.0.1", code, stderr.String())
+	}
+}

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -130,6 +133,39 @@ func TestRealCloseFreesContainer(t *testing.T) {
 	for len(r.Leftovers()) > 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("a second after the socket closed, still there: %v", r.Leftovers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Closing the HTTP request of POST /api/run stops the run and frees its
+// container within a second, as closing a websocket does.
+func TestRealHTTPCloseFreesContainer(t *testing.T) {
+	r := realSandbox(t)
+	ts := newTestServer(t, Config{}, r)
+	body := reqJSON(t, sandbox.Request{Files: map[string]string{"main.go": "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\tfmt.Println(\"started\")\n\ttime.Sleep(time.Minute)\n}\n"}})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", ts.URL+"/api/run", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"stdout"`) {
+	}
+	if len(r.Leftovers()) == 0 {
+		t.Fatal("no container while the program runs: the check below proves nothing")
+	}
+	cancel()
+	deadline := time.Now().Add(time.Second)
+	for len(r.Leftovers()) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("a second after the request closed, still there: %v", r.Leftovers())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
