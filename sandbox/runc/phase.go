@@ -97,7 +97,7 @@ func (ru *run) buildAndRun(ctx context.Context) (bool, error) {
 	}
 	spec := containerSpec{
 		args:     []string{"/bin/sh", "-c", ru.script(keep)},
-		env:      gotool.BuildEnv(r.cfg.GOROOT, ctrTmp, ctrCache, ctrTmp),
+		env:      r.buildEnv(),
 		workDir:  filepath.Join(ru.data, "src"),
 		cacheDir: filepath.Join(ru.data, "cache"),
 	}
@@ -193,4 +193,24 @@ func readStatus(f *os.File) <-chan int {
 		ch <- n
 	}()
 	return ch
+}
+
+// buildEnv is the build step's environment: gotool's, with the module
+// download directory as a read-only file proxy when there is one, so that
+// an import of a provided module resolves offline into the run's own
+// module cache.
+func (r *Runner) buildEnv() []string {
+	env := gotool.BuildEnv(r.cfg.GOROOT, ctrTmp, ctrCache, ctrTmp)
+	if r.proxyDir == "" {
+		return env
+	}
+	for i, kv := range env {
+		switch {
+		case strings.HasPrefix(kv, "GOPROXY="):
+			env[i] = "GOPROXY=file://" + ctrProxy
+		case strings.HasPrefix(kv, "GOFLAGS="):
+			env[i] = kv + " -mod=mod"
+		}
+	}
+	return append(env, "GOMODCACHE="+ctrTmp+"/gomodcache")
 }

@@ -57,6 +57,10 @@ type Config struct {
 	UID, GID int
 	// Seccomp applies the seccomp profile (see seccomp.go).
 	Seccomp bool
+	// Modules ("path@version") may be imported by sandboxed programs
+	// without a go.mod; they are downloaded once at start-up (default
+	// DefaultModules(); an empty, non-nil slice for none).
+	Modules []string
 	// Log receives the runner's own messages (default: discarded).
 	Log *slog.Logger
 }
@@ -69,6 +73,7 @@ type Runner struct {
 	runs     string // parent of the runs' directories
 	rootfs   string // the read-only root file system skeleton
 	warmDir  string // the trusted warm build cache
+	proxyDir string // the module download directory the containers use as GOPROXY ("" for none)
 	hostDirs []string
 	cg       cgroups
 	slots    chan int       // free slot indexes
@@ -109,6 +114,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		r.Close()
 		return nil, fmt.Errorf("%w: warm build cache: %v", ErrSetup, err)
 	}
+	r.ensureModules(ctx)
 	return r, nil
 }
 
@@ -136,6 +142,9 @@ func (c *Config) fill() error {
 	}
 	if c.UID == 0 {
 		return fmt.Errorf("%w: the sandbox must not run code as root (uid 0)", ErrSetup)
+	}
+	if c.Modules == nil {
+		c.Modules = DefaultModules()
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))

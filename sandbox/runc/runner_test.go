@@ -452,3 +452,25 @@ func TestCPUAndMemoryAccounting(t *testing.T) {
 		t.Errorf("peak_bytes = %d, want between 64 MiB (the program's buffer) and the limit", ex.PeakBytes)
 	}
 }
+
+// golang.org/x/sync is provided offline: a program imports errgroup with
+// no go.mod of its own and builds inside the container, with no network.
+func TestProvidedModule(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRace, `package main
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/sync/errgroup"
+)
+
+func main() {
+	var g errgroup.Group
+	g.Go(func() error { return nil })
+	g.Go(func() error { return errors.New("server 2 failed") })
+	fmt.Println("first error:", g.Wait())
+}
+`)
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"first error: server 2 failed"}}.check(t, res)
+}

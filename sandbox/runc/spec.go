@@ -110,6 +110,9 @@ func (r *Runner) mounts(c containerSpec) []specs.Mount {
 			"nosuid", "nodev",
 		}})
 	}
+	if c.cacheDir != "" && r.proxyDir != "" {
+		ms = append(ms, specs.Mount{Destination: ctrProxy, Type: "bind", Source: r.proxyDir, Options: []string{"rbind", "rro", "nosuid", "nodev"}})
+	}
 	if c.binary != "" {
 		ms = append(ms, specs.Mount{Destination: ctrProg, Type: "bind", Source: c.binary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
 	}
