@@ -3,6 +3,7 @@
 //
 //	racelab serve [flags]          serve the lessons at http://127.0.0.1:8080/
 //	racelab run [flags] FILE...    run Go files through the sandbox
+//	racelab check [flags]          prove every lesson cell's claims
 //
 // Run "racelab <command> -h" for a command's flags.
 package main
@@ -34,6 +35,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdRun(ctx, args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(ctx, args[1:], stdout, stderr)
+	case "check":
+		return cmdCheck(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -49,6 +52,7 @@ func usage(w io.Writer) {
 commands:
   serve          serve the lessons and run their code in the sandbox
   run FILE...    build and run Go files in the sandbox and print what they print
+  check          run every cell of the lessons and verify what each claims
 
 Run "racelab <command> -h" for a command's flags.
 `)

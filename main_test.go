@@ -201,3 +201,28 @@ func TestServeLocalRefusesPublicAddr(t *testing.T) {
 		t.Errorf("exit %d, stderr %q: want 2 and advice to listen on 127.0.0.1", code, stderr.String())
 	}
 }
+
+// Every cell of the built-in lessons is run in the real sandbox and held
+// to its claims: racelab check, as an author's CI would run it.
+func TestCheckBuiltinLessons(t *testing.T) {
+	if reason := runcUnavailable(); reason != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
+		}
+		t.Skipf("runc sandbox unavailable: %s", reason)
+	}
+	base := os.Getenv("RACELAB_TEST_STATE_DIR")
+	if base == "" {
+		base = "/var/lib/racelab-test"
+	}
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "--run-timeout", "3s",
+		"--state-dir", filepath.Join(base, "check"), "--cache-dir", filepath.Join(base, "cache")}, &stdout, &stderr)
+	t.Logf("racelab check:\n%s", stdout.String())
+	if code != 0 {
+		t.Errorf("racelab check exit status %d, want 0; stderr:\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), " passed, 0 failed") {
+		t.Errorf("no summary line with 0 failed")
+	}
+}

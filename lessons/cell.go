@@ -2,6 +2,7 @@ package lessons
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -18,8 +19,13 @@ const (
 // button in the page, not something a cell demonstrates.
 var cellModes = []string{"run", "race", "asm", "test", "bench", "vet"}
 
-// cellAttrs are the attributes a cell may have, in the order errors list them.
-var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat"}
+// cellAttrs are the attributes a cell may have, in the order errors list
+// them. A solution block has the attribute solution and no other.
+var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "exercise", "hidden", "solution"}
+
+// exerciseName is the form of an exercise's name: it goes into the page
+// as a data attribute and into racelab check's report.
+var exerciseName = regexp.MustCompile(`^[a-z0-9-]+$`)
 
 // cellInfo reports whether the info string of a fenced block, such as
 // "go {mode=race expect=race}", makes it a runnable cell, and returns the
@@ -101,13 +107,9 @@ func attrValue(key, s string) (value, rest string, err error) {
 	return value, rest, nil
 }
 
-// newCell makes a cell from the text between its braces. Its files, ID and
-// position are filled in by the caller.
-func newCell(braces string) (*Cell, error) {
-	attrs, err := parseAttrs(braces)
-	if err != nil {
-		return nil, err
-	}
+// newCell makes a cell from its attributes. Its files, ID and position are
+// filled in by the caller.
+func newCell(attrs []attr) (*Cell, error) {
 	c := &Cell{Mode: "run"}
 	seen := map[string]bool{}
 	for _, a := range attrs {
@@ -140,6 +142,13 @@ func (c *Cell) setAttr(a attr) error {
 		c.GOMAXPROCS, err = attrInt(a, 1, maxGOMAXPROCS)
 	case "repeat":
 		c.Repeat, err = attrInt(a, 1, maxRepeat)
+	case "exercise":
+		if !exerciseName.MatchString(a.value) {
+			return fmt.Errorf("exercise name %q: use lower-case letters, digits and '-'", a.value)
+		}
+		c.Exercise = a.value
+	case "hidden":
+		c.Hidden, err = hiddenList(a.value)
 	default:
 		return fmt.Errorf("unknown cell attribute %q (want one of %s)", a.key, strings.Join(cellAttrs, ", "))
 	}
@@ -158,6 +167,20 @@ func attrInt(a attr, lo, hi int) (int, error) {
 	return n, nil
 }
 
+// hiddenList splits the value of hidden=FILE[,FILE…].
+func hiddenList(value string) ([]string, error) {
+	names := strings.Split(value, ",")
+	for i, name := range names {
+		if name == "" {
+			return nil, fmt.Errorf("hidden=%s: name the files, separated by commas and no spaces", value)
+		}
+		if slices.Contains(names[:i], name) {
+			return nil, fmt.Errorf("hidden=%s names %s twice", value, name)
+		}
+	}
+	return names, nil
+}
+
 // check reports a cell whose attributes contradict each other or its files:
 // a claim that no run of the cell could prove.
 func (c *Cell) check() error {
@@ -167,5 +190,28 @@ func (c *Cell) check() error {
 	if c.Repeat > 1 && c.Mode != "run" && c.Mode != "race" {
 		return fmt.Errorf("repeat works only with mode run or race, not %s", c.Mode)
 	}
-	return checkExpects(c.Mode, c.Expect)
+	if err := c.checkHidden(); err != nil {
+		return err
+	}
+	return checkExpects(c.Mode, max(c.Repeat, 1), c.Expect)
+}
+
+// checkHidden reports hidden files that are not the cell's, or that leave
+// the learner nothing to edit.
+func (c *Cell) checkHidden() error {
+	if len(c.Hidden) == 0 {
+		return nil
+	}
+	if c.Exercise == "" {
+		return fmt.Errorf("hidden= is for exercises: give the cell exercise=NAME too")
+	}
+	for _, name := range c.Hidden {
+		if !slices.ContainsFunc(c.Files, func(f File) bool { return f.Name == name }) {
+			return fmt.Errorf("hidden file %s is not a file of this cell", name)
+		}
+	}
+	if len(c.Hidden) == len(c.Files) {
+		return fmt.Errorf("hidden= hides every file of the cell: the learner would have nothing to edit")
+	}
+	return nil
 }

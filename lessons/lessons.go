@@ -66,7 +66,26 @@ type Cell struct {
 	GOMAXPROCS int      // 0 means the Go default
 	Repeat     int      // how many runs; 0 (not given) or 1 means once
 	Expect     []Expect // what the cell demonstrates, in the order written
-	HasTests   bool     // some file ends in _test.go
+	HasTests   bool     // some file ends in _test.go, hidden or not
+
+	// Exercise is the name from exercise=NAME, unique in the lesson, or ""
+	// for a cell that is not an exercise. An exercise's Files are the
+	// starting code, which must fail its Expect; with Solution in place of
+	// the same-named files it must meet them.
+	Exercise string
+	// Hidden names the files of Files, from hidden=FILE[,FILE…] in the
+	// order written, that the page does not show or let the learner edit
+	// but sends with every run: typically the check, check_test.go. It is
+	// nil when every file is shown, and always nil unless Exercise is set.
+	Hidden []string
+	// Solution is the reference solution of an exercise, as written in its
+	// ```go {solution=NAME} block: each file replaces the same-named file of
+	// Files (never a hidden one). SolutionFileMap gives the files to run.
+	// It is nil when Exercise is "".
+	Solution []File
+	// SolutionLine is the line in File of the solution block's opening
+	// fence, or 0 when there is no solution.
+	SolutionLine int
 }
 
 // A File is one source file of a cell.
@@ -82,6 +101,35 @@ func (c *Cell) FileMap() map[string]string {
 		m[f.Name] = f.Body
 	}
 	return m
+}
+
+// Shown reports whether the page shows the file of the given name in the
+// cell's editor: true for every file but the Hidden ones.
+func (c *Cell) Shown(name string) bool { return !slices.Contains(c.Hidden, name) }
+
+// SolutionFileMap returns the files that check an exercise's solution:
+// FileMap with the files of Solution in place of the same-named ones. It
+// returns nil when the cell has no solution.
+func (c *Cell) SolutionFileMap() map[string]string {
+	if c.Solution == nil {
+		return nil
+	}
+	m := c.FileMap()
+	for _, f := range c.Solution {
+		m[f.Name] = f.Body
+	}
+	return m
+}
+
+// AllCells returns every runnable cell of every lesson: the lessons in the
+// order of Lessons, the cells of each in the order they appear. The slice is
+// the caller's; the cells are shared.
+func (l *Library) AllCells() []*Cell {
+	var all []*Cell
+	for _, ls := range l.lessons {
+		all = append(all, ls.Cells...)
+	}
+	return all
 }
 
 // Lessons returns every lesson, sorted by Order and then by Slug. The slice
@@ -104,7 +152,7 @@ func (l *Library) Cell(id string) (*Cell, bool) {
 // file (joined with errors.Join when there are several); its text names the
 // file and line, as in
 //
-//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat)
+//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, solution)
 type Error struct {
 	File string // file name in the loaded fs.FS
 	Line int    // 1-based line; 0 when the problem is not on one line

@@ -2,6 +2,7 @@ package lessons
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"html/template"
@@ -32,7 +33,8 @@ func parseLesson(src []byte, slug, name string, r *mdRenderer) (*Lesson, error) 
 	body := src[bodyStart:]
 	doc := r.md.Parser().Parse(text.NewReader(body))
 	ls := &Lesson{Slug: slug, File: name, Title: fm.Title, Summary: fm.Summary, Order: fm.Order}
-	p := &lessonParser{lesson: ls, body: body, lines: newLineIndex(body, bodyLine)}
+	p := &lessonParser{lesson: ls, body: body, lines: newLineIndex(body, bodyLine),
+		exercises: exercises{byName: map[string]*Cell{}, broken: map[string]bool{}, named: map[string]bool{}}}
 	if err := p.prepare(doc); err != nil {
 		return nil, err
 	}
@@ -84,9 +86,10 @@ func (x lineIndex) line(off int) int {
 // lessonParser turns the parsed markdown of one lesson into what the
 // renderer draws: runnable cells and marked external links.
 type lessonParser struct {
-	lesson *Lesson
-	body   []byte
-	lines  lineIndex
+	lesson    *Lesson
+	body      []byte
+	lines     lineIndex
+	exercises exercises
 }
 
 // prepare replaces each runnable fenced block of doc by a cell node and
@@ -111,15 +114,26 @@ func (p *lessonParser) prepare(doc ast.Node) error {
 	})
 	var errs []error
 	for _, b := range blocks {
-		c, err := p.cell(b)
+		n, err := p.block(b)
 		switch {
 		case err != nil:
 			errs = append(errs, err)
-		case c != nil:
-			b.Parent().ReplaceChild(b.Parent(), b, &cellNode{cell: c})
+		case n != nil:
+			b.Parent().ReplaceChild(b.Parent(), b, n)
 		}
 	}
+	errs = append(errs, p.exercises.finish(p.lesson.Cells)...)
+	slices.SortStableFunc(errs, func(a, b error) int { return cmp.Compare(errorLine(a), errorLine(b)) })
 	return errors.Join(errs...)
+}
+
+// errorLine returns the line of an *Error, for listing errors in file order.
+func errorLine(err error) int {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Line
+	}
+	return 0
 }
 
 // markExternal gives a link to another site rel="noreferrer noopener". Any
@@ -133,9 +147,9 @@ func markExternal(n ast.Node, dest []byte) {
 	n.SetAttributeString("rel", []byte(relExternal))
 }
 
-// cell returns the runnable cell of a fenced block, or nil if the block is
-// plain code.
-func (p *lessonParser) cell(b *ast.FencedCodeBlock) (*Cell, error) {
+// block returns the node that replaces a fenced block: a cell, a solution,
+// or nil for plain code.
+func (p *lessonParser) block(b *ast.FencedCodeBlock) (ast.Node, error) {
 	if b.Info == nil {
 		return nil, nil
 	}
@@ -144,14 +158,56 @@ func (p *lessonParser) cell(b *ast.FencedCodeBlock) (*Cell, error) {
 	if err != nil || !ok {
 		return nil, wrapAt(fence, err)
 	}
-	c, err := newCell(braces)
+	attrs, err := parseAttrs(braces)
 	if err != nil {
 		return nil, wrapAt(fence, err)
 	}
+	src := p.srcLines(b)
+	if slices.ContainsFunc(attrs, func(a attr) bool { return a.key == "solution" }) {
+		n, err := p.solution(attrs, src, fence)
+		if n == nil || err != nil {
+			return nil, err // nil, nil leaves a solution to a broken exercise out of the page
+		}
+		return n, nil
+	}
+	c, err := p.cell(attrs, src, fence)
+	if err != nil {
+		// A broken exercise's solution is left out quietly, rather than
+		// reported as a solution without an exercise.
+		if name := exerciseAttr(attrs); name != "" && p.exercises.byName[name] == nil {
+			p.exercises.broken[name] = true
+		}
+		return nil, err
+	}
+	return &cellNode{cell: c}, nil
+}
+
+// srcLines returns the lines of a fenced block with their file lines.
+func (p *lessonParser) srcLines(b *ast.FencedCodeBlock) []srcLine {
 	src := make([]srcLine, b.Lines().Len())
 	for i := range src {
 		seg := b.Lines().At(i)
 		src[i] = srcLine{text: string(seg.Value(p.body)), line: p.lines.line(seg.Start)}
+	}
+	return src
+}
+
+// exerciseAttr returns the value of the exercise attribute, or "".
+func exerciseAttr(attrs []attr) string {
+	for _, a := range attrs {
+		if a.key == "exercise" {
+			return a.value
+		}
+	}
+	return ""
+}
+
+// cell makes the runnable cell of a fenced block from its attributes and
+// lines, and adds it to the lesson.
+func (p *lessonParser) cell(attrs []attr, src []srcLine, fence int) (*Cell, error) {
+	c, err := newCell(attrs)
+	if err != nil {
+		return nil, wrapAt(fence, err)
 	}
 	if c.Files, err = splitFiles(src, fence); err != nil {
 		return nil, err
@@ -161,8 +217,13 @@ func (p *lessonParser) cell(b *ast.FencedCodeBlock) (*Cell, error) {
 		return nil, wrapAt(fence, err)
 	}
 	ls := p.lesson
-	c.ID = fmt.Sprintf("%s-%d", ls.Slug, len(ls.Cells)+1)
 	c.Lesson, c.File, c.Line = ls.Slug, ls.File, fence
+	if c.Exercise != "" {
+		if err := p.exercises.add(c); err != nil {
+			return nil, wrapAt(fence, err)
+		}
+	}
+	c.ID = fmt.Sprintf("%s-%d", ls.Slug, len(ls.Cells)+1)
 	ls.Cells = append(ls.Cells, c)
 	return c, nil
 }

@@ -77,6 +77,7 @@ func (n *cellNode) Dump(source []byte, level int) {
 // headings.
 func (r *mdRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(kindCell, r.renderCell)
+	reg.Register(kindSolution, r.renderSolution)
 	reg.Register(ast.KindFencedCodeBlock, r.renderCode)
 	reg.Register(ast.KindCodeBlock, r.renderCode)
 	reg.Register(ast.KindHeading, r.renderHeading)
@@ -140,19 +141,25 @@ func (r *mdRenderer) renderCell(w util.BufWriter, _ []byte, node ast.Node, enter
 }
 
 func (r *mdRenderer) writeCell(w io.Writer, c *Cell) error {
-	fmt.Fprintf(w, `<figure class="cell" id="cell-%s" data-cell="%[1]s" data-mode="%s" data-gomaxprocs="%d" data-repeat="%d" data-tests="%t">`+"\n",
+	fmt.Fprintf(w, `<figure class="cell" id="cell-%s" data-cell="%[1]s" data-mode="%s" data-gomaxprocs="%d" data-repeat="%d" data-tests="%t"`,
 		html.EscapeString(c.ID), html.EscapeString(c.Mode), c.GOMAXPROCS, max(c.Repeat, 1), c.HasTests)
-	io.WriteString(w, "  <div class=\"cell-code\">\n")
+	if c.Exercise != "" {
+		fmt.Fprintf(w, ` data-exercise="%s"`, html.EscapeString(c.Exercise))
+	}
+	if len(c.Hidden) > 0 {
+		fmt.Fprintf(w, ` data-hidden="%s"`, html.EscapeString(strings.Join(c.Hidden, ",")))
+	}
+	io.WriteString(w, ">\n  <div class=\"cell-code\">\n")
+	// The hidden files of an exercise are left out of the page's code, and
+	// so of the no-script view; they are in the JSON, which every run sends.
+	var shown []File
 	for _, f := range c.Files {
-		name := html.EscapeString(f.Name)
-		fmt.Fprintf(w, `    <div class="cell-file" data-file="%s">`, name)
-		if len(c.Files) > 1 {
-			fmt.Fprintf(w, `<div class="cell-file-name">%s</div>`, name)
+		if c.Shown(f.Name) {
+			shown = append(shown, f)
 		}
-		if err := r.highlight(w, fileLexer(f.Name), f.Body); err != nil {
-			return err
-		}
-		io.WriteString(w, "</div>\n")
+	}
+	if err := r.writeFiles(w, "cell-file", shown, len(shown) > 1); err != nil {
+		return err
 	}
 	io.WriteString(w, "  </div>\n")
 	fmt.Fprintf(w, "  <script type=\"application/json\" class=\"cell-files\">%s</script>\n", filesJSON(c.Files))
@@ -161,6 +168,41 @@ func (r *mdRenderer) writeCell(w io.Writer, c *Cell) error {
 	}
 	_, err := io.WriteString(w, "</figure>\n")
 	return err
+}
+
+// writeFiles draws highlighted files as <div class="CLASS" data-file="…">,
+// each headed by a <div class="CLASS-name"> when named is true.
+func (r *mdRenderer) writeFiles(w io.Writer, class string, files []File, named bool) error {
+	for _, f := range files {
+		name := html.EscapeString(f.Name)
+		fmt.Fprintf(w, `    <div class="%s" data-file="%s">`, class, name)
+		if named {
+			fmt.Fprintf(w, `<div class="%s-name">%s</div>`, class, name)
+		}
+		if err := r.highlight(w, fileLexer(f.Name), f.Body); err != nil {
+			return err
+		}
+		io.WriteString(w, "</div>\n")
+	}
+	return nil
+}
+
+// renderSolution draws the reference solution of an exercise, collapsed:
+// it is there to read after trying, and does not run.
+func (r *mdRenderer) renderSolution(w util.BufWriter, _ []byte, node ast.Node, entering bool) (ast.WalkStatus, error) {
+	if !entering {
+		return ast.WalkSkipChildren, nil
+	}
+	ex := node.(*solutionNode).exercise
+	fmt.Fprintf(w, "<details class=\"solution\" data-exercise=\"%s\">\n  <summary>Show a solution</summary>\n", html.EscapeString(ex.Exercise))
+	// Name the files when the learner sees several, so it is clear which
+	// one each replaces.
+	named := len(ex.Solution) > 1 || len(ex.Files)-len(ex.Hidden) > 1
+	if err := r.writeFiles(w, "solution-file", ex.Solution, named); err != nil {
+		return ast.WalkStop, err
+	}
+	_, _ = w.WriteString("</details>\n")
+	return ast.WalkSkipChildren, nil
 }
 
 // filesJSON encodes the files as a JSON object in their order, main.go

@@ -166,6 +166,61 @@ func TestCellHTML(t *testing.T) {
 	}
 }
 
+// TestExerciseHTML checks that an exercise's hidden files are in its JSON,
+// which every run sends, but not in the code the page shows without script,
+// and that its solution is drawn collapsed after it.
+func TestExerciseHTML(t *testing.T) {
+	body := "```go {exercise=fix hidden=check_test.go,helper_test.go mode=test expect=exit=0}\npackage main\n" +
+		"-- check_test.go --\npackage main // SECRET-CHECK\n-- helper_test.go --\npackage main // SECRET-HELPER\n```\n\n" +
+		"```go {solution=fix}\npackage main // fixed\n```\n"
+	ls := loadLesson(t, mapFS(map[string]string{"x.md": lesson(body)}), "x")
+	html := string(ls.HTML)
+	fig, after, ok := strings.Cut(html, "</figure>\n")
+	if !ok {
+		t.Fatalf("no figure in\n%s", html)
+	}
+	for _, want := range []string{
+		`<figure class="cell" id="cell-x-1" data-cell="x-1" data-mode="test" data-gomaxprocs="0" data-repeat="1" data-tests="true" data-exercise="fix" data-hidden="check_test.go,helper_test.go">` + "\n",
+		`<div class="cell-file" data-file="main.go"><pre class="chroma">`,
+	} {
+		if !strings.Contains(fig, want) {
+			t.Errorf("exercise HTML lacks\n%s\nin\n%s", want, fig)
+		}
+	}
+	_, code, _ := strings.Cut(fig, `<div class="cell-code">`)
+	code, _, _ = strings.Cut(code, `<script type="application/json"`)
+	for _, hidden := range []string{"check_test.go", "helper_test.go", "SECRET", "cell-file-name"} {
+		if strings.Contains(code, hidden) {
+			t.Errorf("the shown code of the exercise contains %q:\n%s", hidden, code)
+		}
+	}
+	files := cellJSON(t, html)
+	want := map[string]string{"main.go": "package main\n", "check_test.go": "package main // SECRET-CHECK\n", "helper_test.go": "package main // SECRET-HELPER\n"}
+	if len(files) != 1 || !reflect.DeepEqual(files[0], want) {
+		t.Errorf("cell JSON = %q, want one cell with %q", files, want)
+	}
+	wantSolution := "<details class=\"solution\" data-exercise=\"fix\">\n  <summary>Show a solution</summary>\n" +
+		`    <div class="solution-file" data-file="main.go"><pre class="chroma"><code>`
+	if !strings.HasPrefix(after, wantSolution) || !strings.HasSuffix(after, "</code></pre></div>\n</details>\n") {
+		t.Errorf("after the exercise:\n%s\nwant the solution, starting\n%s", after, wantSolution)
+	}
+	if strings.Contains(after, "SECRET") || strings.Contains(after, "solution-file-name") {
+		t.Errorf("the solution shows hidden files or a file name for a one-file exercise:\n%s", after)
+	}
+}
+
+// TestSolutionFileNames checks that a solution names its files when the
+// learner sees several in the exercise.
+func TestSolutionFileNames(t *testing.T) {
+	body := "```go {exercise=fix}\npackage main\n-- counter.go --\npackage main\n```\n\n" +
+		"```go {solution=fix}\n-- counter.go --\npackage main // fixed\n```\n"
+	ls := loadLesson(t, mapFS(map[string]string{"x.md": lesson(body)}), "x")
+	want := `<div class="solution-file" data-file="counter.go"><div class="solution-file-name">counter.go</div><pre class="chroma">`
+	if !strings.Contains(string(ls.HTML), want) {
+		t.Errorf("HTML lacks\n%s\nin\n%s", want, ls.HTML)
+	}
+}
+
 func TestPlainCode(t *testing.T) {
 	tests := []struct{ md, want string }{
 		{"```go\npackage main\n```\n", `<pre class="chroma"><code><span class="line"><span class="cl"><span class="kn">package</span>`},
@@ -259,6 +314,13 @@ func TestCaption(t *testing.T) {
 		{[]Expect{{"race", ""}, {"exit", "66"}}, "Expected: a data race is reported, exit status 66"},
 		{[]Expect{{"no-race", ""}, {"output", "2000\n"}}, "Expected: no data race; Expected output: 2000"},
 		{[]Expect{{"asm", "LOCK"}, {"asm", "RET"}}, "Expected in the assembly: LOCK, RET"},
+		{[]Expect{{"output-match", `counter = \d+`}}, `Expected: output matching counter = \d+`},
+		{[]Expect{{"some-output", "lost"}}, "Expected: at least one of the runs prints output matching lost"},
+		{[]Expect{{"outputs", "2"}}, "Expected: at least 2 different outputs across the runs"},
+		{[]Expect{{"stderr", "copies lock"}}, "Expected on stderr: copies lock"},
+		{[]Expect{{"stderr", "a"}, {"stderr", "b"}}, "Expected on stderr: a, b"},
+		{[]Expect{{"exit", "1"}, {"stderr", "copies lock"}}, "Expected: exit status 1; Expected on stderr: copies lock"},
+		{[]Expect{{"race", ""}, {"outputs", "3"}, {"some-output", "x"}}, "Expected: a data race is reported, at least 3 different outputs across the runs, at least one of the runs prints output matching x"},
 	}
 	for _, tt := range tests {
 		if got := caption(tt.expects); got != tt.want {

@@ -47,11 +47,17 @@ function originalFiles(fig) {
   return files;
 }
 
-// sameNames reports whether two file maps name the same files.
-function sameNames(a, b) {
-  const ka = Object.keys(a).sort();
-  const kb = Object.keys(b).sort();
+// sameNames reports whether a file map names exactly the given files.
+function sameNames(files, names) {
+  const ka = Object.keys(files).sort();
+  const kb = [...names].sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+// hiddenNames reads an exercise's data-hidden="a_test.go,b.go": files sent
+// with every run but not shown in the editor.
+function hiddenNames(value, original) {
+  return (value || '').split(',').filter((n) => n && n in original);
 }
 
 export class Cell {
@@ -66,10 +72,15 @@ export class Cell {
     this.repeat = intAttr(fig.dataset.repeat) || 1;
     this.tests = fig.dataset.tests === 'true';
     this.original = originalFiles(fig);
-    // Files in the order the lesson shows them.
+    this.exercise = fig.dataset.exercise || '';
+    this.hidden = hiddenNames(fig.dataset.hidden, this.original);
+    // The files of the editor, in the order the lesson shows them; an
+    // exercise's hidden files are not among them.
     const domNames = [...fig.querySelectorAll('.cell-file[data-file]')].map((f) => f.dataset.file);
-    this.names = domNames.filter((n) => n in this.original);
-    for (const n of Object.keys(this.original)) if (!this.names.includes(n)) this.names.push(n);
+    this.names = domNames.filter((n) => n in this.original && !this.hidden.includes(n));
+    for (const n of Object.keys(this.original)) {
+      if (!this.names.includes(n) && !this.hidden.includes(n)) this.names.push(n);
+    }
     this.views = new Map();
     this.handle = null;
     this.diags = new Map();
@@ -80,7 +91,7 @@ export class Cell {
   mount() {
     if (this.names.length === 0) return;
     const saved = load(this.key);
-    const restored = saved && typeof saved === 'object' && sameNames(saved, this.original)
+    const restored = saved && typeof saved === 'object' && sameNames(saved, this.names)
       && this.names.every((n) => typeof saved[n] === 'string');
     const editors = new Editors();
     const box = el('div', 'cell-editor');
@@ -197,25 +208,37 @@ export class Cell {
     }
   }
 
-  files() {
+  // edited returns the text of the editors: the files the learner sees.
+  edited() {
     const files = {};
     for (const [name, view] of this.views) files[name] = view.state.doc.toString();
     return files;
   }
 
+  // files returns what a run sends: the editors' text and, always as the
+  // lesson has them, an exercise's hidden files.
+  files() {
+    const files = this.edited();
+    for (const name of this.hidden) files[name] = this.original[name];
+    return files;
+  }
+
   unchanged() {
-    const files = this.files();
+    const files = this.edited();
     return this.names.every((n) => files[n] === this.original[n]);
   }
 
   // save keeps the edits, or forgets them once they equal the original.
+  // Only the shown files are kept: the hidden ones come from the page.
   save() {
     const same = this.unchanged();
     if (same) remove(this.key);
-    else save(this.key, this.files());
+    else save(this.key, this.edited());
     this.fig.classList.toggle('cell-edited', !same);
   }
 
+  // reset brings back the lesson's files. The hidden files of an exercise
+  // need nothing: every run takes them from the lesson, never from an edit.
   reset() {
     for (const [name, view] of this.views) {
       replaceText(view, this.original[name]);
@@ -337,6 +360,9 @@ export class Cell {
 
   compileError(ev) {
     this.errors.push(ev);
+    // An error in a hidden file has no editor to mark; it shows in the
+    // output as the compiler printed it.
+    if (this.hidden.includes(ev.file)) return;
     const name = this.views.has(ev.file) ? ev.file : this.names[0];
     const view = this.views.get(name);
     const list = this.diags.get(name) || [];

@@ -1,0 +1,272 @@
+// Package check proves what lessons claim: it runs every cell through a
+// sandbox.Runner and holds it to its expectations. For an exercise it
+// proves both halves: the starting code fails its claims and the
+// reference solution meets them. `racelab check` is its command, and an
+// author's CI.
+package check
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox"
+)
+
+// Variant says which code of a cell was run.
+type Variant string
+
+// The variants: a plain cell, and the two halves of an exercise.
+const (
+	Plain    Variant = "cell"
+	Start    Variant = "start"    // an exercise's starting code: must fail its claims
+	Solution Variant = "solution" // an exercise's reference solution: must meet them
+)
+
+// Result is the verdict on one run of a cell.
+type Result struct {
+	Cell    *lessons.Cell
+	Variant Variant
+	Pass    bool
+	Unmet   []string // the claims not met (for Start: empty means the bug is not shown)
+	Got     string   // what the run showed, in a few words
+	Err     error    // the run could not be made at all
+	Took    time.Duration
+}
+
+// Jobs lists what checking lib takes: one job per cell, two per exercise.
+func Jobs(lib *lessons.Library) []Job {
+	var jobs []Job
+	for _, l := range lib.Lessons() {
+		for _, c := range l.Cells {
+			if c.Exercise == "" {
+				jobs = append(jobs, Job{Cell: c, Variant: Plain})
+				continue
+			}
+			jobs = append(jobs, Job{Cell: c, Variant: Start}, Job{Cell: c, Variant: Solution})
+		}
+	}
+	return jobs
+}
+
+// Job is one run to make.
+type Job struct {
+	Cell    *lessons.Cell
+	Variant Variant
+}
+
+// Files returns the files the job runs: the cell's, with the solution's
+// laid over them for the Solution variant.
+func (j Job) Files() map[string]string {
+	if j.Variant == Solution {
+		return j.Cell.SolutionFileMap()
+	}
+	return j.Cell.FileMap()
+}
+
+// Run runs the job and judges it.
+func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
+	start := time.Now()
+	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat}
+	if req.Mode == "" {
+		req.Mode = sandbox.ModeRun
+	}
+	o := newObserved()
+	err := r.Run(ctx, req, o.add)
+	res := Result{Cell: j.Cell, Variant: j.Variant, Took: time.Since(start)}
+	if err != nil {
+		res.Err = err
+		res.Got = "the run failed: " + err.Error()
+		return res
+	}
+	res.Unmet = Unmet(j.Cell.Expect, o)
+	res.Got = o.describe()
+	if j.Variant == Start {
+		res.Pass = len(res.Unmet) > 0
+	} else {
+		res.Pass = len(res.Unmet) == 0
+	}
+	return res
+}
+
+// Unmet returns each expectation the observed runs do not meet, in words.
+func Unmet(expects []lessons.Expect, o *Observed) []string {
+	var unmet []string
+	for _, e := range expects {
+		if !o.meets(e) {
+			unmet = append(unmet, e.String())
+		}
+	}
+	return unmet
+}
+
+// Observed is everything a request's runs showed.
+type Observed struct {
+	runs  []*runOut // in order; a request that never ran has one, with its exit
+	asm   []sandbox.AsmLine
+	build string // the build step's own stderr (diagnostics)
+}
+
+type runOut struct {
+	stdout, stderr strings.Builder
+	exit           *sandbox.Event
+}
+
+func newObserved() *Observed { return &Observed{} }
+
+// run returns the output of run i (events of an unrepeated request, and
+// the build's, carry 0).
+func (o *Observed) run(i int) *runOut {
+	if i < 1 {
+		i = 1
+	}
+	for len(o.runs) < i {
+		o.runs = append(o.runs, &runOut{})
+	}
+	return o.runs[i-1]
+}
+
+func (o *Observed) add(e sandbox.Event) {
+	switch e.Kind {
+	case sandbox.KindStdout:
+		o.run(e.Run).stdout.WriteString(e.Data)
+	case sandbox.KindStderr:
+		o.run(e.Run).stderr.WriteString(e.Data)
+	case sandbox.KindExit:
+		ev := e
+		o.run(e.Run).exit = &ev
+	case sandbox.KindAsm:
+		o.asm = append(o.asm, e.Lines...)
+	}
+}
+
+// meets reports whether the runs meet e.
+func (o *Observed) meets(e lessons.Expect) bool {
+	switch e.Kind {
+	case "race":
+		return o.any(func(r *runOut) bool { return hasRace(r) })
+	case "no-race":
+		return !o.any(func(r *runOut) bool { return hasRace(r) })
+	case "output":
+		return o.every(func(r *runOut) bool { return trim(r.stdout.String()) == trim(e.Value) })
+	case "output-match":
+		re := e.Regexp()
+		return o.every(func(r *runOut) bool { return re.MatchString(r.stdout.String()) })
+	case "some-output":
+		re := e.Regexp()
+		return o.any(func(r *runOut) bool { return re.MatchString(r.stdout.String()) })
+	case "outputs":
+		n := 0
+		fmt.Sscan(e.Value, &n)
+		return o.distinct() >= n
+	case "stderr":
+		re := e.Regexp()
+		return o.every(func(r *runOut) bool { return re.MatchString(r.stderr.String()) })
+	case "deadlock":
+		return o.every(func(r *runOut) bool {
+			return strings.Contains(r.stderr.String(), "all goroutines are asleep - deadlock!")
+		})
+	case "timeout":
+		return o.every(func(r *runOut) bool { return r.exit != nil && r.exit.Reason == sandbox.ReasonTimeout })
+	case "exit":
+		return o.every(func(r *runOut) bool {
+			return r.exit != nil && fmt.Sprint(r.exit.Code) == e.Value && r.exit.Reason != sandbox.ReasonBuildFailed
+		})
+	case "compile-error":
+		return o.every(func(r *runOut) bool { return r.exit != nil && r.exit.Reason == sandbox.ReasonBuildFailed })
+	case "asm":
+		re := e.Regexp()
+		for _, l := range o.asm {
+			if re.MatchString(l.Text) {
+				return true
+			}
+		}
+		return false
+	}
+	return false
+}
+
+// every reports whether f holds for every run, and there was one.
+func (o *Observed) every(f func(*runOut) bool) bool {
+	if len(o.runs) == 0 {
+		return false
+	}
+	for _, r := range o.runs {
+		if !f(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func (o *Observed) any(f func(*runOut) bool) bool {
+	for _, r := range o.runs {
+		if f(r) {
+			return true
+		}
+	}
+	return false
+}
+
+func (o *Observed) distinct() int {
+	seen := map[string]bool{}
+	for _, r := range o.runs {
+		seen[trim(r.stdout.String())] = true
+	}
+	return len(seen)
+}
+
+func hasRace(r *runOut) bool { return strings.Contains(r.stderr.String(), "WARNING: DATA RACE") }
+
+func trim(s string) string { return strings.TrimRight(s, " \t\r\n") }
+
+// describe says in a few words what the runs showed.
+func (o *Observed) describe() string {
+	if len(o.runs) == 0 {
+		return "no exit event"
+	}
+	if len(o.runs) == 1 {
+		r := o.runs[0]
+		if r.exit == nil {
+			return "no exit event"
+		}
+		s := fmt.Sprintf("%s %d", r.exit.Reason, r.exit.Code)
+		if hasRace(r) {
+			s += ", race"
+		}
+		if out := firstLine(r.stdout.String()); out != "" {
+			s += fmt.Sprintf(", stdout %q", out)
+		}
+		if len(o.asm) > 0 {
+			s += fmt.Sprintf(", %d asm lines", len(o.asm))
+		}
+		return s
+	}
+	races := 0
+	reasons := map[sandbox.Reason]int{}
+	for _, r := range o.runs {
+		if hasRace(r) {
+			races++
+		}
+		if r.exit != nil {
+			reasons[r.exit.Reason]++
+		}
+	}
+	var rs []string
+	for _, k := range slices.Sorted(maps.Keys(reasons)) {
+		rs = append(rs, fmt.Sprintf("%s×%d", k, reasons[k]))
+	}
+	return fmt.Sprintf("%d runs (%s), %d with a race, %d distinct outputs", len(o.runs), strings.Join(rs, " "), races, o.distinct())
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(strings.TrimLeft(s, "\n"), "\n")
+	if len(line) > 40 {
+		line = line[:37] + "..."
+	}
+	return line
+}

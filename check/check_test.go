@@ -1,0 +1,90 @@
+package check
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox"
+)
+
+// observe builds what a request showed from its runs: for each, stdout,
+// stderr and the exit reason and code. A single run is unrepeated (its
+// events carry run 0, as the sandbox sends them).
+func observe(runs ...run) *Observed {
+	o := newObserved()
+	for i, r := range runs {
+		n := i + 1
+		if len(runs) == 1 {
+			n = 0
+		}
+		o.add(sandbox.Event{Kind: sandbox.KindStdout, Run: n, Data: r.stdout})
+		o.add(sandbox.Event{Kind: sandbox.KindStderr, Run: n, Data: r.stderr})
+		o.add(sandbox.Event{Kind: sandbox.KindExit, Run: n, Reason: r.reason, Code: r.code})
+	}
+	return o
+}
+
+type run struct {
+	stdout, stderr string
+	reason         sandbox.Reason
+	code           int
+}
+
+const race = "==================\nWARNING: DATA RACE\nRead at ...\n"
+
+func ok(stdout string) run { return run{stdout: stdout, reason: sandbox.ReasonExited} }
+
+func TestUnmet(t *testing.T) {
+	tests := []struct {
+		name   string
+		expect []lessons.Expect
+		o      *Observed
+		unmet  string
+	}{
+		{"output equal", []lessons.Expect{{Kind: "output", Value: "hello\n"}}, observe(ok("hello\n")), ""},
+		{"output trailing space ignored", []lessons.Expect{{Kind: "output", Value: "hello"}}, observe(ok("hello \n\n")), ""},
+		{"output differs", []lessons.Expect{{Kind: "output", Value: "hello"}}, observe(ok("bye\n")), "output=hello"},
+		{"output every run", []lessons.Expect{{Kind: "output", Value: "2000"}}, observe(ok("2000"), ok("1987")), "output=2000"},
+		{"output-match", []lessons.Expect{{Kind: "output-match", Value: `^counter = \d+$`}}, observe(ok("counter = 1234")), ""},
+		{"output-match fails", []lessons.Expect{{Kind: "output-match", Value: `^x$`}}, observe(ok("y")), "x"},
+		{"some-output one of many", []lessons.Expect{{Kind: "some-output", Value: `^1\d{3}$`}}, observe(ok("2000"), ok("1500"), ok("2000")), ""},
+		{"some-output none", []lessons.Expect{{Kind: "some-output", Value: `^1\d{3}$`}}, observe(ok("2000"), ok("2000")), "1"},
+		{"outputs distinct", []lessons.Expect{{Kind: "outputs", Value: "2"}}, observe(ok("a"), ok("b"), ok("a")), ""},
+		{"outputs too few", []lessons.Expect{{Kind: "outputs", Value: "2"}}, observe(ok("a"), ok("a ")), "2"},
+		{"race in one run is enough", []lessons.Expect{{Kind: "race"}}, observe(ok("1"), run{stderr: race, reason: sandbox.ReasonExited, code: 66}), ""},
+		{"race missing", []lessons.Expect{{Kind: "race"}}, observe(ok("1")), "race"},
+		{"no-race broken by one run", []lessons.Expect{{Kind: "no-race"}}, observe(ok("1"), run{stderr: race, reason: sandbox.ReasonExited, code: 66}), "no-race"},
+		{"exit", []lessons.Expect{{Kind: "exit", Value: "66"}}, observe(run{stderr: race, reason: sandbox.ReasonExited, code: 66}), ""},
+		{"exit wrong", []lessons.Expect{{Kind: "exit", Value: "0"}}, observe(run{reason: sandbox.ReasonExited, code: 2}), "exit=0"},
+		{"deadlock", []lessons.Expect{{Kind: "deadlock"}}, observe(run{stderr: "fatal error: all goroutines are asleep - deadlock!\n", reason: sandbox.ReasonExited, code: 2}), ""},
+		{"timeout", []lessons.Expect{{Kind: "timeout"}}, observe(run{stderr: "SIGQUIT: quit", reason: sandbox.ReasonTimeout, code: 2}), ""},
+		{"timeout but exited", []lessons.Expect{{Kind: "timeout"}}, observe(ok("")), "timeout"},
+		{"stderr", []lessons.Expect{{Kind: "stderr", Value: "concurrent map writes"}}, observe(run{stderr: "fatal error: concurrent map writes\n", reason: sandbox.ReasonExited, code: 2}), ""},
+		{"compile-error", []lessons.Expect{{Kind: "compile-error"}}, observe(run{stderr: "./main.go:3:2: undefined: x", reason: sandbox.ReasonBuildFailed, code: 1}), ""},
+		{"exit is no build failure", []lessons.Expect{{Kind: "exit", Value: "1"}}, observe(run{reason: sandbox.ReasonBuildFailed, code: 1}), "exit=1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := strings.Join(Unmet(tt.expect, tt.o), "; ")
+			if (got == "") != (tt.unmet == "") || !strings.Contains(got, tt.unmet) {
+				t.Errorf("Unmet(%v) = %q, want %q", tt.expect, got, tt.unmet)
+			}
+		})
+	}
+}
+
+func TestUnmetAsm(t *testing.T) {
+	o := newObserved()
+	o.add(sandbox.Event{Kind: sandbox.KindAsm, Lines: []sandbox.AsmLine{
+		{Func: "main.main", Text: "MOVQ AX, BX"},
+		{Func: "main.main", Text: "LOCK XADDQ CX, (DX)"},
+	}})
+	o.add(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+	if got := Unmet([]lessons.Expect{{Kind: "asm", Value: `LOCK XADDQ`}}, o); len(got) != 0 {
+		t.Errorf("LOCK XADDQ present, unmet %v", got)
+	}
+	if got := Unmet([]lessons.Expect{{Kind: "asm", Value: `chansend1`}}, o); len(got) != 1 {
+		t.Errorf("chansend1 absent, unmet %v", got)
+	}
+}
