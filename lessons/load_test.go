@@ -129,7 +129,7 @@ func TestBuiltinLoads(t *testing.T) {
 	if !ok {
 		t.Fatal(`the built-in lessons have no "first-race"`)
 	}
-	if ls.Title != "Your first data race" || ls.Order != 1 {
+	if ls.Title != "Your first data race" || ls.Order != 0 {
 		t.Errorf("first-race: title %q, order %d", ls.Title, ls.Order)
 	}
 	modes := map[string]int{}
