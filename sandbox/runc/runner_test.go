@@ -474,3 +474,13 @@ func main() {
 `)
 	outcome{reason: sandbox.ReasonExited, stdout: []string{"first error: server 2 failed"}}.check(t, res)
 }
+
+// Resolving the provided module prints notes from the go command; they
+// are not the program's output and must not reach the learner as such.
+func TestProvidedModuleQuiet(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRun, "package main\n\nimport (\n\t\"fmt\"\n\n\t\"golang.org/x/sync/errgroup\"\n)\n\nfunc main() {\n\tvar g errgroup.Group\n\tfmt.Println(g.Wait())\n}\n")
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"<nil>"}}.check(t, res)
+	if s := res.text(sandbox.KindStderr); strings.Contains(s, "go: ") {
+		t.Errorf("stderr carries the go command's notes: %q", s)
+	}
+}

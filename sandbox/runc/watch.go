@@ -133,7 +133,7 @@ func (w *watch) built(st int) bool {
 		return false
 	}
 	ru.emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: ms})
-	if text != "" {
+	if text = gotool.QuietBuild(text); text != "" {
 		ru.emit(sandbox.Event{Kind: sandbox.KindStderr, Run: ru.runIndex(w.run), Data: text, TMs: ms})
 	}
 	w.running = true

@@ -114,3 +114,20 @@ func EmitDiagnostics(emit func(sandbox.Event), text string, truncated bool) {
 		emit(sandbox.Event{Kind: sandbox.KindStderr, Data: text})
 	}
 }
+
+// QuietBuild drops from a successful build's output the go command's
+// notes about resolving a provided module ("go: finding module for
+// package …", "go: downloading …", "go: found …"), which are not the
+// program's and would read to a learner as if it had printed them.
+func QuietBuild(out string) string {
+	var keep []string
+	for _, line := range strings.SplitAfter(out, "\n") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "go: finding module for package ") || strings.HasPrefix(t, "go: downloading ") ||
+			(strings.HasPrefix(t, "go: found ") && strings.Contains(t, " in ")) {
+			continue
+		}
+		keep = append(keep, line)
+	}
+	return strings.Join(keep, "")
+}

@@ -776,3 +776,13 @@ func TestExplain(t *testing.T) {
 		}
 	}
 }
+
+func TestQuietBuild(t *testing.T) {
+	in := "go: finding module for package golang.org/x/sync/errgroup\ngo: downloading golang.org/x/sync v0.25.0\ngo: found golang.org/x/sync/errgroup in golang.org/x/sync v0.25.0\n# runtime/cgo\nwarning: something real\n"
+	if got, want := QuietBuild(in), "# runtime/cgo\nwarning: something real\n"; got != want {
+		t.Errorf("QuietBuild = %q, want %q", got, want)
+	}
+	if got := QuietBuild(""); got != "" {
+		t.Errorf("QuietBuild(\"\") = %q", got)
+	}
+}
