@@ -54,11 +54,6 @@ export class Output {
     this.stream.hidden = true;
     this.extra = el('div', 'cell-extra');
     this.root.append(this.status, this.stream, this.extra);
-    this.follow = true;
-    this.stream.addEventListener('scroll', () => {
-      const s = this.stream;
-      this.follow = s.scrollHeight - s.scrollTop - s.clientHeight < 8;
-    });
     this.clear();
   }
 
@@ -69,7 +64,6 @@ export class Output {
     this.extra.textContent = '';
     this.shown = 0;
     this.truncated = false;
-    this.follow = true;
     this.lastKind = '';
     this.lastText = null;
     this.hadStderr = false;
@@ -97,6 +91,11 @@ export class Output {
       this.truncated = true;
     }
     this.shown += text.length;
+    // Follow the output only if the reader is at the bottom right now: a
+    // scroll made by a script (find in page, assistive tools) may not have
+    // fired its scroll event yet, so no remembered flag is trusted.
+    const s = this.stream;
+    const follow = s.hidden || s.scrollHeight - s.scrollTop - s.clientHeight < 8;
     this.stream.hidden = false;
     if (kind === this.lastKind && this.lastText) {
       this.lastText.appendData(text);
@@ -111,7 +110,7 @@ export class Output {
       this.lastKind = '';
       this.stream.append(el('span', 'out-note', '\n[the page shows only the first MiB of output]\n'));
     }
-    if (this.follow) this.stream.scrollTop = this.stream.scrollHeight;
+    if (follow) this.stream.scrollTop = this.stream.scrollHeight;
   }
 
   // line adds a line of the panel's own (a run separator, a note), on a

@@ -1,0 +1,285 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox/runc"
+)
+
+// The browser's life in the browser tests: finding and starting Chromium,
+// watching each tab's console, and making sure that no process or
+// goroutine of it outlives the test.
+
+// chromiumPath finds Debian's Chromium: without it the tests skip, or
+// fail in CI, where the test command installs it.
+func chromiumPath(t *testing.T) string {
+	t.Helper()
+	path, err := exec.LookPath("chromium")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("chromium is not installed in CI: %v", err)
+		}
+		t.Skipf("chromium is not installed (apt-get install chromium): %v", err)
+	}
+	return path
+}
+
+// newBuiltinServer serves the built-in lessons, as racelab serve does.
+func newBuiltinServer(t *testing.T, r *runc.Runner) (*httptest.Server, *lessons.Library) {
+	t.Helper()
+	lib, err := lessons.Load(lessons.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{}, lib, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(s)
+	t.Cleanup(ts.Close)
+	return ts, lib
+}
+
+// startBrowser starts Chromium with the flags and a fresh profile,
+// and ends it, with every process and goroutine it had, when t ends.
+func startBrowser(t *testing.T, path string) context.Context {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "racelab-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := new(lockedBuffer)
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.UserDataDir(dir),
+		chromedp.CombinedOutput(out),
+	)
+	ctx, cancel := chromedp.NewContext(alloc)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc() // waits for the browser process to exit
+		if left := waitProcsGone(dir); len(left) > 0 {
+			t.Errorf("Chromium processes outlived the browser: %v", left)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Errorf("removing the browser profile: %v", err)
+		}
+		if g := waitGoroutinesGone("github.com/chromedp/"); g != "" {
+			t.Errorf("chromedp goroutines outlived the browser:\n%s", g)
+		}
+		if t.Failed() {
+			t.Logf("Chromium's output:\n%s", out.tail(8<<10))
+		}
+	})
+	// chromedp ties the browser's life to the context of the first action,
+	// so that action cannot carry a timeout: a timer cancels instead.
+	bounded(t, cancel, "starting Chromium", func() error { return chromedp.Do(ctx) })
+	if p := chromedp.FromContext(ctx).Browser.Process(); p != nil {
+		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid))
+		t.Logf("Chromium: %s", strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
+	}
+	return ctx
+}
+
+// bounded runs the first action of a chromedp context, cancelling the
+// context if it takes longer than browserWait.
+func bounded(t *testing.T, cancel context.CancelFunc, what string, first func() error) {
+	t.Helper()
+	timer := time.AfterFunc(browserWait, cancel)
+	err := first()
+	if !timer.Stop() {
+		t.Fatalf("%s: not done within %v", what, browserWait)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// consoleWatch collects a tab's console calls, uncaught exceptions and
+// browser log entries.
+type consoleWatch struct {
+	mu      sync.Mutex
+	msgs    []string
+	bad     []string // uncaught exceptions and CSP violations
+	wantCSP bool     // the test provokes a violation on purpose
+}
+
+// event is called by chromedp in the tab's event loop: it must be quick.
+func (w *consoleWatch) event(ev any) {
+	switch ev := ev.(type) {
+	case *cdpruntime.EventConsoleAPICalled:
+		var args []string
+		for _, a := range ev.Args {
+			if a.Description != "" {
+				args = append(args, a.Description)
+			} else {
+				args = append(args, string(a.Value))
+			}
+		}
+		w.add("console."+string(ev.Type), strings.Join(args, " "), false)
+	case *cdpruntime.EventExceptionThrown:
+		d := ev.ExceptionDetails
+		text := d.Text
+		if d.Exception != nil {
+			text += " " + d.Exception.Description
+		}
+		w.add("exception", fmt.Sprintf("%s (%s:%d)", text, d.URL, d.LineNumber+1), true)
+	case *cdplog.EventEntryAdded:
+		e := ev.Entry
+		w.add("log."+string(e.Level)+"."+string(e.Source), e.Text+" "+e.URL, false)
+	}
+}
+
+func (w *consoleWatch) add(kind, text string, bad bool) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	msg := kind + ": " + text
+	w.msgs = append(w.msgs, msg)
+	if bad || strings.Contains(strings.ToLower(text), "content security policy") {
+		w.bad = append(w.bad, msg)
+	}
+}
+
+func (w *consoleWatch) expectCSP() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.wantCSP = true
+}
+
+func (w *consoleWatch) violations() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.bad...)
+}
+
+func (w *consoleWatch) all() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.msgs...)
+}
+
+// check logs what the console saw and fails t on an exception or a CSP
+// violation that the test did not provoke.
+func (w *consoleWatch) check(t *testing.T) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, m := range w.msgs {
+		t.Logf("browser %s", m)
+	}
+	if !w.wantCSP && len(w.bad) > 0 {
+		t.Errorf("the page had uncaught exceptions or CSP violations:\n%s", strings.Join(w.bad, "\n"))
+	}
+}
+
+// lockedBuffer collects Chromium's output, which chromedp copies from
+// another goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  []byte
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b = append(l.b, p...)
+	return len(p), nil
+}
+
+// tail returns the last n bytes of the output, without the lines about
+// D-Bus, which a headless Chromium in a container prints by the dozen.
+func (l *lockedBuffer) tail(n int) string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var keep []string
+	for _, line := range strings.SplitAfter(string(l.b), "\n") {
+		if !strings.Contains(line, "dbus") {
+			keep = append(keep, line)
+		}
+	}
+	s := strings.Join(keep, "")
+	return s[max(0, len(s)-n):]
+}
+
+// waitProcsGone waits a few seconds for every process using the profile
+// dir to exit, kills the ones that do not (all are this test's Chromium),
+// and returns what they were.
+func waitProcsGone(dir string) []string {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		procs := procsUsing(dir)
+		if len(procs) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			var left []string
+			for pid, cmd := range procs {
+				if p, err := os.FindProcess(pid); err == nil {
+					p.Kill()
+				}
+				left = append(left, fmt.Sprintf("%d %.80s", pid, cmd))
+			}
+			return left
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// procsUsing returns the processes whose command line names dir.
+func procsUsing(dir string) map[int]string {
+	procs := map[int]string{}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err == nil && strings.Contains(string(b), dir) {
+			procs[pid] = strings.ReplaceAll(string(b), "\x00", " ")
+		}
+	}
+	return procs
+}
+
+// waitGoroutinesGone waits a few seconds for the goroutines whose stacks
+// mention pkg to end, and returns the stacks of those left.
+func waitGoroutinesGone(pkg string) string {
+	deadline := time.Now().Add(5 * time.Second)
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		var left []string
+		for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+			if strings.Contains(g, pkg) {
+				left = append(left, g)
+			}
+		}
+		if len(left) == 0 || time.Now().After(deadline) {
+			return strings.Join(left, "\n\n")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/chromedp"
+)
+
+// How the lesson page looks: in the light and dark themes, on a phone's
+// screen, and without JavaScript.
+
+func emulateScheme(scheme string) chromedp.Action[chromedp.Void] {
+	return cdpCall(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+		Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}},
+	})
+}
+
+// themeColors is what a theme shows: text colours over the backgrounds
+// they are drawn on, as RGBA bytes.
+type themeColors struct {
+	Dark  bool `json:"dark"` // the page sees prefers-color-scheme: dark
+	Pairs []struct {
+		What    string     `json:"what"`
+		Missing bool       `json:"missing"`
+		FG      [4]float64 `json:"fg"`
+		BG      [4]float64 `json:"bg"`
+	} `json:"pairs"`
+}
+
+// themeExpr reads colours through a canvas, which turns any CSS colour
+// into sRGB bytes. An element's background is its own or, when that is
+// transparent, the nearest one behind it.
+const themeExpr = `(() => {
+	const ctx = document.createElement('canvas').getContext('2d', {willReadFrequently: true});
+	const rgba = (c) => { ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = c; ctx.fillRect(0, 0, 1, 1); return [...ctx.getImageData(0, 0, 1, 1).data]; };
+	const bg = (e) => {
+		for (; e; e = e.parentElement) { const c = rgba(getComputedStyle(e).backgroundColor); if (c[3] > 0) return c; }
+		return [255, 255, 255, 255];
+	};
+	const pair = (what, sel) => {
+		const e = document.querySelector(sel);
+		return e ? {what, fg: rgba(getComputedStyle(e).color), bg: bg(e)} : {what, missing: true};
+	};
+	return {dark: matchMedia('(prefers-color-scheme: dark)').matches, pairs: [
+		pair('body', 'body'), pair('lesson text', '.lesson-body p'),
+		pair('editor', 'figure.cell .cm-content'), pair('Run button', 'figure.cell .cell-btn-run')]};
+})()`
+
+func testBrowserThemes(t *testing.T, bt *browserTest) {
+	body := map[string][4]float64{}
+	for _, scheme := range []string{"light", "dark"} {
+		t.Run(scheme, func(t *testing.T) {
+			tab, _ := bt.openWith(t, "/lessons/"+lessonSlug, chromedp.EmulateViewport(1280, 900), emulateScheme(scheme))
+			bt.waitLive(t, tab)
+			c := eval[themeColors](t, tab, themeExpr)
+			if c.Dark != (scheme == "dark") {
+				t.Fatalf("the page sees dark %v, want %v: the emulation did not take", c.Dark, scheme == "dark")
+			}
+			for _, p := range c.Pairs {
+				if p.Missing {
+					failShot(t, tab, "no %s on the page", p.What)
+				}
+				r := contrast(p.FG, p.BG)
+				t.Logf("%s: %v on %v, contrast %.1f", p.What, p.FG, p.BG, r)
+				if r < 4.5 {
+					failShot(t, tab, "%s: text %v on %v has contrast %.2f, want ≥ 4.5", p.What, p.FG, p.BG, r)
+				}
+			}
+			body[scheme] = c.Pairs[0].BG
+			if scheme == "dark" {
+				screenshot(t, tab, "lesson-dark.png")
+			}
+		})
+	}
+	light, ok1 := body["light"]
+	dark, ok2 := body["dark"]
+	if ok1 && ok2 && light == dark {
+		t.Errorf("the body's background is %v in both themes, want them to differ", light)
+	}
+}
+
+// screenshot saves the whole page among the artifacts.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", saveArtifact(t, name, png))
+}
+
+// contrast is the WCAG contrast ratio of two sRGB colours (alpha ignored):
+// from 1, the same luminance, to 21, black on white.
+func contrast(a, b [4]float64) float64 {
+	la, lb := luminance(a), luminance(b)
+	if la < lb {
+		la, lb = lb, la
+	}
+	return (la + 0.05) / (lb + 0.05)
+}
+
+// luminance is the relative luminance of an sRGB colour given in bytes.
+func luminance(c [4]float64) float64 {
+	lin := func(v float64) float64 {
+		v /= 255
+		if v <= 0.04045 {
+			return v / 12.92
+		}
+		return math.Pow((v+0.055)/1.055, 2.4)
+	}
+	return 0.2126*lin(c[0]) + 0.7152*lin(c[1]) + 0.0722*lin(c[2])
+}
+
+func TestContrast(t *testing.T) {
+	black, white := [4]float64{0, 0, 0, 255}, [4]float64{255, 255, 255, 255}
+	tests := []struct {
+		a, b     [4]float64
+		min, max float64
+	}{
+		{black, white, 21, 21},
+		{white, black, 21, 21},
+		{white, white, 1, 1},
+		{[4]float64{0x76, 0x76, 0x76, 255}, white, 4.5, 4.6}, // the lightest grey that passes on white
+		{[4]float64{0x1f, 0x23, 0x28, 255}, [4]float64{0xfd, 0xfd, 0xfc, 255}, 15, 16},
+	}
+	for _, tt := range tests {
+		if got := contrast(tt.a, tt.b); got < tt.min-0.01 || got > tt.max+0.01 {
+			t.Errorf("contrast(%v, %v) = %.2f, want %.2f to %.2f", tt.a, tt.b, got, tt.min, tt.max)
+		}
+	}
+}
+
+// phoneView is what a phone shows of the lesson page, in CSS pixels.
+type phoneView struct {
+	ScrollWidth int      `json:"scrollWidth"`
+	InnerWidth  int      `json:"innerWidth"`
+	Overflow    []string `json:"overflow"` // elements past the right edge that nothing clips
+	Runs        []struct {
+		W float64 `json:"w"`
+		H float64 `json:"h"`
+	} `json:"runs"` // the Run buttons
+}
+
+const phoneExpr = `(() => {
+	const clipped = (e) => {
+		for (let p = e.parentElement; p && p !== document.body; p = p.parentElement) {
+			if (getComputedStyle(p).overflowX !== 'visible') return true;
+		}
+		return false;
+	};
+	const name = (e) => e.tagName.toLowerCase() + (typeof e.className === 'string' && e.className.trim() ? '.' + e.className.trim().split(/\s+/).join('.') : '');
+	return {
+		scrollWidth: document.documentElement.scrollWidth, innerWidth: window.innerWidth,
+		overflow: [...document.querySelectorAll('body *')]
+			.filter((e) => e.getBoundingClientRect().right > window.innerWidth + 0.5 && !clipped(e)).slice(0, 8).map(name),
+		runs: [...document.querySelectorAll('figure.cell button.cell-btn-run')].map((b) => {
+			const r = b.getBoundingClientRect();
+			return {w: r.width, h: r.height};
+		}),
+	};
+})()`
+
+func testBrowserPhone(t *testing.T, bt *browserTest) {
+	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
+	bt.waitLive(t, tab)
+	v := eval[phoneView](t, tab, phoneExpr)
+	t.Logf("phone: scrollWidth %d, innerWidth %d, Run buttons %+v", v.ScrollWidth, v.InnerWidth, v.Runs)
+	if v.InnerWidth != 390 {
+		t.Fatalf("innerWidth %d, want 390: the emulation did not take", v.InnerWidth)
+	}
+	if v.ScrollWidth > v.InnerWidth {
+		failShot(t, tab, "the page scrolls sideways: scrollWidth %d > innerWidth %d; past the edge: %q", v.ScrollWidth, v.InnerWidth, v.Overflow)
+	}
+	if l, _ := bt.lib.Lesson(lessonSlug); len(v.Runs) != len(l.Cells) {
+		t.Errorf("%d Run buttons, want one for each of the %d cells", len(v.Runs), len(l.Cells))
+	}
+	for i, r := range v.Runs {
+		if r.W < 40 || r.H < 40 {
+			failShot(t, tab, "the Run button of cell %d is %.1f×%.1f CSS px, want at least 40×40", i+1, r.W, r.H)
+		}
+	}
+	screenshot(t, tab, "lesson-phone.png")
+}
+
+// noScriptView is the lesson page as a browser without JavaScript shows it.
+type noScriptView struct {
+	JS    bool `json:"js"`    // the page was marked by its script
+	Live  int  `json:"live"`  // cells with editors
+	Cells int  `json:"cells"` // figure.cell
+	Codes []struct {
+		Height  float64 `json:"height"`
+		Shown   bool    `json:"shown"`
+		Text    string  `json:"text"`
+		Plain   string  `json:"plain"`   // the colour of the code
+		Keyword string  `json:"keyword"` // the colour of its first keyword
+	} `json:"codes"` // the highlighted code of each file of each cell
+}
+
+const noScriptExpr = `(() => ({
+	js: document.documentElement.classList.contains('js'),
+	live: document.querySelectorAll('figure.cell.cell-live, .cm-editor').length,
+	cells: document.querySelectorAll('figure.cell').length,
+	codes: [...document.querySelectorAll('figure.cell .cell-code pre.chroma')].map((p) => {
+		const cs = getComputedStyle(p), kw = p.querySelector('.kn, .kd, .k');
+		return {height: p.getBoundingClientRect().height, shown: cs.display !== 'none' && cs.visibility !== 'hidden',
+			text: p.textContent, plain: cs.color, keyword: kw ? getComputedStyle(kw).color : ''};
+	}),
+}))()`
+
+func testBrowserWithoutJavaScript(t *testing.T, bt *browserTest) {
+	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug, chromedp.EmulateViewport(1280, 900),
+		cdpCall(emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}))
+	v := eval[noScriptView](t, tab, noScriptExpr)
+	if v.JS || v.Live > 0 {
+		t.Fatalf("the page script ran (js %v, %d live cells or editors): scripts were not disabled", v.JS, v.Live)
+	}
+	l, _ := bt.lib.Lesson(lessonSlug)
+	if v.Cells != len(l.Cells) || len(v.Codes) < v.Cells {
+		failShot(t, tab, "%d cells with %d highlighted files, want %d cells, each with its code", v.Cells, len(v.Codes), len(l.Cells))
+	}
+	for i, c := range v.Codes {
+		if !c.Shown || c.Height <= 0 || !strings.Contains(c.Text, "package main") {
+			failShot(t, tab, "code %d: shown %v, height %v, text %q; want it visible and holding package main", i+1, c.Shown, c.Height, c.Text)
+		}
+		if c.Keyword == "" || c.Keyword == c.Plain {
+			t.Errorf("code %d: keyword colour %q, plain %q: want keywords highlighted", i+1, c.Keyword, c.Plain)
+		}
+	}
+	if first, _ := bt.lib.Cell(cellHello); len(v.Codes) > 0 && v.Codes[0].Text != first.FileMap()["main.go"] {
+		t.Errorf("the first cell shows %q, want its program %q", v.Codes[0].Text, first.FileMap()["main.go"])
+	}
+}
