@@ -16,6 +16,8 @@ const (
 	KindFmt          Kind = "fmt"           // gofmt's result: Files
 	KindExit         Kind = "exit"          // the run ended: Code, Reason, Msg, Ms, CPUMs, PeakBytes
 	KindSummary      Kind = "summary"       // after the last exit of a repeated run: Summary
+	KindRace         Kind = "race"          // one parsed data race report, before its run's exit: Race
+	KindGoroutines   Kind = "goroutines"    // the parsed goroutine dump of a run that hung or deadlocked, before its exit: Cause, Goroutines
 	KindError        Kind = "error"         // the request could not be run at all: Reason, Msg
 )
 
@@ -88,7 +90,27 @@ type Event struct {
 	Files map[string]string `json:"files,omitempty"`
 	// Summary counts the outcomes of a repeated run, for summary.
 	Summary *Summary `json:"summary,omitempty"`
+	// Race is one data race report of the run's standard error, parsed,
+	// for race.
+	Race *RaceReport `json:"race,omitempty"`
+	// Cause says why the goroutines were dumped, for goroutines: CauseTimeout
+	// or CauseDeadlock.
+	Cause string `json:"cause,omitempty"`
+	// Goroutines are the goroutines of the dump that matter to the learner,
+	// for goroutines: goroutine 1 and every one with a frame in the
+	// submitted files, in the order the runtime printed them.
+	Goroutines []Goroutine `json:"goroutines,omitempty"`
 }
+
+// The causes of a goroutines event.
+const (
+	// CauseTimeout: the run ran out of time and SIGQUIT made the runtime
+	// print every goroutine.
+	CauseTimeout = "timeout"
+	// CauseDeadlock: the runtime found every goroutine asleep and said so
+	// ("fatal error: all goroutines are asleep - deadlock!").
+	CauseDeadlock = "deadlock"
+)
 
 // AsmLine is one line of the compiler's -S listing of the user's package.
 type AsmLine struct {
@@ -103,6 +125,81 @@ type AsmLine struct {
 	Text string `json:"text"`
 	// Noise marks PCDATA/FUNCDATA pseudo-instructions a reader may hide.
 	Noise bool `json:"noise,omitempty"`
+}
+
+// RaceReport is one "WARNING: DATA RACE" block of the race detector.
+type RaceReport struct {
+	// Accesses are the two conflicting accesses: [0] the one that found
+	// the race ("Read at 0x… by goroutine 8:"), [1] the earlier one
+	// ("Previous write at 0x… by main goroutine:"). A report cut short
+	// may hold fewer.
+	Accesses []RaceAccess `json:"accesses"`
+	// Goroutines are where the goroutines of the accesses were started
+	// (the "Goroutine 8 (running) created at:" blocks), in report order.
+	// The main goroutine has none.
+	Goroutines []GoroutineOrigin `json:"goroutines"`
+	// Raw is the whole block as printed, from its first "=====" line to
+	// its closing one.
+	Raw string `json:"raw"`
+}
+
+// RaceAccess is one of the two memory accesses of a data race.
+type RaceAccess struct {
+	// Op is "read" or "write".
+	Op string `json:"op"`
+	// Addr is the address accessed, as printed ("0x00c000012345").
+	Addr string `json:"addr"`
+	// Goroutine is the id of the goroutine that accessed it; the main
+	// goroutine is 1.
+	Goroutine int `json:"goroutine"`
+	// Main is set when the access was "by main goroutine".
+	Main bool `json:"main,omitempty"`
+	// Stack is where the access happened, innermost frame first.
+	Stack []Frame `json:"stack"`
+}
+
+// GoroutineOrigin is where a goroutine of a race report was created.
+type GoroutineOrigin struct {
+	// Goroutine is the goroutine's id.
+	Goroutine int `json:"goroutine"`
+	// State is "running" or "finished" at the time of the report.
+	State string `json:"state"`
+	// Created is the stack of its go statement, innermost frame first.
+	Created []Frame `json:"created"`
+}
+
+// Frame is one function call of a stack trace.
+type Frame struct {
+	// Func is the function's full name ("main.main.func1",
+	// "sync.(*Mutex).Lock").
+	Func string `json:"func"`
+	// File is the submitted file's name ("main.go") when the frame is in
+	// one of the submitted files, else the path as printed.
+	File string `json:"file"`
+	// Line is the line in File.
+	Line int `json:"line"`
+	// User is set when File is one of the submitted files.
+	User bool `json:"user,omitempty"`
+}
+
+// Goroutine is one goroutine of a dump (a timeout's SIGQUIT, a deadlock).
+type Goroutine struct {
+	// ID is the goroutine's id; the main goroutine is 1.
+	ID int `json:"id"`
+	// State is what it was doing ("chan receive", "select (no cases)",
+	// "sync.Mutex.Lock", "sleep", "running", …), without the wait time or
+	// ", locked to thread".
+	State string `json:"state"`
+	// Wait is how long it had been blocked, when the runtime says so
+	// ("2 minutes").
+	Wait string `json:"wait,omitempty"`
+	// Stack is its call stack, innermost frame first; runtime and
+	// standard-library frames are included (with User unset).
+	Stack []Frame `json:"stack"`
+	// Top is the innermost frame in the submitted files: where the
+	// goroutine is stuck in the learner's code. It is nil when no frame
+	// is.
+	Top *Frame `json:"top,omitempty"`
 }
 
 // Summary counts the outcomes of the runs of a repeated request.

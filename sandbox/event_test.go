@@ -77,6 +77,45 @@ var eventJSON = []struct {
 			`"reasons":{"exited":3},"codes":{"0":2,"66":1},"races":1}}`,
 	},
 	{
+		name: "race",
+		ev: sandbox.Event{Kind: sandbox.KindRace, Run: 2, Race: &sandbox.RaceReport{
+			Accesses: []sandbox.RaceAccess{
+				{Op: "read", Addr: "0x00c000012345", Goroutine: 8, Stack: []sandbox.Frame{
+					{Func: "runtime.mapaccess1", File: "/usr/local/go/src/runtime/map.go", Line: 9},
+					{Func: "main.main.func1", File: "main.go", Line: 8, User: true}}},
+				{Op: "write", Addr: "0x00c000012345", Goroutine: 1, Main: true, Stack: []sandbox.Frame{
+					{Func: "main.main", File: "main.go", Line: 11, User: true}}},
+			},
+			Goroutines: []sandbox.GoroutineOrigin{{Goroutine: 8, State: "running", Created: []sandbox.Frame{
+				{Func: "main.main", File: "main.go", Line: 7, User: true}}}},
+			Raw: "==================\n...\n==================",
+		}},
+		want: `{"kind":"race","run":2,"race":{"accesses":[` +
+			`{"op":"read","addr":"0x00c000012345","goroutine":8,"stack":[` +
+			`{"func":"runtime.mapaccess1","file":"/usr/local/go/src/runtime/map.go","line":9},` +
+			`{"func":"main.main.func1","file":"main.go","line":8,"user":true}]},` +
+			`{"op":"write","addr":"0x00c000012345","goroutine":1,"main":true,"stack":[` +
+			`{"func":"main.main","file":"main.go","line":11,"user":true}]}],` +
+			`"goroutines":[{"goroutine":8,"state":"running","created":[{"func":"main.main","file":"main.go","line":7,"user":true}]}],` +
+			`"raw":"==================\n...\n=================="}}`,
+	},
+	{
+		name: "goroutines",
+		ev: sandbox.Event{Kind: sandbox.KindGoroutines, Cause: sandbox.CauseTimeout, Goroutines: []sandbox.Goroutine{
+			{ID: 1, State: "select (no cases)", Stack: []sandbox.Frame{
+				{Func: "runtime.block", File: "/usr/local/go/src/runtime/select.go", Line: 104},
+				{Func: "main.main", File: "main.go", Line: 11, User: true}},
+				Top: &sandbox.Frame{Func: "main.main", File: "main.go", Line: 11, User: true}},
+			{ID: 5, State: "chan send", Wait: "2 minutes", Stack: []sandbox.Frame{}},
+		}},
+		want: `{"kind":"goroutines","cause":"timeout","goroutines":[` +
+			`{"id":1,"state":"select (no cases)","stack":[` +
+			`{"func":"runtime.block","file":"/usr/local/go/src/runtime/select.go","line":104},` +
+			`{"func":"main.main","file":"main.go","line":11,"user":true}],` +
+			`"top":{"func":"main.main","file":"main.go","line":11,"user":true}},` +
+			`{"id":5,"state":"chan send","wait":"2 minutes","stack":[]}]}`,
+	},
+	{
 		name: "error",
 		ev:   sandbox.Event{Kind: sandbox.KindError, Msg: "bad request: no files"},
 		want: `{"kind":"error","msg":"bad request: no files"}`,

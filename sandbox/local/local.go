@@ -332,6 +332,21 @@ func (ru *run) runProgram(ctx context.Context, i int) (bool, error) {
 		return false, fmt.Errorf("local: run the program: %w", err)
 	}
 	out.Flush()
+	ev := ru.exitEvent(o, i, start)
+	// The complete standard error is known now: its races and stuck
+	// goroutines go out before the exit event, as on the runc backend.
+	stdout, stderr := out.Text()
+	gotool.EmitViews(ru.emit, ru.runIndex(i), stderr, ev.Reason == sandbox.ReasonTimeout, ru.req.Files, filepath.Join(ru.dir, "src"))
+	ru.emit(ev)
+	if ru.tally != nil {
+		ru.tally.Add(stdout, gotool.HasRace(stderr), ev)
+	}
+	return ev.Reason == sandbox.ReasonCanceled, nil
+}
+
+// exitEvent is the exit event of run number i, started at start, which
+// ended as o says.
+func (ru *run) exitEvent(o outcome, i int, start time.Time) sandbox.Event {
 	ev := sandbox.Event{Kind: sandbox.KindExit, Run: ru.runIndex(i), Ms: time.Since(start).Milliseconds(),
 		Code: o.code, Reason: o.reason, CPUMs: o.cpuMs, PeakBytes: o.peak}
 	switch {
@@ -341,13 +356,8 @@ func (ru *run) runProgram(ctx context.Context, i int) (bool, error) {
 	default:
 		ev.Reason = sandbox.ReasonExited
 	}
-	ev.Msg = gotool.Explain(ev.Reason, ev.Code, mode, l)
-	ru.emit(ev)
-	if ru.tally != nil {
-		stdout, stderr := out.Text()
-		ru.tally.Add(stdout, gotool.HasRace(stderr), ev)
-	}
-	return ev.Reason == sandbox.ReasonCanceled, nil
+	ev.Msg = gotool.Explain(ev.Reason, ev.Code, ru.req.Mode, ru.r.cfg.Limits)
+	return ev
 }
 
 // outcome is how a supervised process ended.

@@ -151,6 +151,31 @@ func main() {
 }
 `
 
+// checkRaceEvent checks that evs hold one race event, before the exit
+// event, whose two accesses are both on main.go:line.
+func checkRaceEvent(t *testing.T, evs events, line int) {
+	t.Helper()
+	races := evs.all(sandbox.KindRace)
+	if len(races) != 1 || evs.index(sandbox.KindRace) > evs.index(sandbox.KindExit) {
+		t.Fatalf("want one race event before exit:\n%s", evs)
+	}
+	r := races[0].Race
+	if len(r.Accesses) != 2 {
+		t.Fatalf("race has %d accesses, want 2: %+v", len(r.Accesses), r)
+	}
+	for i, a := range r.Accesses {
+		var at []string
+		for _, f := range a.Stack {
+			if f.User {
+				at = append(at, f.File+":"+strconv.Itoa(f.Line))
+			}
+		}
+		if want := "main.go:" + strconv.Itoa(line); len(at) == 0 || at[0] != want {
+			t.Errorf("access %d (%s by goroutine %d) at %v, want %s first", i, a.Op, a.Goroutine, at, want)
+		}
+	}
+}
+
 func TestRun(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -181,6 +206,7 @@ func TestRun(t *testing.T) {
 			if got := evs.text(sandbox.KindStderr); !strings.Contains(got, "WARNING: DATA RACE") {
 				t.Errorf("stderr = %q, want a race report", got)
 			}
+			checkRaceEvent(t, evs, 13)
 		},
 	}, {
 		name:   "compile error",

@@ -153,7 +153,9 @@ func (w *watch) built(st int) bool {
 	return true
 }
 
-// finish emits the exit event once the container is gone.
+// finish emits the exit event once the container is gone, after the
+// events parsed from the program's complete standard error (its races,
+// its stuck goroutines).
 func (w *watch) finish() (bool, error) {
 	ru := w.ru
 	l := ru.r.cfg.Limits
@@ -192,6 +194,10 @@ func (w *watch) finish() (bool, error) {
 		ev.Msg = gotool.ExplainBuild(w.reason, ru.req.Mode, l)
 	default:
 		ev.Msg = gotool.Explain(w.reason, code, ru.req.Mode, l)
+	}
+	if w.running {
+		_, stderr := w.out.Text()
+		gotool.EmitViews(ru.emit, ru.runIndex(w.run), stderr, w.reason == sandbox.ReasonTimeout, ru.req.Files, ctrWork)
 	}
 	ru.emit(ev)
 	if ru.tally != nil && w.running {

@@ -3,7 +3,9 @@
 
 import { Editors, replaceText, diagnostic, showDiagnostics } from './editor.js';
 import { Output, el, ordinal } from './output.js';
-import { asmView, summaryView } from './views.js';
+import { asmView, asmColours, summaryView } from './views.js';
+import { RaceList, stuckView, raceMarks, stuckMarks } from './teach.js';
+import { showMarks, revealLine } from './marks.js';
 import { startRun } from './protocol.js';
 import { load, save, remove } from './storage.js';
 import { markCellRun } from './progress.js';
@@ -84,6 +86,8 @@ export class Cell {
     this.views = new Map();
     this.handle = null;
     this.diags = new Map();
+    this.marks = new Map();
+    this.raceList = null;
   }
 
   // mount replaces the highlighted code with editors and adds the toolbar
@@ -114,6 +118,7 @@ export class Cell {
         onChange: () => this.save(),
       });
       this.views.set(name, view);
+      this.watchHover(name, view);
     }
     this.output = new Output(this.fig.id || `cell-${this.id}`);
     const bar = this.makeToolbar();
@@ -231,6 +236,8 @@ export class Cell {
   // save keeps the edits, or forgets them once they equal the original.
   // Only the shown files are kept: the hidden ones come from the page.
   save() {
+    // The edit cleared the editor's marks (marks.js); forget them here too.
+    this.marks.clear();
     const same = this.unchanged();
     if (same) remove(this.key);
     else save(this.key, this.edited());
@@ -276,6 +283,7 @@ export class Cell {
     for (const view of this.views.values()) showDiagnostics(view, []);
     this.diags.clear();
     this.clearErrorTabs();
+    this.clearMarks();
     this.output.clear();
     this.output.setStatus('connecting', 'connecting…');
     this.setRunning(true);
@@ -325,7 +333,14 @@ export class Cell {
         }
         break;
       case 'asm':
-        out.show(asmView(ev.lines));
+        this.asm(ev.lines || []);
+        break;
+      case 'race':
+        if (ev.race) this.race(ev);
+        break;
+      case 'goroutines':
+        out.show(stuckView(ev, (file, line) => this.goto(file, line)));
+        this.addMarks(stuckMarks(ev.goroutines));
         break;
       case 'exit':
         if (request.repeat > 1 && ev.run) {
@@ -373,6 +388,97 @@ export class Cell {
       this.tabs.get(name).classList.add('has-errors');
       if (list.length === 1 && name !== this.current && this.diags.size === 1) this.select(name);
     }
+  }
+
+  // asm shows the listing and gives each source line and its
+  // instructions one colour; hovering either side highlights the other.
+  asm(lines) {
+    const colours = new Map();
+    const marks = [];
+    for (const l of lines) {
+      const key = `${l.file}:${l.line}`;
+      if (l.noise || !l.file || !this.views.has(l.file) || colours.has(key)) continue;
+      colours.set(key, colours.size % asmColours);
+      marks.push({ file: l.file, line: l.line, kind: `asm-c${colours.get(key)}`, letter: '', note: '' });
+    }
+    this.asmRoot = asmView(lines, {
+      colourOf: (file, line) => colours.get(`${file}:${line}`) ?? -1,
+      hover: (file, line) => this.hoverSource(file, line),
+    });
+    this.output.show(this.asmRoot);
+    this.addMarks(marks);
+  }
+
+  // hoverSource highlights a source line while an instruction of it is
+  // under the pointer (file null: none).
+  hoverSource(file, line) {
+    for (const [name, view] of this.views) {
+      const marks = this.marks.get(name) || [];
+      const hot = name === file ? [{ file, line, kind: 'asm-hot', letter: '', note: '' }] : [];
+      if (hot.length > 0 || this.hot === name) showMarks(view, [...marks, ...hot]);
+    }
+    this.hot = file;
+  }
+
+  // watchHover highlights the instructions of the source line under the
+  // pointer, while a listing is shown.
+  watchHover(name, view) {
+    const mark = (line) => {
+      if (!this.asmRoot) return;
+      for (const row of this.asmRoot.querySelectorAll('.asm-line.asm-hot')) row.classList.remove('asm-hot');
+      if (line == null) return;
+      for (const row of this.asmRoot.querySelectorAll('.asm-line[data-line]')) {
+        if (row.dataset.file === name && row.dataset.line === String(line)) row.classList.add('asm-hot');
+      }
+    };
+    view.contentDOM.addEventListener('mousemove', (e) => {
+      if (!this.asmRoot) return;
+      const pos = view.posAtCoords({ x: e.clientX, y: e.clientY });
+      mark(pos == null ? null : view.state.doc.lineAt(pos).number);
+    });
+    view.contentDOM.addEventListener('mouseleave', () => mark(null));
+  }
+
+  // race lists a race event under the output and marks its lines.
+  race(ev) {
+    if (!this.raceList) {
+      this.raceList = new RaceList((file, line) => this.goto(file, line));
+      this.output.show(this.raceList.root);
+    }
+    this.raceList.add(ev.race, ev.run || 0);
+    this.addMarks(raceMarks(ev.race, this.raceList.count));
+  }
+
+  // addMarks adds marks ({file, line, kind, letter, note}) to the editors
+  // of their files; a file the cell does not show gets none.
+  addMarks(marks) {
+    const touched = new Set();
+    for (const m of marks) {
+      if (!this.views.has(m.file)) continue;
+      const list = this.marks.get(m.file) || [];
+      list.push(m);
+      this.marks.set(m.file, list);
+      touched.add(m.file);
+    }
+    for (const name of touched) showMarks(this.views.get(name), this.marks.get(name));
+  }
+
+  clearMarks() {
+    this.raceList = null;
+    this.asmRoot = null;
+    this.hot = null;
+    for (const [name, view] of this.views) {
+      if (this.marks.has(name)) showMarks(view, []);
+    }
+    this.marks.clear();
+  }
+
+  // goto shows a line of a file in its editor.
+  goto(file, line) {
+    const view = this.views.get(file);
+    if (!view) return;
+    this.select(file);
+    revealLine(view, line);
   }
 
   clearErrorTabs() {

@@ -12,6 +12,7 @@ import { closeBrackets, closeBracketsKeymap } from '@codemirror/autocomplete';
 import { go } from '@codemirror/lang-go';
 import { lintGutter, setDiagnostics } from '@codemirror/lint';
 import { classHighlighter } from '@lezer/highlight';
+import { markExtension } from './marks.js';
 
 const dark = typeof window !== 'undefined' && window.matchMedia
   ? window.matchMedia('(prefers-color-scheme: dark)')
@@ -94,6 +95,7 @@ export class Editors {
         EditorState.tabSize.of(4),
         go(),
         lintGutter(),
+        markExtension,
         theme,
         this.scheme.of(EditorView.darkTheme.of(Boolean(dark && dark.matches))),
         EditorView.contentAttributes.of({ 'aria-label': label }),

@@ -1,0 +1,94 @@
+package gotool
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// deadlockMsg is how the runtime says that no goroutine can ever run again.
+const deadlockMsg = "all goroutines are asleep - deadlock!"
+
+// goroutineRE matches the header of one goroutine of a dump:
+// "goroutine 1 [chan receive]:", "goroutine 5 [chan send, 2 minutes]:",
+// and with GOTRACEBACK=system (a SIGQUIT) "goroutine 1 gp=0x… m=0
+// mp=0x… [running]:".
+var goroutineRE = regexp.MustCompile(`^goroutine (\d+)(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[(.*)\]:$`)
+
+// waitRE matches the blocked time in a goroutine's header ("2 minutes").
+var waitRE = regexp.MustCompile(`^\d+ minutes?$`)
+
+// IsDeadlock reports whether a program's standard error holds the
+// runtime's deadlock report.
+func IsDeadlock(stderr string) bool {
+	return strings.Contains(stderr, deadlockMsg)
+}
+
+// Goroutines parses a goroutine dump in a program's standard error: the
+// runtime's answer to SIGQUIT (cause "timeout") or its deadlock report
+// (cause "deadlock"); cause is "" when stderr says neither. userFiles and
+// dir say which frames are the learner's, as for Races. It keeps
+// goroutine 1 and every goroutine with a frame in the submitted files,
+// in the order printed; the runtime's own goroutines are left out.
+func Goroutines(stderr string, userFiles map[string]bool, dir string) (cause string, gs []sandbox.Goroutine) {
+	switch {
+	case IsDeadlock(stderr):
+		cause = sandbox.CauseDeadlock
+	case strings.Contains(stderr, "SIGQUIT: quit"):
+		cause = sandbox.CauseTimeout
+	}
+	lines := strings.Split(stderr, "\n")
+	for i := 0; i < len(lines); i++ {
+		m := goroutineRE.FindStringSubmatch(strings.TrimRight(lines[i], "\r"))
+		if m == nil {
+			continue
+		}
+		end := i + 1
+		for end < len(lines) && strings.TrimSpace(lines[end]) != "" {
+			end++
+		}
+		g := parseGoroutine(m, lines[i+1:end], userFiles, dir)
+		if g.ID == 1 || g.Top != nil {
+			gs = append(gs, g)
+		}
+		i = end - 1
+	}
+	return cause, gs
+}
+
+// parseGoroutine makes a goroutine of a matched header and the lines of
+// its stack, up to (not including) its "created by" frame.
+func parseGoroutine(m []string, body []string, userFiles map[string]bool, dir string) sandbox.Goroutine {
+	id, _ := strconv.Atoi(m[1])
+	g := sandbox.Goroutine{ID: id, Stack: []sandbox.Frame{}}
+	parts := strings.Split(m[2], ", ")
+	g.State = parts[0]
+	for _, p := range parts[1:] {
+		if waitRE.MatchString(p) {
+			g.Wait = p
+		}
+	}
+	for i := 0; i+1 < len(body); i++ {
+		line := strings.TrimRight(body[i], "\r")
+		if strings.HasPrefix(line, "created by ") {
+			break
+		}
+		if strings.HasPrefix(line, "\t") || !strings.HasPrefix(body[i+1], "\t") {
+			continue // "...additional frames elided...", a stray line
+		}
+		if f, ok := parseFrame(line, body[i+1], userFiles, dir); ok {
+			g.Stack = append(g.Stack, f)
+			i++
+		}
+	}
+	for i := range g.Stack {
+		if g.Stack[i].User {
+			top := g.Stack[i]
+			g.Top = &top
+			break
+		}
+	}
+	return g
+}

@@ -1,0 +1,12 @@
+package main
+
+import "time"
+
+func nap() {
+	time.Sleep(time.Hour)
+}
+
+func main() {
+	go nap()
+	select {}
+}

@@ -1,0 +1,146 @@
+// The teaching views under a cell's output: the data races a run
+// reported, where each goroutine was stuck when a run hung or deadlocked,
+// and the marks both put on the source (see marks.js). Everything from the
+// events enters the page as text.
+
+import { el } from './output.js';
+
+// userFrame returns the innermost frame of a stack in the user's files.
+export function userFrame(stack) {
+  return (stack || []).find((f) => f && f.user && f.line > 0) || null;
+}
+
+function who(a) {
+  return a.main ? 'main goroutine' : `goroutine ${a.goroutine}`;
+}
+
+// accessWords says what an access of a race report did: "read by
+// goroutine 8", "previous write by main goroutine".
+export function accessWords(a, previous) {
+  return `${previous ? 'previous ' : ''}${a.op || 'access'} by ${who(a)}`;
+}
+
+function where(f) {
+  return f ? `${f.file}:${f.line}` : 'outside your code';
+}
+
+// raceMarks returns the marks of one race report, numbered n (1-based):
+// both accesses (A and B) and each goroutine's creation site (G).
+export function raceMarks(race, n) {
+  const marks = [];
+  const accesses = race.accesses || [];
+  accesses.slice(0, 2).forEach((a, i) => {
+    const f = userFrame(a.stack);
+    if (!f) return;
+    marks.push({
+      file: f.file, line: f.line, kind: i === 0 ? 'race-a' : 'race-b', letter: i === 0 ? 'A' : 'B',
+      note: `race ${n}, ${i === 0 ? 'A' : 'B'}: ${accessWords(a, i === 1)} in ${f.func}`,
+    });
+  });
+  for (const g of race.goroutines || []) {
+    const f = userFrame(g.created);
+    if (!f) continue;
+    const by = f.func ? ` by ${f.func}` : '';
+    marks.push({
+      file: f.file, line: f.line, kind: 'race-go', letter: 'G',
+      note: `race ${n}: goroutine ${g.goroutine} created here${by}`,
+    });
+  }
+  return marks;
+}
+
+// stuckMarks returns the marks of a goroutines event: each goroutine's
+// innermost line in the user's code.
+export function stuckMarks(goroutines) {
+  const marks = [];
+  for (const g of goroutines || []) {
+    if (!g.top || !(g.top.line > 0)) continue;
+    marks.push({
+      file: g.top.file, line: g.top.line, kind: 'stuck', letter: 'S',
+      note: `goroutine ${g.id}: ${g.state}${g.wait ? `, ${g.wait}` : ''}`,
+    });
+  }
+  return marks;
+}
+
+// jump makes a button that shows a line of the source.
+function jump(className, text, frame, goto) {
+  const b = el('button', `view-jump ${className}`, text);
+  b.type = 'button';
+  if (frame) {
+    b.dataset.file = frame.file;
+    b.dataset.line = String(frame.line);
+    b.title = `Show ${frame.file}:${frame.line} in the editor`;
+    b.addEventListener('click', () => goto(frame.file, frame.line));
+  } else {
+    b.disabled = true;
+  }
+  return b;
+}
+
+// RaceList is the "Data races (N)" list: one item per race event.
+export class RaceList {
+  constructor(goto) {
+    this.goto = goto;
+    this.root = el('section', 'cell-races');
+    this.heading = el('h3', 'view-heading');
+    this.list = el('ol', 'race-list');
+    this.root.append(this.heading, this.list);
+    this.count = 0;
+  }
+
+  // add lists one race report, from a run (0 when not repeated).
+  add(race, run) {
+    this.count++;
+    this.heading.textContent = `Data races (${this.count})`;
+    const item = el('li', 'race-item');
+    const title = run ? `Race ${this.count} (run ${run})` : `Race ${this.count}`;
+    item.append(el('div', 'race-title', title));
+    const accesses = el('ul', 'race-accesses');
+    (race.accesses || []).slice(0, 2).forEach((a, i) => {
+      const f = userFrame(a.stack);
+      const letter = i === 0 ? 'A' : 'B';
+      const fn = f && f.func ? ` in ${f.func}` : '';
+      const li = el('li', `race-access race-access-${letter.toLowerCase()}`);
+      li.append(el('span', `race-letter cm-mark-race-${letter.toLowerCase()}`, letter),
+        jump('race-jump', `${accessWords(a, i === 1)} at ${where(f)}${fn}`, f, this.goto));
+      accesses.append(li);
+    });
+    for (const g of race.goroutines || []) {
+      const f = userFrame(g.created);
+      if (!f) continue;
+      const li = el('li', 'race-access race-access-go');
+      li.append(el('span', 'race-letter cm-mark-race-go', 'G'),
+        jump('race-jump', `goroutine ${g.goroutine} (${g.state || '?'}) created at ${where(f)}`, f, this.goto));
+      accesses.append(li);
+    }
+    const raw = el('details', 'race-raw');
+    raw.append(el('summary', '', 'The report as the race detector printed it'), el('pre', '', race.raw || ''));
+    item.append(accesses, raw);
+    this.list.append(item);
+  }
+}
+
+// stuckView lists the goroutines of a goroutines event.
+export function stuckView(ev, goto) {
+  const root = el('section', 'cell-stuck');
+  root.dataset.cause = ev.cause || '';
+  const cause = ev.cause === 'deadlock' ? 'deadlock' : ev.cause || 'timeout';
+  root.append(el('h3', 'view-heading', `Where each goroutine was stuck (${cause})`));
+  const list = el('ul', 'stuck-list');
+  for (const g of ev.goroutines || []) {
+    const li = el('li', 'stuck-item');
+    li.dataset.goroutine = String(g.id);
+    const state = `${g.state || '?'}${g.wait ? `, ${g.wait}` : ''}`;
+    const f = g.top || null;
+    const fn = f && f.func ? ` in ${f.func}` : '';
+    li.append(el('span', 'stuck-letter cm-mark-stuck', 'S'),
+      jump('stuck-jump', `goroutine ${g.id}: ${state} at ${where(f)}${fn}`, f, goto));
+    list.append(li);
+  }
+  if (!ev.goroutines || ev.goroutines.length === 0) {
+    list.append(el('li', 'stuck-item', 'No goroutine was stuck in your code.'));
+  }
+  root.append(list);
+  return root;
+}
