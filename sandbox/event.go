@@ -17,7 +17,7 @@ const (
 	KindExit         Kind = "exit"          // the run ended: Code, Reason, Msg, Ms, CPUMs, PeakBytes
 	KindSummary      Kind = "summary"       // after the last exit of a repeated run: Summary
 	KindRace         Kind = "race"          // one parsed data race report, before its run's exit: Race
-	KindGoroutines   Kind = "goroutines"    // the parsed goroutine dump of a run that hung or deadlocked, before its exit: Cause, Goroutines
+	KindGoroutines   Kind = "goroutines"    // the parsed goroutine dump of a run that hung, deadlocked or left goroutines running at exit, before its exit: Cause, Goroutines
 	KindError        Kind = "error"         // the request could not be run at all: Reason, Msg
 )
 
@@ -93,12 +93,13 @@ type Event struct {
 	// Race is one data race report of the run's standard error, parsed,
 	// for race.
 	Race *RaceReport `json:"race,omitempty"`
-	// Cause says why the goroutines were dumped, for goroutines: CauseTimeout
-	// or CauseDeadlock.
+	// Cause says why the goroutines were dumped, for goroutines: CauseTimeout,
+	// CauseDeadlock or CauseExit.
 	Cause string `json:"cause,omitempty"`
 	// Goroutines are the goroutines of the dump that matter to the learner,
 	// for goroutines: goroutine 1 and every one with a frame in the
-	// submitted files, in the order the runtime printed them.
+	// submitted files, in the order the runtime printed them (for
+	// CauseExit, only those with a frame in the submitted files).
 	Goroutines []Goroutine `json:"goroutines,omitempty"`
 }
 
@@ -110,6 +111,11 @@ const (
 	// CauseDeadlock: the runtime found every goroutine asleep and said so
 	// ("fatal error: all goroutines are asleep - deadlock!").
 	CauseDeadlock = "deadlock"
+	// CauseExit: in run and race modes, the user's main returned while
+	// other goroutines were still running (after a grace of about 50 ms
+	// for those finishing); they are listed where they were, and the
+	// program then exited as usual. The reporting goroutine is left out.
+	CauseExit = "exit"
 )
 
 // AsmLine is one line of the compiler's -S listing of the user's package.

@@ -203,6 +203,9 @@ func (ru *run) writeFiles() error {
 			files[k] = v
 		}
 	}
+	if m := ru.req.Mode; m == sandbox.ModeRun || m == sandbox.ModeRace {
+		files, _ = gotool.WrapMain(files)
+	}
 	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(ru.dir, "src", name), []byte(body), 0o600); err != nil {
 			return err

@@ -148,6 +148,9 @@ func (ru *run) writeFiles() error {
 			files[k] = v
 		}
 	}
+	if m := ru.req.Mode; m == sandbox.ModeRun || m == sandbox.ModeRace {
+		files, _ = gotool.WrapMain(files)
+	}
 	for name, body := range files {
 		p := filepath.Join(src, name)
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {

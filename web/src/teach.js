@@ -126,7 +126,10 @@ export function stuckView(ev, goto) {
   const root = el('section', 'cell-stuck');
   root.dataset.cause = ev.cause || '';
   const cause = ev.cause === 'deadlock' ? 'deadlock' : ev.cause || 'timeout';
-  root.append(el('h3', 'view-heading', `Where each goroutine was stuck (${cause})`));
+  const heading = ev.cause === 'exit'
+    ? 'Goroutines still running when main returned'
+    : `Where each goroutine was stuck (${cause})`;
+  root.append(el('h3', 'view-heading', heading));
   const list = el('ul', 'stuck-list');
   for (const g of ev.goroutines || []) {
     const li = el('li', 'stuck-item');

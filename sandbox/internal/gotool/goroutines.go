@@ -1,6 +1,7 @@
 package gotool
 
 import (
+	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -39,6 +40,47 @@ func Goroutines(stderr string, userFiles map[string]bool, dir string) (cause str
 	case strings.Contains(stderr, "SIGQUIT: quit"):
 		cause = sandbox.CauseTimeout
 	}
+	for _, g := range parseDump(stderr, userFiles, dir) {
+		if g.ID == 1 || g.Top != nil {
+			gs = append(gs, g)
+		}
+	}
+	return cause, gs
+}
+
+// ExitGoroutines parses the dump a program wrapped by WrapMain prints
+// when goroutines are still running after the user's main returned: the
+// goroutine blocks after LeakHeader. It keeps those with a frame in the
+// submitted files, in the order printed, and drops the goroutine that
+// printed the report (its frames are in WrapFile). It returns nil when
+// stderr holds no such report.
+func ExitGoroutines(stderr string, userFiles map[string]bool, dir string) []sandbox.Goroutine {
+	i := strings.Index(stderr, LeakHeader+"\n")
+	if i < 0 {
+		return nil
+	}
+	var gs []sandbox.Goroutine
+	for _, g := range parseDump(stderr[i+len(LeakHeader)+1:], userFiles, dir) {
+		if g.Top != nil && !inWrapper(g) {
+			gs = append(gs, g)
+		}
+	}
+	return gs
+}
+
+// inWrapper reports whether a goroutine has a frame in WrapFile.
+func inWrapper(g sandbox.Goroutine) bool {
+	for _, f := range g.Stack {
+		if path.Base(f.File) == WrapFile {
+			return true
+		}
+	}
+	return false
+}
+
+// parseDump parses every goroutine block of a dump, in the order printed.
+func parseDump(stderr string, userFiles map[string]bool, dir string) []sandbox.Goroutine {
+	var gs []sandbox.Goroutine
 	lines := strings.Split(stderr, "\n")
 	for i := 0; i < len(lines); i++ {
 		m := goroutineRE.FindStringSubmatch(strings.TrimRight(lines[i], "\r"))
@@ -49,13 +91,10 @@ func Goroutines(stderr string, userFiles map[string]bool, dir string) (cause str
 		for end < len(lines) && strings.TrimSpace(lines[end]) != "" {
 			end++
 		}
-		g := parseGoroutine(m, lines[i+1:end], userFiles, dir)
-		if g.ID == 1 || g.Top != nil {
-			gs = append(gs, g)
-		}
+		gs = append(gs, parseGoroutine(m, lines[i+1:end], userFiles, dir))
 		i = end - 1
 	}
-	return cause, gs
+	return gs
 }
 
 // parseGoroutine makes a goroutine of a matched header and the lines of

@@ -7,7 +7,9 @@ import (
 // EmitViews emits what a finished program's standard error shows beyond
 // its text, before the backend emits the exit event: one race event per
 // data race report, then, when the run timed out or the runtime found a
-// deadlock, one goroutines event listing where the goroutines were stuck.
+// deadlock, one goroutines event listing where the goroutines were stuck,
+// or, when a program wrapped by WrapMain reported goroutines still running
+// after its main returned, one goroutines event with cause "exit".
 // run tags the events like the run's output; files are the request's
 // files and dir the directory they were built in. A timeout whose program
 // printed no dump (it caught SIGQUIT) gets no goroutines event.
@@ -20,6 +22,9 @@ func EmitViews(emit func(sandbox.Event), run int, stderr string, timedOut bool, 
 		emit(sandbox.Event{Kind: sandbox.KindRace, Run: run, Race: &r})
 	}
 	if !timedOut && !IsDeadlock(stderr) {
+		if gs := ExitGoroutines(stderr, user, dir); len(gs) > 0 {
+			emit(sandbox.Event{Kind: sandbox.KindGoroutines, Run: run, Cause: sandbox.CauseExit, Goroutines: gs})
+		}
 		return
 	}
 	cause, gs := Goroutines(stderr, user, dir)
