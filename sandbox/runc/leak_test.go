@@ -1,0 +1,108 @@
+package runc
+
+import (
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// leakSrc leaves a goroutine blocked sending on line 9 (nobody receives)
+// when main returns on line 11.
+const leakSrc = `package main
+
+import "fmt"
+
+func main() {
+	ch := make(chan int)
+	go func() {
+		fmt.Println("sending")
+		ch <- 1
+	}()
+	fmt.Println("main returns")
+}
+`
+
+// finishedSrc waits for its goroutines, which all end.
+const finishedSrc = `package main
+
+import (
+	"fmt"
+	"sync"
+)
+
+func main() {
+	var wg sync.WaitGroup
+	for i := 0; i < 3; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); fmt.Println(i) }()
+	}
+	wg.Wait()
+}
+`
+
+// goroutinesEvents returns the run's goroutines events with cause.
+func goroutinesEvents(res *result, cause string) []sandbox.Event {
+	var evs []sandbox.Event
+	for _, e := range res.events {
+		if e.Kind == sandbox.KindGoroutines && e.Cause == cause {
+			evs = append(evs, e)
+		}
+	}
+	return evs
+}
+
+func TestLeakedGoroutinesAtExit(t *testing.T) {
+	for _, mode := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
+		t.Run(string(mode), func(t *testing.T) {
+			res := runSrc(t, mode, leakSrc)
+			outcome{reason: sandbox.ReasonExited, code: 0, stdout: []string{"main returns"},
+				stderr: []string{"racelab: goroutines still running when main returned:"}}.check(t, res)
+			if p := os.Getenv("RACELAB_LEAK_CAPTURE"); p != "" && mode == sandbox.ModeRun {
+				os.WriteFile(p, []byte(res.text(sandbox.KindStderr)), 0o644)
+			}
+			evs := goroutinesEvents(res, sandbox.CauseExit)
+			if len(evs) != 1 {
+				t.Fatalf("got %d goroutines events with cause exit, want 1%s", len(evs), res.dump())
+			}
+			gs := evs[0].Goroutines
+			if len(gs) != 1 || gs[0].Top == nil {
+				t.Fatalf("goroutines = %+v, want one with a top frame", gs)
+			}
+			if top := gs[0].Top; top.File != "main.go" || top.Line != 9 || top.Func != "main.main.func1" || !top.User {
+				t.Errorf("top = %+v, want main.go:9 main.main.func1", *top)
+			}
+			if gs[0].State != "chan send" {
+				t.Errorf("state = %q, want chan send", gs[0].State)
+			}
+			ig := slices.IndexFunc(res.events, func(e sandbox.Event) bool { return e.Kind == sandbox.KindGoroutines })
+			ie := slices.IndexFunc(res.events, func(e sandbox.Event) bool { return e.Kind == sandbox.KindExit })
+			if ig > ie {
+				t.Errorf("goroutines event at %d comes after the exit event at %d", ig, ie)
+			}
+		})
+	}
+}
+
+func TestNoLeakReportWhenGoroutinesFinish(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRun, finishedSrc)
+	outcome{reason: sandbox.ReasonExited, code: 0, stdout: []string{"0", "1", "2"}}.check(t, res)
+	if evs := goroutinesEvents(res, sandbox.CauseExit); len(evs) != 0 {
+		t.Errorf("got goroutines events %+v, want none", evs)
+	}
+	if s := res.text(sandbox.KindStderr); strings.Contains(s, "racelab:") {
+		t.Errorf("stderr has a leak report:\n%s", s)
+	}
+}
+
+func TestWrappedCompileErrorLine(t *testing.T) {
+	// undefined: y on line 7, after main (the renamed func) on line 5.
+	src := "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(1)\n\tfmt.Println(y)\n}\n"
+	res := runSrc(t, sandbox.ModeRace, src)
+	outcome{reason: sandbox.ReasonBuildFailed, code: 1, diagLine: 7}.check(t, res)
+	if s := res.text(sandbox.KindStderr) + res.dump(); strings.Contains(s, "zz_racelab") || strings.Contains(s, "racelabUserMain") {
+		t.Errorf("the build output mentions the wrapper:%s", s)
+	}
+}
