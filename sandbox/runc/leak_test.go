@@ -106,3 +106,18 @@ func TestWrappedCompileErrorLine(t *testing.T) {
 		t.Errorf("the build output mentions the wrapper:%s", s)
 	}
 }
+
+// A goroutine of the standard library still running at exit (os/signal's
+// loop) is not the learner's leak: nothing is printed about it.
+func TestExitGoroutinesIgnoresStdlib(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRun, "package main\n\nimport (\n\t\"fmt\"\n\t\"os\"\n\t\"os/signal\"\n)\n\nfunc main() {\n\tc := make(chan os.Signal, 1)\n\tsignal.Notify(c, os.Interrupt)\n\tfmt.Println(\"done\")\n}\n")
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"done"}}.check(t, res)
+	if s := res.text(sandbox.KindStderr); s != "" {
+		t.Errorf("stderr = %q, want nothing", s)
+	}
+	for _, e := range res.events {
+		if e.Kind == sandbox.KindGoroutines {
+			t.Errorf("goroutines event %+v for a standard-library goroutine", e)
+		}
+	}
+}

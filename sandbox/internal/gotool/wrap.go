@@ -21,15 +21,16 @@ const LeakHeader = "racelab: goroutines still running when main returned:"
 const userMain = "racelabUserMain"
 
 // wrapSrc is WrapFile's text: it runs the user's main, lets goroutines
-// that are finishing end for up to ~50 ms, and prints every goroutine
-// still alive. The reporting goroutine's own stack (frames in WrapFile)
-// is in the dump; ExitGoroutines drops it.
+// that are finishing end for up to ~50 ms, and prints the goroutines
+// still alive that run (or were started by) package main's code; nothing
+// when there are none.
 const wrapSrc = `package main
 
 import (
-	"os"
-	"runtime"
-	"time"
+	racelabOS "os"
+	racelabRuntime "runtime"
+	racelabStrings "strings"
+	racelabTime "time"
 )
 
 func main() {
@@ -38,18 +39,32 @@ func main() {
 }
 
 func racelabReportLeaks() {
-	deadline := time.Now().Add(50 * time.Millisecond)
-	for runtime.NumGoroutine() > 1 && time.Now().Before(deadline) {
-		runtime.Gosched()
-		time.Sleep(time.Millisecond)
+	deadline := racelabTime.Now().Add(50 * racelabTime.Millisecond)
+	for racelabRuntime.NumGoroutine() > 1 && racelabTime.Now().Before(deadline) {
+		racelabRuntime.Gosched()
+		racelabTime.Sleep(racelabTime.Millisecond)
 	}
-	if runtime.NumGoroutine() <= 1 {
+	if racelabRuntime.NumGoroutine() <= 1 {
 		return
 	}
 	buf := make([]byte, 1<<20)
-	n := runtime.Stack(buf, true)
-	os.Stderr.WriteString("` + LeakHeader + `\n")
-	os.Stderr.Write(buf[:n])
+	n := racelabRuntime.Stack(buf, true)
+	// Only goroutines of the program's own code are worth a word: the
+	// runtime's and the standard library's (os/signal's loop) are not
+	// the learner's leak.
+	var mine []string
+	for _, g := range racelabStrings.Split(string(buf[:n]), "\n\n") {
+		if racelabStrings.Contains(g, "racelabReportLeaks") {
+			continue
+		}
+		if racelabStrings.Contains(g, "\nmain.") || racelabStrings.Contains(g, "created by main.") {
+			mine = append(mine, g)
+		}
+	}
+	if len(mine) == 0 {
+		return
+	}
+	racelabOS.Stderr.WriteString("` + LeakHeader + `\n" + racelabStrings.Join(mine, "\n\n") + "\n")
 }
 `
 
@@ -109,7 +124,10 @@ func WrapMain(files map[string]string) (map[string]string, bool) {
 		ast.Inspect(f, func(n ast.Node) bool {
 			if id, isID := n.(*ast.Ident); isID {
 				switch {
-				case id.Name == userMain || id.Name == "racelabReportLeaks":
+				case strings.HasPrefix(id.Name, "racelab"):
+					// The wrapper's own names (and its import aliases,
+					// chosen so that no package-level name of the
+					// program clashes with them) must be free.
 					ok = false
 				case id.Name == "main" && !skip[id]:
 					// A use of main, or a local or field named main:

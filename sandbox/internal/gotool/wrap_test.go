@@ -4,6 +4,9 @@ import (
 	"go/parser"
 	"go/token"
 	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -145,5 +148,27 @@ func TestEmitViewsExit(t *testing.T) {
 	EmitViews(emit, 0, "hello\n", false, files, "/work")
 	if len(evs) != 0 {
 		t.Errorf("events = %+v, want none", evs)
+	}
+}
+
+// The wrapper's imports are aliased, so a program whose package-level
+// names are those of the wrapper's packages still builds once wrapped.
+func TestWrapMainBuildsWithClashingNames(t *testing.T) {
+	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { println(os + runtime + strings + time) }\n"}
+	wrapped, ok := WrapMain(files)
+	if !ok {
+		t.Fatal("WrapMain refused a program it can wrap")
+	}
+	dir := t.TempDir()
+	for name, body := range wrapped {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("the wrapped program does not build: %v\n%s", err, out)
 	}
 }
