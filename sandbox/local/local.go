@@ -30,7 +30,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -123,24 +122,14 @@ func (c *Config) fill() error {
 // Run builds and runs req on the host; see sandbox.Runner.
 func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
 	l := r.cfg.Limits
-	if err := req.Validate(l); err != nil {
+	emit, done, err := gotool.Begin(req, l, emit)
+	if err != nil || done {
 		return err
-	}
-	if mod, ok := req.Files["go.mod"]; ok {
-		if err := gotool.CheckGoMod(mod); err != nil {
-			return err
-		}
-	}
-	emit = serialize(emit)
-	if req.Mode == sandbox.ModeFmt {
-		gotool.FormatRun(req, l, emit)
-		return nil
 	}
 	select {
 	case r.slots <- struct{}{}:
 	case <-ctx.Done():
-		emit(sandbox.Event{Kind: sandbox.KindExit, Code: -1, Reason: sandbox.ReasonCanceled,
-			Msg: gotool.Explain(sandbox.ReasonCanceled, -1, req.Mode, l)})
+		emit(gotool.Canceled(req, l))
 		return nil
 	}
 	defer func() { <-r.slots }()
@@ -150,16 +139,6 @@ func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	}
 	defer ru.cleanup()
 	return ru.execute(ctx)
-}
-
-// serialize makes emit safe to call from the output goroutines at once.
-func serialize(emit func(sandbox.Event)) func(sandbox.Event) {
-	var mu sync.Mutex
-	return func(e sandbox.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		emit(e)
-	}
 }
 
 // run is one request on its way through the build and the executions.

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,18 +19,9 @@ import (
 
 // Run builds and runs req in fresh containers; see sandbox.Runner.
 func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
-	if err := req.Validate(r.cfg.Limits); err != nil {
+	emit, done, err := gotool.Begin(req, r.cfg.Limits, emit)
+	if err != nil || done {
 		return err
-	}
-	if mod, ok := req.Files["go.mod"]; ok {
-		if err := gotool.CheckGoMod(mod); err != nil {
-			return err
-		}
-	}
-	emit = serialize(emit)
-	if req.Mode == sandbox.ModeFmt {
-		gotool.FormatRun(req, r.cfg.Limits, emit)
-		return nil
 	}
 	r.active.Add(1)
 	defer r.active.Done()
@@ -39,7 +29,7 @@ func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	select {
 	case slot = <-r.slots:
 	case <-ctx.Done():
-		emit(canceled(req, r.cfg.Limits))
+		emit(gotool.Canceled(req, r.cfg.Limits))
 		return nil
 	}
 	defer func() { r.slots <- slot }()
@@ -49,21 +39,6 @@ func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	}
 	defer ru.cleanup()
 	return ru.execute(ctx)
-}
-
-// serialize makes emit safe to call from the output goroutines at once.
-func serialize(emit func(sandbox.Event)) func(sandbox.Event) {
-	var mu sync.Mutex
-	return func(e sandbox.Event) {
-		mu.Lock()
-		defer mu.Unlock()
-		emit(e)
-	}
-}
-
-func canceled(req *sandbox.Request, l sandbox.Limits) sandbox.Event {
-	return sandbox.Event{Kind: sandbox.KindExit, Code: -1, Reason: sandbox.ReasonCanceled,
-		Msg: gotool.Explain(sandbox.ReasonCanceled, -1, req.Mode, l)}
 }
 
 // run is one request on its way through the containers.
@@ -200,7 +175,7 @@ func (ru *run) execute(ctx context.Context) error {
 		if ctx.Err() != nil {
 			// Stopped between two runs: say so, as a run stopped midway
 			// would.
-			ru.emit(canceled(ru.req, ru.r.cfg.Limits))
+			ru.emit(gotool.Canceled(ru.req, ru.r.cfg.Limits))
 			break
 		}
 		if ok, err = ru.runAgain(ctx, i); err != nil {
