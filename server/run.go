@@ -20,6 +20,12 @@ type runErr struct {
 // classify maps every error of a run to what the client is told: the one
 // path from error to HTTP. Internal details go to the log, not the client.
 func (s *Server) classify(err error) runErr {
+	e := s.classifyErr(err)
+	s.metrics.errors.WithLabelValues(string(e.reason)).Inc()
+	return e
+}
+
+func (s *Server) classifyErr(err error) runErr {
 	var rl *rateLimitError
 	switch {
 	case errors.Is(err, sandbox.ErrBadRequest):
@@ -48,9 +54,14 @@ func (s *Server) admit(ctx context.Context, client string, req *sandbox.Request,
 	if err := s.clients.allow(client, time.Now()); err != nil {
 		return nil, err
 	}
-	return s.queue.acquire(ctx, func(p int) {
+	start := time.Now()
+	release, err := s.queue.acquire(ctx, func(p int) {
 		emit(sandbox.Event{Kind: sandbox.KindQueued, Position: p})
 	})
+	if err == nil {
+		s.metrics.waited(time.Since(start))
+	}
+	return release, err
 }
 
 // execute runs an admitted request and logs one line about it.
@@ -65,6 +76,7 @@ func (s *Server) execute(ctx context.Context, client string, req *sandbox.Reques
 		case sandbox.KindStdout, sandbox.KindStderr:
 			outBytes += len(e.Data)
 		}
+		s.metrics.observe(req.Mode, e)
 		emit(e)
 	})
 	s.cfg.Log.Info("run", "client", client, "mode", req.Mode, "repeat", req.Repeat, "reason", exit.Reason,

@@ -104,6 +104,7 @@ type Server struct {
 	queue   *admission
 	clients *clients
 	sockets atomic.Int64   // websockets open now
+	metrics *metrics
 	conns   sync.WaitGroup // websocket handlers, which outlive http.Server.Shutdown
 }
 
@@ -120,6 +121,7 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		queue:   newAdmission(cfg.MaxRuns, cfg.QueueSize),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 	}
+	s.metrics = newMetrics(s)
 	if err := s.renderPages(); err != nil {
 		return nil, err
 	}
@@ -134,6 +136,8 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /static/chroma.css", s.handleChromaCSS)
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleHealth)
+	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.HandleFunc("GET /api/ws", s.handleWS)
 	s.mux.HandleFunc("POST /api/run", s.handleRun)
 	s.mux.HandleFunc("/", s.handleNotFound)

@@ -457,3 +457,35 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Errorf("server still answers after shutdown")
 	}
 }
+
+// /metrics reports runs by mode and reason, rejections, the queue and
+// the open websockets, from the server's own registry.
+func TestMetrics(t *testing.T) {
+	ts := newTestServer(t, Config{}, newFake())
+	postRun(t, ts.URL, reqJSON(t, sandbox.Request{Mode: sandbox.ModeRace, Files: src("x")}))
+	postRun(t, ts.URL, []byte(`{"files":`))
+	c := dial(t, ts)
+	send(t, c, sandbox.Request{Files: src("BLOCK")})
+	recvUntil(t, c, sandbox.KindStdout)
+	resp, body := get(t, ts.URL+"/metrics")
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics = %d", resp.StatusCode)
+	}
+	for _, want := range []string{
+		`racelab_runs_total{mode="race",reason="exited"} 1`,
+		`racelab_rejected_total{reason="bad-request"} 1`,
+		`racelab_websockets 1`,
+		`racelab_runs_running 1`,
+		`racelab_queue_length 0`,
+		`racelab_queue_wait_seconds_count 2`,
+		`racelab_build_seconds_count 2`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	if resp, _ := get(t, ts.URL+"/readyz"); resp.StatusCode != 200 {
+		t.Errorf("GET /readyz = %d", resp.StatusCode)
+	}
+}
