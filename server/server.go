@@ -103,7 +103,7 @@ type Server struct {
 	css     []byte // the highlighting styles
 	queue   *admission
 	clients *clients
-	sockets atomic.Int64   // websockets open now
+	sockets atomic.Int64 // websockets open now
 	metrics *metrics
 	conns   sync.WaitGroup // websocket handlers, which outlive http.Server.Shutdown
 }
