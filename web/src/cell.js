@@ -23,6 +23,10 @@ const buttons = [
   ['stop', 'Stop', 'Stop the run'],
 ];
 
+// The GOMAXPROCS a learner may pick for a run; '' keeps the cell's own
+// (data-gomaxprocs), or Go's default when the cell sets none.
+const procsChoices = ['1', '2', '4', '8'];
+
 // Modes whose runs may be repeated (sandbox.Mode.Repeatable).
 const repeatable = new Set(['run', 'race']);
 
@@ -60,6 +64,14 @@ function sameNames(files, names) {
 // with every run but not shown in the editor.
 function hiddenNames(value, original) {
   return (value || '').split(',').filter((n) => n && n in original);
+}
+
+// vetWords sums up go vet's findings for the status line: how many, and
+// the first one with its place.
+function vetWords(errors) {
+  const e = errors[0];
+  const n = errors.length;
+  return `go vet found ${n} problem${n === 1 ? '' : 's'}: ${e.file || '?'}:${e.line || 0}: ${e.msg}`;
 }
 
 export class Cell {
@@ -187,6 +199,7 @@ export class Cell {
     this.buttons = new Map();
     for (const [action, label, what] of buttons) {
       if ((action === 'test' || action === 'bench') && !this.tests) continue;
+      if (action === 'reset') bar.append(this.makeProcs());
       const b = el('button', `cell-btn cell-btn-${action}`, label);
       b.type = 'button';
       b.dataset.action = action;
@@ -202,6 +215,34 @@ export class Cell {
       bar.append(b);
     }
     return bar;
+  }
+
+  // makeProcs makes the labelled GOMAXPROCS selector of the toolbar.
+  makeProcs() {
+    const box = el('label', 'cell-procs');
+    const id = `${this.fig.id || `cell-${this.id}`}-procs`;
+    box.htmlFor = id;
+    box.append(el('span', 'cell-procs-label', 'GOMAXPROCS'));
+    const select = el('select', 'cell-procs-select');
+    select.id = id;
+    select.title = 'How many threads run Go code at once (GOMAXPROCS) in the next run';
+    const def = el('option', '', this.gomaxprocs > 0 ? `${this.gomaxprocs} (lesson)` : 'default');
+    def.value = '';
+    select.append(def);
+    for (const n of procsChoices) {
+      const o = el('option', '', n);
+      o.value = n;
+      select.append(o);
+    }
+    this.procs = select;
+    box.append(select);
+    return box;
+  }
+
+  // chosenProcs is the GOMAXPROCS of the next run: the selector's, else
+  // the cell's; 0 asks for Go's default.
+  chosenProcs() {
+    return intAttr(this.procs ? this.procs.value : '') || this.gomaxprocs;
   }
 
   act(action) {
@@ -275,7 +316,7 @@ export class Cell {
     const request = {
       files: this.files(),
       mode,
-      gomaxprocs: this.gomaxprocs,
+      gomaxprocs: this.chosenProcs(),
       repeat: repeatable.has(mode) ? this.repeat : 1,
     };
     this.runNo = 0;
@@ -346,6 +387,8 @@ export class Cell {
         if (request.repeat > 1 && ev.run) {
           out.exitStatus(ev, `Run ${ev.run} of ${request.repeat}: `);
           if (ev.run < request.repeat) out.status.dataset.state = 'running';
+        } else if (request.mode === 'vet' && this.errors.length > 0) {
+          out.exitStatus({ ...ev, msg: vetWords(this.errors) });
         } else {
           out.exitStatus(ev);
         }
