@@ -24,12 +24,16 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: racelab check [flags]\n\nRun every cell of the lessons in the sandbox and verify what each claims.\nPrints one line per cell and \"N passed, M failed\"; exit status 1 on any failure.\n\nflags:\n")
-		fs.PrintDefaults()
+		printDefaults(fs.Output(), fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "racelab check: %v\n", err)
 		return 2
 	}
 	filter, err := regexp.Compile(*only)

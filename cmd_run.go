@@ -33,12 +33,16 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	f.backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: racelab run [flags] FILE...\n\nBuild and run Go files in the sandbox.\n\nflags:\n")
-		fs.PrintDefaults()
+		printDefaults(fs.Output(), fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "racelab run: %v\n", err)
 		return 2
 	}
 	f.req.Mode = sandbox.Mode(*mode)

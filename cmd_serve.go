@@ -34,12 +34,16 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
-		fs.PrintDefaults()
+		printDefaults(fs.Output(), fs)
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		return 2
+	}
+	if err := applyEnv(fs); err != nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 2
 	}
 	if fs.NArg() > 0 {

@@ -226,3 +226,32 @@ func TestCheckBuiltinLessons(t *testing.T) {
 		t.Errorf("no summary line with 0 failed")
 	}
 }
+
+// Every flag can come from the environment (RACELAB_<NAME>); the command
+// line wins; a bad value is refused naming the variable.
+func TestFlagsFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	p := writeFile(t, dir, "main.go", "package main\n\nfunc main() {}\n")
+	t.Setenv("RACELAB_MODE", "warp")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"run", p}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `unknown mode "warp"`) {
+		t.Errorf("RACELAB_MODE=warp: exit %d, stderr %q; want the mode taken from the environment", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run(context.Background(), []string{"run", "--sandbox", "local", "--mode", "run", p}, &stdout, &stderr); code != 0 {
+		t.Errorf("--mode on the command line: exit %d, stderr %q; want it to win over RACELAB_MODE", code, stderr.String())
+	}
+	t.Setenv("RACELAB_MODE", "run")
+	t.Setenv("RACELAB_RUN_TIMEOUT", "soon")
+	stderr.Reset()
+	if code := run(context.Background(), []string{"run", p}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "RACELAB_RUN_TIMEOUT") {
+		t.Errorf("RACELAB_RUN_TIMEOUT=soon: exit %d, stderr %q; want a refusal naming the variable", code, stderr.String())
+	}
+	stderr.Reset()
+	run(context.Background(), []string{"serve", "-h"}, &stdout, &stderr)
+	for _, want := range []string{"RACELAB_ADDR", "RACELAB_RUN_TIMEOUT", "RACELAB_MEMORY", "RACELAB_MAX_RUNS"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("serve -h does not name %s", want)
+		}
+	}
+}
