@@ -308,6 +308,7 @@ func (ru *run) runProgram(ctx context.Context, i int) (bool, error) {
 	cmd.Env = gotool.RunEnv(ru.req, ru.plan, own, own)
 	start := time.Now()
 	out := stream.New(ru.emit, ru.runIndex(i), l.OutputFor(mode), start)
+	out.SetRewrite(gotool.Renamed, gotool.Original)
 	cmd.Stdout, cmd.Stderr = out.Stdout(), out.Stderr()
 	o, err := supervise(ctx, cmd, l.RunTimeout, l.KillGrace, out.Exceeded())
 	if err != nil {

@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"context"
 	"os"
 	"slices"
 	"strings"
@@ -118,6 +119,24 @@ func TestExitGoroutinesIgnoresStdlib(t *testing.T) {
 	for _, e := range res.events {
 		if e.Kind == sandbox.KindGoroutines {
 			t.Errorf("goroutines event %+v for a standard-library goroutine", e)
+		}
+	}
+}
+
+// The user's main keeps its name in what the learner reads: a race report
+// and a panic name main.main, never the name the wrapper gave it. (The
+// wrapper's own frame, zz_racelab_main.go, still ends main's stack in a
+// traceback.)
+func TestWrapperInvisible(t *testing.T) {
+	for _, src := range []string{racyCounter["main.go"], "package main\n\nfunc main() {\n\tgo func() {}()\n\tpanic(\"boom\")\n}\n"} {
+		res := runReq(t, context.Background(), &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
+		res.exit(t)
+		all := res.text(sandbox.KindStdout) + res.text(sandbox.KindStderr)
+		if strings.Contains(all, "racelabUserMain") {
+			t.Errorf("output shows the renamed main:\n%s", all)
+		}
+		if !strings.Contains(all, "main.main") {
+			t.Errorf("output does not name main.main:\n%s", all)
 		}
 	}
 }

@@ -151,6 +151,7 @@ func (ru *run) launch(ctx context.Context, w *watch, spec containerSpec, extra [
 	}
 	w.start = time.Now()
 	w.out = stream.New(ru.emit, ru.runIndex(w.run), r.cfg.Limits.OutputFor(ru.req.Mode), w.start)
+	w.out.SetRewrite(gotool.Renamed, gotool.Original)
 	c, err := r.start(w.ctrID, bundle, w.out, extra)
 	if err != nil {
 		r.cg.remove(w.ctrID)

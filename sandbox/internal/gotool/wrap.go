@@ -20,6 +20,15 @@ const LeakHeader = "racelab: goroutines still running when main returned:"
 // userMain is the name WrapMain gives the user's func main.
 const userMain = "racelabUserMain"
 
+// Renamed is how the user's main shows in tracebacks and race reports of
+// a wrapped program ("main.racelabUserMain.func1"), and Original what a
+// learner should read there instead: backends rewrite one to the other in
+// the output they stream.
+const (
+	Renamed  = "main." + userMain
+	Original = "main.main"
+)
+
 // wrapSrc is WrapFile's text: it runs the user's main, lets goroutines
 // that are finishing end for up to ~50 ms, and prints the goroutines
 // still alive that run (or were started by) package main's code; nothing
