@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"sync"
 
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox/local"
@@ -21,7 +22,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var cfg server.Config
 	var backend backendFlags
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen `address`")
-	dir := fs.String("lessons", "", "serve the lessons in `dir` instead of the built-in ones")
+	dir := fs.String("lessons", "", "serve the lessons in `dir` instead of the built-in ones, and reload them (and open pages) when they change")
 	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, "runs going at once (0: one per core)")
 	fs.IntVar(&cfg.QueueSize, "queue", server.DefaultQueueSize, "runs that may wait for a slot; more are told the server is busy")
 	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "runs one client may start per minute, on average")
@@ -63,8 +64,18 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg.Log, cfg.Limits = log, backend.limits
 	lessonFS := lessons.Builtin()
+	var watcher *lessonWatcher
 	if *dir != "" {
 		lessonFS = os.DirFS(*dir)
+		// Watching starts before the first load, so that no change made
+		// while the sandbox warms up is missed.
+		w, err := watchLessons(*dir, log)
+		if err != nil {
+			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+			return 1
+		}
+		defer w.close()
+		watcher = w
 	}
 	lib, err := lessons.Load(lessonFS)
 	if err != nil {
@@ -85,10 +96,20 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	defer ln.Close()
+	cfg.Live = *dir != ""
 	srv, err := server.New(cfg, lib, runner)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 1
+	}
+	if watcher != nil {
+		// The watcher ends with the server: its context is canceled and it
+		// is waited for before serve returns.
+		watchCtx, stopWatching := context.WithCancel(ctx)
+		var watching sync.WaitGroup
+		watching.Go(func() { watcher.run(watchCtx, srv.Reload) })
+		defer watching.Wait()
+		defer stopWatching()
 	}
 	fmt.Fprintf(stdout, "racelab is serving %d lessons at http://%s/ (sandbox: %s); Ctrl-C stops it\n",
 		len(lib.Lessons()), ln.Addr(), backend.name)

@@ -1,5 +1,7 @@
 // Package server is racelab's web tier: the lesson pages, rendered once
-// at start-up and served from memory, and the API that runs code through
+// at start-up and served from memory (and rendered again by Reload while
+// an author edits them, with GET /api/reload telling open pages to
+// reload themselves), and the API that runs code through
 // a sandbox.Runner and streams its events over a websocket (/api/ws) or
 // as NDJSON (POST /api/run). An admission queue bounds the runs going at
 // once and tells waiting learners their place in line; a token bucket per
@@ -50,6 +52,7 @@ type Config struct {
 	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
 	ShutdownGrace   time.Duration  // how long shutdown waits for connections to end
 	TrustProxy      bool           // take the client's address from X-Forwarded-For
+	Live            bool           // authoring: pages reload themselves when Reload changes them (GET /api/reload)
 	Limits          sandbox.Limits // the sandbox's limits, to check requests before queuing them
 	Log             *slog.Logger
 }
@@ -93,12 +96,11 @@ func (c *Config) fill() {
 // Server serves the site and the API.
 type Server struct {
 	cfg     Config
-	lib     *lessons.Library
 	runner  sandbox.Runner
 	mux     *http.ServeMux
 	tmpl    *template.Template
-	pages   map[string][]byte // path → rendered page
-	missing []byte            // the rendered 404 page
+	site    atomic.Pointer[site] // the pages served now; Reload swaps them
+	reload  sync.Mutex           // serializes Reload
 	static  http.Handler
 	css     []byte // the highlighting styles
 	queue   *admission
@@ -113,7 +115,6 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 	cfg.fill()
 	s := &Server{
 		cfg:     cfg,
-		lib:     lib,
 		runner:  runner,
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(web.Static()),
@@ -122,9 +123,17 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 	}
 	s.metrics = newMetrics(s)
-	if err := s.renderPages(); err != nil {
+	tmpl, err := web.Templates()
+	if err != nil {
+		return nil, fmt.Errorf("server: templates: %w", err)
+	}
+	s.tmpl = tmpl
+	st, err := s.render(lib)
+	if err != nil {
 		return nil, err
 	}
+	st.version = 1
+	s.site.Store(st)
 	s.routes()
 	return s, nil
 }
@@ -139,6 +148,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /readyz", s.handleHealth)
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.HandleFunc("GET /api/ws", s.handleWS)
+	s.mux.HandleFunc("GET /api/reload", s.handleReload)
 	s.mux.HandleFunc("POST /api/run", s.handleRun)
 	s.mux.HandleFunc("/", s.handleNotFound)
 }
@@ -158,14 +168,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'; object-src 'none'"
 
+// handlePage serves the index and the lesson pages. While the lessons do
+// not load (see Reload), it serves the error page for every one of them,
+// with status 500, so that the author sees the problem wherever they look.
 func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
-	page, ok := s.pages[r.URL.Path]
+	st := s.site.Load()
+	w.Header().Set("Cache-Control", "no-cache")
+	if st.broken != nil {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		w.Write(st.broken)
+		return
+	}
+	page, ok := st.pages[r.URL.Path]
 	if !ok {
 		s.handleNotFound(w, r)
 		return
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-cache")
 	w.Write(page)
 }
 
@@ -173,8 +193,8 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(http.StatusNotFound)
 	var b bytes.Buffer
-	if err := s.tmplExec(&b, "404.html", notFoundPage{Title: "Not found", Path: r.URL.Path}); err != nil {
-		w.Write(s.missing)
+	if err := s.tmplExec(&b, "404.html", notFoundPage{Title: "Not found", Path: r.URL.Path, Live: s.cfg.Live}); err != nil {
+		w.Write(s.site.Load().missing)
 		return
 	}
 	w.Write(b.Bytes())
@@ -189,7 +209,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	running, waiting := s.queue.stats()
 	fmt.Fprintf(w, "ok\nlessons %d\nruns %d\nwaiting %d\nwebsockets %d\n",
-		len(s.lib.Lessons()), running, waiting, s.sockets.Load())
+		len(s.site.Load().lib.Lessons()), running, waiting, s.sockets.Load())
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it
@@ -233,72 +253,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return err
 }
 
-// renderPages renders the index, every lesson page and the 404 page once.
-func (s *Server) renderPages() error {
-	tmpl, err := web.Templates()
-	if err != nil {
-		return fmt.Errorf("server: templates: %w", err)
-	}
-	s.tmpl = tmpl
-	s.pages = map[string][]byte{}
-	all := s.lib.Lessons()
-	links := make([]lessonLink, len(all))
-	for i, l := range all {
-		links[i] = lessonLink{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, Cells: len(l.Cells)}
-	}
-	var b bytes.Buffer
-	if err := s.tmplExec(&b, "index.html", indexPage{Title: "racelab", Lessons: links}); err != nil {
-		return err
-	}
-	s.pages["/"] = bytes.Clone(b.Bytes())
-	for i, l := range all {
-		p := lessonPage{Title: l.Title, Lesson: lessonView{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, HTML: l.HTML}}
-		if i > 0 {
-			p.Prev = &links[i-1]
-		}
-		if i+1 < len(links) {
-			p.Next = &links[i+1]
-		}
-		b.Reset()
-		if err := s.tmplExec(&b, "lesson.html", p); err != nil {
-			return err
-		}
-		s.pages["/lessons/"+l.Slug] = bytes.Clone(b.Bytes())
-	}
-	b.Reset()
-	if err := s.tmplExec(&b, "404.html", notFoundPage{Title: "Not found"}); err != nil {
-		return err
-	}
-	s.missing = bytes.Clone(b.Bytes())
-	return nil
-}
-
 func (s *Server) tmplExec(w io.Writer, name string, data any) error {
 	if err := s.tmpl.ExecuteTemplate(w, name, data); err != nil {
 		return fmt.Errorf("server: render %s: %w", name, err)
 	}
 	return nil
 }
-
-// The data of the page templates (see web/templates).
-type (
-	lessonLink struct {
-		Slug, Title, Summary string
-		Order, Cells         int
-	}
-	indexPage struct {
-		Title   string
-		Lessons []lessonLink
-	}
-	lessonView struct {
-		Slug, Title, Summary string
-		Order                int
-		HTML                 template.HTML
-	}
-	lessonPage struct {
-		Title      string
-		Lesson     lessonView
-		Prev, Next *lessonLink
-	}
-	notFoundPage struct{ Title, Path string }
-)

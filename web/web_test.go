@@ -21,6 +21,7 @@ type (
 	indexPage struct {
 		Title   string
 		Lessons []indexLesson
+		Live    bool
 	}
 	lessonBody struct {
 		Slug, Title, Summary string
@@ -32,9 +33,16 @@ type (
 		Title      string
 		Lesson     lessonBody
 		Prev, Next *lessonLink
+		Live       bool
 	}
-	notFoundPage struct{ Title, Path string }
-	errorPage    struct{ Title, Message string }
+	notFoundPage struct {
+		Title, Path string
+		Live        bool
+	}
+	errorPage struct {
+		Title, Message string
+		Live           bool
+	}
 )
 
 func samplePages(t *testing.T) map[string]any {
@@ -59,8 +67,9 @@ func samplePages(t *testing.T) map[string]any {
 			Title:  "Introduction",
 			Lesson: lessonBody{Slug: "intro", Title: "Introduction", Order: 0, HTML: "<p>Hello.</p>"},
 		},
-		"404.html":   notFoundPage{Title: "Not found", Path: `/lessons/<b>nope</b>`},
-		"error.html": errorPage{Title: "This lesson could not be loaded", Message: "lessons: parse x.md: line 3: bad attribute"},
+		"404.html":          notFoundPage{Title: "Not found", Path: `/lessons/<b>nope</b>`},
+		"error.html":        errorPage{Title: "This lesson could not be loaded", Message: "lessons: parse x.md: line 3: bad attribute"},
+		"error.html (live)": errorPage{Title: "This lesson could not be loaded", Message: "lessons: x.md:3: bad attribute", Live: true},
 	}
 }
 
@@ -157,7 +166,8 @@ func TestPageContents(t *testing.T) {
 		}, nil},
 		{"lesson.html (first)", []string{`<h1>Introduction</h1>`}, []string{`rel="prev"`, `rel="next"`, `prev-lesson`, `next-lesson`}},
 		{"404.html", []string{`/lessons/&lt;b&gt;nope&lt;/b&gt;`}, []string{`<b>nope</b>`}},
-		{"error.html", []string{`This lesson could not be loaded`, `line 3: bad attribute`}, nil},
+		{"error.html", []string{`This lesson could not be loaded`, `line 3: bad attribute`}, []string{`racelab-live`}},
+		{"error.html (live)", []string{`<meta name="racelab-live" content="1">`, `x.md:3: bad attribute`}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

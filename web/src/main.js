@@ -3,6 +3,7 @@
 
 import { Cell } from './cell.js';
 import { setupKeys } from './keys.js';
+import { setupLiveReload } from './live.js';
 import { markVisited, showProgress } from './progress.js';
 import { adoptEditorStyles } from './styles.js';
 
@@ -11,6 +12,7 @@ function main() {
   document.documentElement.classList.add('js');
   adoptEditorStyles();
   setupKeys();
+  setupLiveReload();
   const lesson = document.querySelector('article[data-lesson]');
   if (lesson) markVisited(lesson.dataset.lesson);
   showProgress(document);

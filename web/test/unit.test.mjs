@@ -7,6 +7,7 @@ import { ordinal, exitStats } from '../src/output.js';
 import { isLast, wsURL } from '../src/protocol.js';
 import { placeModules } from '../src/styles.js';
 import { diagnostic } from '../src/editor.js';
+import { setupLiveReload } from '../src/live.js';
 
 test('ordinal', () => {
   const cases = { 1: '1st', 2: '2nd', 3: '3rd', 4: '4th', 11: '11th', 12: '12th', 13: '13th', 21: '21st', 102: '102nd', 111: '111th' };
@@ -66,4 +67,27 @@ test('diagnostic', () => {
   assert.ok(past.from >= doc.line(5).from && past.to <= doc.length, 'a line past the end marks the last line');
   const empty = diagnostic(doc, { line: 2, col: 1, msg: 'm' });
   assert.ok(empty.from === empty.to && empty.from === doc.line(2).from, 'an empty line gets an empty range');
+});
+
+test('setupLiveReload', () => {
+  const fakeDoc = (content) => ({ querySelector: () => (content == null ? null : { content }) });
+  const fakeWin = () => {
+    const win = { reloads: 0, location: { reload: () => { win.reloads++; } } };
+    win.EventSource = class {
+      constructor(url) { this.url = url; this.listeners = {}; this.closed = false; win.source = this; }
+      addEventListener(type, fn) { this.listeners[type] = fn; }
+      close() { this.closed = true; }
+    };
+    return win;
+  };
+  const quiet = fakeWin();
+  assert.equal(setupLiveReload(fakeDoc(null), quiet), null, 'no meta: no EventSource');
+  assert.equal(quiet.source, undefined);
+  const live = fakeWin();
+  const source = setupLiveReload(fakeDoc('1'), live);
+  assert.equal(source.url, '/api/reload');
+  assert.equal(live.reloads, 0);
+  source.listeners.reload({ data: '2' });
+  assert.equal(live.reloads, 1, 'reloads on a reload event');
+  assert.ok(source.closed, 'closes the stream before reloading');
 });
