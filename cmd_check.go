@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -26,23 +25,12 @@ func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(fs.Output(), "usage: racelab check [flags]\n\nRun every cell of the lessons in the sandbox and verify what each claims.\nPrints one line per cell and \"N passed, M failed\"; exit status 1 on any failure.\n\nflags:\n")
 		printDefaults(fs.Output(), fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "racelab check: %v\n", err)
-		return 2
+	if code, ok := parseFlags(fs, args, &backend); !ok {
+		return code
 	}
 	filter, err := regexp.Compile(*only)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab check: -cell: %v\n", err)
-		return 2
-	}
-	if err := backend.limits.Check(); err != nil {
-		fmt.Fprintf(stderr, "racelab check: %v\n", err)
 		return 2
 	}
 	lessonFS := lessons.Builtin()

@@ -35,15 +35,8 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(fs.Output(), "usage: racelab run [flags] FILE...\n\nBuild and run Go files in the sandbox.\n\nflags:\n")
 		printDefaults(fs.Output(), fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
-		return 2
+	if code, ok := parseFlags(fs, args, &f.backend); !ok {
+		return code
 	}
 	f.req.Mode = sandbox.Mode(*mode)
 	files, err := readFiles(fs.Args(), f.backend.limits.MaxSourceBytes)
@@ -52,10 +45,6 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	f.req.Files = files
-	if err := f.backend.limits.Check(); err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
-		return 2
-	}
 	if err := f.req.Validate(f.backend.limits); err != nil {
 		fmt.Fprintf(stderr, "racelab run: %v\n", err)
 		return 2

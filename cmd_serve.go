@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -37,22 +36,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
 		printDefaults(fs.Output(), fs)
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
-	}
-	if err := applyEnv(fs); err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 2
+	if code, ok := parseFlags(fs, args, &backend); !ok {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "racelab serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if err := backend.limits.Check(); err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 2
 	}
 	if backend.name == "local" {

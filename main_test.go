@@ -108,7 +108,7 @@ func TestRunRaceJSON(t *testing.T) {
 	if base == "" {
 		base = "/var/lib/racelab-test"
 	}
-	p := writeFile(t, t.TempDir(), "racy.go", racySource)
+	p := filepath.Join("examples", "racy.go")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"run", "--mode", "race", "--json",
 		"--state-dir", filepath.Join(base, "cli"), "--cache-dir", filepath.Join(base, "cache"), p}, &stdout, &stderr)
@@ -152,30 +152,6 @@ func runcUnavailable() string {
 	}
 	return ""
 }
-
-const racySource = `package main
-
-import (
-	"fmt"
-	"sync"
-)
-
-func main() {
-	var wg sync.WaitGroup
-	n := 0
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 1000; j++ {
-				n++
-			}
-		}()
-	}
-	wg.Wait()
-	fmt.Println("n =", n)
-}
-`
 
 // racelab serve refuses to start on a lesson that does not parse, naming
 // the file and line.

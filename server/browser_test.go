@@ -265,7 +265,7 @@ var progressText = regexp.MustCompile(`^([1-9]\d*) of (\d+) cells run$`)
 
 func testBrowserIndexVisited(t *testing.T, bt *browserTest) {
 	if !bt.streamed {
-		t.Skip("needs the Stream subtest to have opened the lesson and run a cell")
+		t.Fatal("the Stream subtest did not open the lesson and run a cell, so there is no progress to see")
 	}
 	it := bt.index(t)
 	m := progressText.FindStringSubmatch(it.Progress)

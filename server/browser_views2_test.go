@@ -117,7 +117,6 @@ func testViewsProcs(t *testing.T, bt *browserTest) {
 }
 
 func testViewsTimeout(t *testing.T, bt *browserTest) {
-	contractField(t, "Goroutines")
 	tab := bt.openLesson(t)
 	bt.putProgram(t, tab, cellHello, selectForever)
 	v := runCell(t, tab, cellHello, "run")
@@ -141,7 +140,6 @@ func testViewsTimeout(t *testing.T, bt *browserTest) {
 }
 
 func testViewsLeak(t *testing.T, bt *browserTest) {
-	contractField(t, "Goroutines")
 	tab := bt.openLesson(t)
 	bt.putProgram(t, tab, cellHello, leakySend)
 	v := runCell(t, tab, cellHello, "run")

@@ -313,17 +313,7 @@ func checkStuck(t *testing.T, tab context.Context, name string) {
 	shot(t, tab, cellHello, name)
 }
 
-// contractField skips t until sandbox.Event has the field the contract
-// names: the Go side of a view has not landed yet.
-func contractField(t *testing.T, field string) {
-	t.Helper()
-	if _, ok := reflect.TypeOf(sandbox.Event{}).FieldByName(field); !ok {
-		t.Skipf("pending: sandbox.Event has no %s field yet (issue 5, server side)", field)
-	}
-}
-
 func testViewsRealRaces(t *testing.T, bt *browserTest) {
-	contractField(t, "Race")
 	tab := bt.openLesson(t)
 	bt.putProgram(t, tab, cellRacy, racyTwo)
 	v := runCell(t, tab, cellRacy, "race")
@@ -351,7 +341,6 @@ func testViewsRealRaces(t *testing.T, bt *browserTest) {
 }
 
 func testViewsRealDeadlock(t *testing.T, bt *browserTest) {
-	contractField(t, "Goroutines")
 	tab := bt.openLesson(t)
 	bt.putProgram(t, tab, cellHello, deadlocked)
 	if v := runCell(t, tab, cellHello, "run"); v.Code != "2" {

@@ -75,35 +75,11 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-const racy = `package main
-
-import (
-	"fmt"
-	"sync"
-)
-
-func main() {
-	var wg sync.WaitGroup
-	n := 0
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 1000; j++ {
-				n++
-			}
-		}()
-	}
-	wg.Wait()
-	fmt.Println(n)
-}
-`
-
 func TestRealRaceOverWebsocket(t *testing.T) {
 	r := realSandbox(t)
 	ts := newTestServer(t, Config{}, r)
 	c := dial(t, ts)
-	send(t, c, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": racy}})
+	send(t, c, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": racyCounter(t)}})
 	evs := recvUntil(t, c, sandbox.KindExit)
 	var stderr strings.Builder
 	for _, e := range evs {
@@ -169,4 +145,14 @@ func TestRealHTTPCloseFreesContainer(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// racyCounter is the project's racy counter, examples/racy.go.
+func racyCounter(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "examples", "racy.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }

@@ -128,7 +128,7 @@ func TestExitGoroutinesIgnoresStdlib(t *testing.T) {
 // wrapper's own frame, zz_racelab_main.go, still ends main's stack in a
 // traceback.)
 func TestWrapperInvisible(t *testing.T) {
-	for _, src := range []string{racyCounter["main.go"], "package main\n\nfunc main() {\n\tgo func() {}()\n\tpanic(\"boom\")\n}\n"} {
+	for _, src := range []string{racyCounter(t)["main.go"], "package main\n\nfunc main() {\n\tgo func() {}()\n\tpanic(\"boom\")\n}\n"} {
 		res := runReq(t, context.Background(), &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
 		res.exit(t)
 		all := res.text(sandbox.KindStdout) + res.text(sandbox.KindStderr)

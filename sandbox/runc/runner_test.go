@@ -100,7 +100,7 @@ func TestModes(t *testing.T) {
 			outcome{reason: sandbox.ReasonExited, stdout: []string{"hello, racelab\n"}, buildEvent: true}},
 		{"exit status", sandbox.ModeRun, main(`os.Exit(3)`, "os"),
 			outcome{reason: sandbox.ReasonExited, code: 3}},
-		{"racy counter", sandbox.ModeRace, racyCounter,
+		{"racy counter", sandbox.ModeRace, racyCounter(t),
 			outcome{reason: sandbox.ReasonExited, code: 66, stderr: []string{"WARNING: DATA RACE", "main.go:"}, buildEvent: true}},
 		{"deadlock", sandbox.ModeRun, main(`ch := make(chan int); <-ch`),
 			outcome{reason: sandbox.ReasonExited, code: 2, stderr: []string{"fatal error: all goroutines are asleep - deadlock!"}}},
@@ -190,7 +190,7 @@ func TestGOMAXPROCS(t *testing.T) {
 }
 
 func TestRepeat(t *testing.T) {
-	res := runReq(t, context.Background(), &sandbox.Request{Mode: sandbox.ModeRace, Repeat: 5, Files: racyCounter})
+	res := runReq(t, context.Background(), &sandbox.Request{Mode: sandbox.ModeRace, Repeat: 5, Files: racyCounter(t)})
 	if res.err != nil {
 		t.Fatal(res.err)
 	}
@@ -394,30 +394,6 @@ func itoa(i int) string { // strconv.Itoa, kept short for table literals
 	}
 	return itoa(i/10) + string(rune('0'+i%10))
 }
-
-var racyCounter = map[string]string{"main.go": `package main
-
-import (
-	"fmt"
-	"sync"
-)
-
-func main() {
-	var wg sync.WaitGroup
-	n := 0
-	for i := 0; i < 2; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < 1000; j++ {
-				n++
-			}
-		}()
-	}
-	wg.Wait()
-	fmt.Println(n)
-}
-`}
 
 // The program gets Limits.CPUs cores (1 in the defaults) however many
 // threads it runs, while its exit event reports CPU time and peak memory.

@@ -510,7 +510,7 @@ func TestShellQuote(t *testing.T) {
 func TestShellJoinRoundTrip(t *testing.T) {
 	sh, err := exec.LookPath("sh")
 	if err != nil {
-		t.Skip("no sh:", err)
+		t.Fatalf("no sh to check the quoting with: %v", err)
 	}
 	tests := [][]string{
 		{"go", "build", "-o", "/tmp/x", "."},
