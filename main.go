@@ -37,6 +37,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "warm":
+		return cmdWarm(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
@@ -53,6 +55,7 @@ commands:
   serve          serve the lessons and run their code in the sandbox
   run FILE...    build and run Go files in the sandbox and print what they print
   check          run every cell of the lessons and verify what each claims
+  warm           build the sandbox's warm build cache ahead of time (image builds)
 
 Run "racelab <command> -h" for a command's flags.
 `)

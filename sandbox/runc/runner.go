@@ -170,6 +170,16 @@ func (r *Runner) checkHost() error {
 	if os.Geteuid() != 0 {
 		return errors.New("starting containers needs root: run racelab as root, or use --sandbox local on your own machine")
 	}
+	if err := r.checkToolchain(); err != nil {
+		return err
+	}
+	r.cg, err = detectCgroups()
+	return err
+}
+
+// checkToolchain checks what building the warm cache needs: the toolchain,
+// gcc, and state and cache directories that no container sees.
+func (r *Runner) checkToolchain() error {
 	if _, err := os.Stat(filepath.Join(r.cfg.GOROOT, "bin", "go")); err != nil {
 		return fmt.Errorf("GOROOT %s has no bin/go", r.cfg.GOROOT)
 	}
@@ -185,8 +195,7 @@ func (r *Runner) checkHost() error {
 	if _, err := exec.LookPath("gcc"); err != nil {
 		return errors.New("gcc is not installed; the race detector needs cgo (Debian: apt-get install gcc)")
 	}
-	r.cg, err = detectCgroups()
-	return err
+	return nil
 }
 
 func (r *Runner) setupDirs() error {
