@@ -8,12 +8,34 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
 	"github.com/racelab/racelab/server"
 )
+
+// runsPerRunner is the default of -max-runs with -runner: a runner
+// queues what it cannot start at once, so the web tier may send a few
+// more than the runner's slots.
+const runsPerRunner = 4
+
+// urlList is a flag that may be given several times, each time with one
+// URL or several separated by commas.
+type urlList []string
+
+func (l *urlList) String() string { return strings.Join(*l, ",") }
+
+func (l *urlList) Set(v string) error {
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			*l = append(*l, u)
+		}
+	}
+	return nil
+}
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("racelab serve", flag.ContinueOnError)
@@ -22,7 +44,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var backend backendFlags
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen `address`")
 	dir := fs.String("lessons", "", "serve the lessons in `dir` instead of the built-in ones, and reload them (and open pages) when they change")
-	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, "runs going at once (0: one per core)")
+	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, fmt.Sprintf("runs going at once (0: one per core; with -runner, %d per runner URL)", runsPerRunner))
 	fs.IntVar(&cfg.QueueSize, "queue", server.DefaultQueueSize, "runs that may wait for a slot; more are told the server is busy")
 	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "runs one client may start per minute, on average")
 	fs.IntVar(&cfg.Burst, "burst", server.DefaultBurst, "runs one client may start at once")
@@ -31,6 +53,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
+	var runners urlList
+	fs.Var(&runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
+	runnerIdle := fs.Duration("runner-idle", sandbox.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
 	backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
@@ -43,7 +68,22 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "racelab serve: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if backend.name == "local" {
+	if *runnerIdle <= 0 {
+		fmt.Fprintf(stderr, "racelab serve: -runner-idle must be positive\n")
+		return 2
+	}
+	var client *sandbox.Client
+	if len(runners) > 0 {
+		c, err := sandbox.NewClient(runners, sandbox.ClientOptions{IdleTimeout: *runnerIdle})
+		if err != nil {
+			fmt.Fprintf(stderr, "racelab serve: -runner: %v\n", err)
+			return 2
+		}
+		client = c
+		if cfg.MaxRuns == 0 {
+			cfg.MaxRuns = runsPerRunner * len(runners)
+		}
+	} else if backend.name == "local" {
 		if err := local.CheckListenAddr(cfg.Addr); err != nil {
 			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 			return 2
@@ -72,12 +112,17 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	// The sandbox first: its first start builds the warm cache (about a
 	// minute), and nobody should wait on a listening socket meanwhile.
-	runner, closeRunner, err := backend.open(ctx, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 1
+	var runner sandbox.Runner = client
+	where := "runners " + strings.Join(runners, ", ")
+	if client == nil {
+		r, closeRunner, err := backend.open(ctx, stderr)
+		if err != nil {
+			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
+			return 1
+		}
+		defer closeRunner()
+		runner, where = r, backend.name
 	}
-	defer closeRunner()
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
@@ -100,7 +145,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		defer stopWatching()
 	}
 	fmt.Fprintf(stdout, "racelab is serving %d lessons at http://%s/ (sandbox: %s); Ctrl-C stops it\n",
-		len(lib.Lessons()), ln.Addr(), backend.name)
+		len(lib.Lessons()), ln.Addr(), where)
 	if err := srv.Serve(ctx, ln); err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 1

@@ -4,6 +4,7 @@
 //	racelab serve [flags]          serve the lessons at http://127.0.0.1:8080/
 //	racelab run [flags] FILE...    run Go files through the sandbox
 //	racelab check [flags]          prove every lesson cell's claims
+//	racelab runner [flags]         run code for web tiers (serve --runner URL)
 //
 // Run "racelab <command> -h" for a command's flags.
 package main
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return cmdServe(ctx, args[1:], stdout, stderr)
 	case "check":
 		return cmdCheck(ctx, args[1:], stdout, stderr)
+	case "runner":
+		return cmdRunner(ctx, args[1:], stdout, stderr)
 	case "warm":
 		return cmdWarm(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
@@ -55,6 +58,7 @@ commands:
   serve          serve the lessons and run their code in the sandbox
   run FILE...    build and run Go files in the sandbox and print what they print
   check          run every cell of the lessons and verify what each claims
+  runner         run code for web tiers started with serve --runner URL
   warm           build the sandbox's warm build cache ahead of time (image builds)
 
 Run "racelab <command> -h" for a command's flags.

@@ -43,6 +43,7 @@ const (
 	ReasonRateLimited Reason = "rate-limited" // this client starts runs too fast
 	ReasonSocketBusy  Reason = "socket-busy"  // a run is already going on this websocket
 	ReasonInternal    Reason = "internal"     // the server failed; details are in its log
+	ReasonUnavailable Reason = "unavailable"  // no runner could take the run, or the one running it went away; running again may work
 )
 
 // Event is one message of a run's stream: one JSON object per websocket

@@ -20,3 +20,11 @@ import "context"
 type Runner interface {
 	Run(ctx context.Context, req *Request, emit func(Event)) error
 }
+
+// RunnerFunc adapts a function to the Runner interface.
+type RunnerFunc func(ctx context.Context, req *Request, emit func(Event)) error
+
+// Run calls f.
+func (f RunnerFunc) Run(ctx context.Context, req *Request, emit func(Event)) error {
+	return f(ctx, req, emit)
+}

@@ -49,7 +49,11 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	defer release()
 	if err := s.execute(ctx, client, req, st.emit); err != nil {
-		st.emit(s.classify(err).event())
+		if !st.started {
+			s.writeError(w, err) // nothing ran: the status says why
+		} else {
+			st.emit(s.classify(err).event())
+		}
 	}
 }
 

@@ -36,6 +36,12 @@ func (s *Server) classifyErr(err error) runErr {
 		return runErr{http.StatusServiceUnavailable, sandbox.ReasonBusy, err.Error()}
 	case errors.Is(err, errTooLarge):
 		return runErr{http.StatusRequestEntityTooLarge, sandbox.ReasonBadRequest, err.Error()}
+	case errors.Is(err, sandbox.ErrRunnerLost):
+		s.cfg.Log.Warn("runner lost", "err", err)
+		return runErr{http.StatusBadGateway, sandbox.ReasonUnavailable, "The machine running your program stopped before it finished. Press Run again: another one will take it."}
+	case errors.Is(err, sandbox.ErrUnavailable):
+		s.cfg.Log.Warn("no runner available", "err", err)
+		return runErr{http.StatusServiceUnavailable, sandbox.ReasonUnavailable, "No machine can take your run right now. Try again in a moment."}
 	}
 	s.cfg.Log.Error("run failed", "err", err)
 	return runErr{http.StatusInternalServerError, sandbox.ReasonInternal, "The server could not run this; it has been logged. Try again in a moment."}

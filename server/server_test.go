@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -487,5 +488,32 @@ func TestMetrics(t *testing.T) {
 	}
 	if resp, _ := get(t, ts.URL+"/readyz"); resp.StatusCode != 200 {
 		t.Errorf("GET /readyz = %d", resp.StatusCode)
+	}
+}
+
+// TestRunnerUnavailable: with the runs sent to runners, a run no runner
+// could take, or whose runner went away, ends with an unavailable error
+// event that tells the learner what to do; the details go to the log only.
+func TestRunnerUnavailable(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		err    error
+		status int
+		msg    string
+	}{
+		{"none reachable", fmt.Errorf("%w: 2 runner(s) tried: dial tcp 10.0.0.7:8081: connection refused", sandbox.ErrUnavailable), 503, "Try again in a moment"},
+		{"lost mid-run", fmt.Errorf("%w: runner http://10.0.0.7:8081: unexpected EOF", sandbox.ErrRunnerLost), 502, "Press Run again"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error { return tt.err })
+			ts := newTestServer(t, Config{}, r)
+			resp, evs := postRun(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}))
+			if resp.StatusCode != tt.status {
+				t.Errorf("status %d, want %d", resp.StatusCode, tt.status)
+			}
+			if len(evs) != 1 || evs[0].Reason != sandbox.ReasonUnavailable || !strings.Contains(evs[0].Msg, tt.msg) || strings.Contains(evs[0].Msg, "10.0.0.7") {
+				t.Errorf("events %+v, want one unavailable error saying %q without the runner's address", evs, tt.msg)
+			}
+		})
 	}
 }

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/local"
+)
+
+// The defaults of racelab runner.
+const (
+	defaultRunnerAddr  = "127.0.0.1:8081"
+	defaultRunnerGrace = 30 * time.Second
+)
+
+// cmdRunner serves the sandbox over HTTP for web tiers started with
+// racelab serve --runner (sandbox.Handler's protocol). It listens at once
+// and answers /readyz with 503 until the sandbox is open (its warm cache
+// built); a run sent meanwhile is refused with 503, which sends the
+// client to another runner.
+func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("racelab runner", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var backend backendFlags
+	var opt sandbox.HandlerOptions
+	addr := fs.String("addr", defaultRunnerAddr, "listen `address`; the protocol has no authentication, so only the web tier may reach it")
+	fs.Int64Var(&opt.MaxBodyBytes, "max-body", sandbox.DefaultHandlerMaxBody, "`bytes` of one request")
+	fs.DurationVar(&opt.WriteTimeout, "write-timeout", sandbox.DefaultHandlerWrite, "stop a run whose web tier reads nothing for this `long`")
+	fs.DurationVar(&opt.Heartbeat, "heartbeat", sandbox.DefaultHeartbeat, "send a heartbeat after this `long` without an event, so the web tier can tell a silent run from a lost runner")
+	grace := fs.Duration("shutdown-grace", defaultRunnerGrace, "on SIGTERM, how `long` runs in flight may go on before they are stopped")
+	backend.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: racelab runner [flags]\n\nRun code for web tiers started with racelab serve --runner URL.\n\nflags:\n")
+		printDefaults(fs.Output(), fs)
+	}
+	if code, ok := parseFlags(fs, args, &backend); !ok {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "racelab runner: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if opt.MaxBodyBytes <= 0 || opt.WriteTimeout <= 0 || opt.Heartbeat <= 0 || *grace < 0 {
+		fmt.Fprintf(stderr, "racelab runner: -max-body, -write-timeout and -heartbeat must be positive, -shutdown-grace not negative\n")
+		return 2
+	}
+	if backend.name == "local" {
+		if err := local.CheckListenAddr(*addr); err != nil {
+			fmt.Fprintf(stderr, "racelab runner: %v\n", err)
+			return 2
+		}
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	opt.Log = log
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "racelab runner: %v\n", err)
+		return 1
+	}
+	defer ln.Close()
+
+	g := newGate(log)
+	// Runs get a context of their own, canceled only when the shutdown
+	// grace runs out: a rolling update lets them finish first.
+	runsCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRuns()
+	mux := http.NewServeMux()
+	runs := sandbox.Handler(g, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
+	mux.Handle(sandbox.RunPath, runs)
+	mux.Handle(sandbox.RunPath+"/", runs)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("GET /readyz", g.readyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	srv := &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return runsCtx },
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	fmt.Fprintf(stdout, "racelab runner is listening at http://%s/ (sandbox: %s); ready once the sandbox is open\n", ln.Addr(), backend.name)
+
+	var wg sync.WaitGroup
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+	// The sandbox opens while the runner already answers /healthz; a
+	// failure to open it ends the runner.
+	openCtx, cancelOpen := context.WithCancel(ctx)
+	defer cancelOpen()
+	openErr := make(chan error, 1)
+	var closeRunner func() // set before opened is closed
+	opened := make(chan struct{})
+	wg.Go(func() {
+		defer close(opened)
+		r, closeR, err := backend.open(openCtx, stderr)
+		if err != nil {
+			openErr <- err
+			return
+		}
+		closeRunner = closeR
+		g.open(r)
+		log.Info("ready")
+	})
+
+	code := 0
+	served := false
+	select {
+	case <-ctx.Done():
+	case err := <-openErr:
+		if ctx.Err() == nil {
+			fmt.Fprintf(stderr, "racelab runner: %v\n", err)
+			code = 1
+		}
+	case err := <-serveErr:
+		fmt.Fprintf(stderr, "racelab runner: %v\n", err)
+		served, code = true, 1
+	}
+
+	// Shutdown: refuse new runs (a client tries another runner), let the
+	// runs in flight finish within the grace, then stop them.
+	g.drain()
+	cancelOpen()
+	log.Info("stopping", "grace", *grace)
+	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), *grace)
+	if err := srv.Shutdown(graceCtx); err != nil {
+		stopRuns() // their streams end with a canceled exit
+		finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if srv.Shutdown(finalCtx) != nil {
+			srv.Close()
+		}
+		cancelFinal()
+	}
+	cancelGrace()
+	<-opened
+	if closeRunner != nil {
+		closeRunner()
+	}
+	if !served {
+		<-serveErr
+	}
+	wg.Wait()
+	log.Info("stopped")
+	return code
+}
+
+// gate is the runner behind the handler: it refuses runs with
+// ErrUnavailable until the sandbox is open and once shutdown began, and
+// counts the runs for /metrics.
+type gate struct {
+	runner   atomic.Pointer[sandbox.Runner]
+	draining atomic.Bool
+	log      *slog.Logger
+	reg      *prometheus.Registry
+	runs     *prometheus.CounterVec
+	inflight prometheus.Gauge
+	build    prometheus.Histogram
+	run      *prometheus.HistogramVec
+}
+
+func newGate(log *slog.Logger) *gate {
+	buckets := []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	g := &gate{
+		log: log,
+		reg: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "racelab_runner_runs_total",
+			Help: "Executions finished on this runner, by mode and exit reason."}, []string{"mode", "reason"}),
+		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "racelab_runner_requests_in_flight",
+			Help: "Requests running or waiting for a slot on this runner."}),
+		build: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_runner_build_seconds",
+			Help: "Duration of the build step (container start included).", Buckets: buckets}),
+		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "racelab_runner_run_seconds",
+			Help: "Wall time of one execution of a program, by mode.", Buckets: buckets}, []string{"mode"}),
+	}
+	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_runner_ready",
+		Help: "1 when the runner takes runs."}, func() float64 {
+		if g.ready() {
+			return 1
+		}
+		return 0
+	})
+	g.reg.MustRegister(g.runs, g.inflight, g.build, g.run, ready,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return g
+}
+
+func (g *gate) open(r sandbox.Runner) { g.runner.Store(&r) }
+func (g *gate) drain()                { g.draining.Store(true) }
+func (g *gate) ready() bool           { return g.runner.Load() != nil && !g.draining.Load() }
+
+func (g *gate) readyz(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case g.draining.Load():
+		http.Error(w, "stopping", http.StatusServiceUnavailable)
+	case g.runner.Load() == nil:
+		http.Error(w, "starting: opening the sandbox (building the warm cache on a first start)", http.StatusServiceUnavailable)
+	default:
+		fmt.Fprintln(w, "ready")
+	}
+}
+
+func (g *gate) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	p := g.runner.Load()
+	switch {
+	case g.draining.Load():
+		return fmt.Errorf("%w: this runner is stopping", sandbox.ErrUnavailable)
+	case p == nil:
+		return fmt.Errorf("%w: this runner is still starting", sandbox.ErrUnavailable)
+	}
+	g.inflight.Inc()
+	defer g.inflight.Dec()
+	start := time.Now()
+	var exit sandbox.Event
+	err := (*p).Run(ctx, req, func(e sandbox.Event) {
+		switch e.Kind {
+		case sandbox.KindBuild:
+			g.build.Observe(float64(e.Ms) / 1000)
+		case sandbox.KindExit:
+			exit = e
+			g.runs.WithLabelValues(string(req.Mode), string(e.Reason)).Inc()
+			if e.Reason != sandbox.ReasonBuildFailed {
+				g.run.WithLabelValues(string(req.Mode)).Observe(float64(e.Ms) / 1000)
+			}
+		}
+		emit(e)
+	})
+	g.log.Info("run", "mode", req.Mode, "repeat", req.Repeat, "reason", exit.Reason, "code", exit.Code,
+		"run_ms", exit.Ms, "total_ms", time.Since(start).Milliseconds(), "err", err)
+	return err
+}

@@ -1,0 +1,386 @@
+package sandbox_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"reflect"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+)
+
+// fakeRunner plays a backend: it checks the request, then emits events
+// (one per run of a repeat), waiting between them for hold or its context.
+type fakeRunner struct {
+	name    string
+	hold    chan struct{} // when set, each run waits here (or for ctx) before its exit
+	started chan string   // when set, receives name as a run starts
+	ignore  bool          // keep running when ctx ends
+	runs    atomic.Int64
+	refuse  error // returned before any event
+}
+
+func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	if f.refuse != nil {
+		return f.refuse
+	}
+	if err := req.Validate(sandbox.DefaultLimits()); err != nil {
+		return err
+	}
+	f.runs.Add(1)
+	if f.started != nil {
+		f.started <- f.name
+	}
+	finished := 0
+	for i := 1; i <= req.Repeat; i++ {
+		run := 0
+		if req.Repeat > 1 {
+			run = i
+		}
+		emit(sandbox.Event{Kind: sandbox.KindStdout, Run: run, Data: "hello from " + f.name + "\n"})
+		if f.hold != nil {
+			select {
+			case <-f.hold:
+			case <-ctx.Done():
+				if !f.ignore {
+					emit(sandbox.Event{Kind: sandbox.KindExit, Run: run, Code: -1, Reason: sandbox.ReasonCanceled, Msg: "stopped by " + f.name})
+					i = req.Repeat
+					continue
+				}
+				<-f.hold
+			}
+		}
+		emit(sandbox.Event{Kind: sandbox.KindExit, Run: run, Reason: sandbox.ReasonExited, Ms: 3})
+		finished++
+	}
+	if req.Repeat > 1 {
+		emit(sandbox.Event{Kind: sandbox.KindSummary, Summary: &sandbox.Summary{Runs: finished}})
+	}
+	return nil
+}
+
+func serveRunner(t *testing.T, r sandbox.Runner, o sandbox.HandlerOptions) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(sandbox.Handler(r, o))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func newClient(t *testing.T, o sandbox.ClientOptions, urls ...string) *sandbox.Client {
+	t.Helper()
+	c, err := sandbox.NewClient(urls, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func hello() *sandbox.Request {
+	return &sandbox.Request{Files: map[string]string{"main.go": "package main\n\nfunc main() {}\n"}}
+}
+
+// collect runs req and returns its events and error.
+func collect(ctx context.Context, c sandbox.Runner, req *sandbox.Request) ([]sandbox.Event, error) {
+	var mu sync.Mutex
+	var evs []sandbox.Event
+	err := c.Run(ctx, req, func(e sandbox.Event) {
+		mu.Lock()
+		defer mu.Unlock()
+		evs = append(evs, e)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	return evs, err
+}
+
+// TestClientPassesEventsThrough: what the runner emits is what the
+// client's caller gets, field for field, including a large asm listing.
+func TestClientPassesEventsThrough(t *testing.T) {
+	lines := make([]sandbox.AsmLine, 20000)
+	for i := range lines {
+		lines[i] = sandbox.AsmLine{Func: "main.main", Offset: i, File: "main.go", Line: 7, Text: "MOVQ AX, (CX)"}
+	}
+	want := []sandbox.Event{
+		{Kind: sandbox.KindBuild, Ms: 120},
+		{Kind: sandbox.KindStdout, Data: "héllo\n", TMs: 4},
+		{Kind: sandbox.KindRace, Race: &sandbox.RaceReport{Raw: "WARNING: DATA RACE\n"}},
+		{Kind: sandbox.KindAsm, Lines: lines},
+		{Kind: sandbox.KindExit, Code: 66, Reason: sandbox.ReasonExited, Msg: "raced", Ms: 10, CPUMs: 9, PeakBytes: 1 << 20},
+	}
+	runner := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		for _, e := range want {
+			emit(e)
+		}
+		return nil
+	})
+	srv := serveRunner(t, runner, sandbox.HandlerOptions{})
+	got, err := collect(t.Context(), newClient(t, sandbox.ClientOptions{}, srv.URL), hello())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("events differ: got %d events, want %d; first: %+v", len(got), len(want), got[0])
+	}
+}
+
+// TestClientBadRequest: a request the runner refuses comes back as an
+// error wrapping ErrBadRequest with the runner's words, before any event.
+func TestClientBadRequest(t *testing.T) {
+	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{})
+	c := newClient(t, sandbox.ClientOptions{}, srv.URL)
+	req := hello()
+	req.Mode = "sing"
+	evs, err := collect(t.Context(), c, req)
+	if !errors.Is(err, sandbox.ErrBadRequest) || !strings.Contains(err.Error(), `unknown mode "sing"`) {
+		t.Fatalf("err = %v, want a bad request naming the mode", err)
+	}
+	if strings.Count(err.Error(), "bad request") != 1 {
+		t.Errorf("err = %q says bad request more than once", err)
+	}
+	if len(evs) != 0 {
+		t.Errorf("events = %v, want none", evs)
+	}
+}
+
+// TestHandlerRefusesBadBodies: the runner's own limits and errors.
+func TestHandlerRefusesBadBodies(t *testing.T) {
+	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{MaxBodyBytes: 1000})
+	for _, tt := range []struct {
+		name, body string
+		status     int
+		msg        string
+	}{
+		{"too large", `{"files":{"main.go":"` + strings.Repeat("x", 2000) + `"}}`, 413, "at most 1000 bytes"},
+		{"not json", `{"files":`, 400, "not valid JSON"},
+		{"duplicate file", `{"files":{"a.go":"x","a.go":"y"}}`, 400, "a.go"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			resp, err := http.Post(srv.URL+sandbox.RunPath, "application/json", strings.NewReader(tt.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.msg) || !strings.Contains(string(b), `"kind":"error"`) {
+				t.Errorf("answer %d %q, want %d with an error event saying %q", resp.StatusCode, b, tt.status, tt.msg)
+			}
+		})
+	}
+	resp, err := http.Get(srv.URL + sandbox.RunPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET /run = %d, want 405", resp.StatusCode)
+	}
+}
+
+// TestClientSpreadsRuns: runs going at once go to the runner with fewer
+// runs in flight, so two runners share a class.
+func TestClientSpreadsRuns(t *testing.T) {
+	hold := make(chan struct{})
+	started := make(chan string, 8)
+	a := &fakeRunner{name: "a", hold: hold, started: started}
+	b := &fakeRunner{name: "b", hold: hold, started: started}
+	c := newClient(t, sandbox.ClientOptions{}, serveRunner(t, a, sandbox.HandlerOptions{}).URL, serveRunner(t, b, sandbox.HandlerOptions{}).URL)
+	var wg sync.WaitGroup
+	errs := make([]error, 6)
+	for i := range errs {
+		wg.Go(func() { _, errs[i] = collect(t.Context(), c, hello()) })
+		<-started // one at a time, so that each sees the others in flight
+	}
+	close(hold)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if a.runs.Load() != 3 || b.runs.Load() != 3 {
+		t.Errorf("runs: a %d, b %d; want 3 each", a.runs.Load(), b.runs.Load())
+	}
+}
+
+// TestClientSkipsUnavailableRunners: a runner that cannot be reached or
+// answers 503 (starting) is passed over; the run goes to the next one.
+// With none left the error wraps ErrUnavailable.
+func TestClientSkipsUnavailableRunners(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	starting := serveRunner(t, &fakeRunner{name: "starting", refuse: sandbox.ErrUnavailable}, sandbox.HandlerOptions{}).URL
+	ok := &fakeRunner{name: "ok"}
+	c := newClient(t, sandbox.ClientOptions{}, closed, starting, serveRunner(t, ok, sandbox.HandlerOptions{}).URL)
+	for i := range 4 {
+		evs, err := collect(t.Context(), c, hello())
+		if err != nil || len(evs) != 2 || evs[0].Data != "hello from ok\n" {
+			t.Fatalf("run %d: events %v, err %v; want the ok runner's", i, evs, err)
+		}
+	}
+	down := newClient(t, sandbox.ClientOptions{}, closed, starting)
+	_, err = collect(t.Context(), down, hello())
+	if !errors.Is(err, sandbox.ErrUnavailable) || errors.Is(err, sandbox.ErrRunnerLost) {
+		t.Fatalf("err = %v, want ErrUnavailable (not lost: nothing ran)", err)
+	}
+	if !strings.Contains(err.Error(), "2 runner(s) tried") || !strings.Contains(err.Error(), "connection refused") {
+		t.Errorf("err = %q, want it to say what was tried and why", err)
+	}
+}
+
+// TestClientRunnerLost: a runner that goes away mid-run leaves its client
+// with the events so far and an error wrapping ErrRunnerLost; the next run
+// goes to the survivor.
+func TestClientRunnerLost(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	started := make(chan string, 1)
+	dying := httptest.NewServer(sandbox.Handler(&fakeRunner{name: "dying", hold: hold, started: started}, sandbox.HandlerOptions{}))
+	defer dying.Close()
+	survivor := &fakeRunner{name: "survivor"}
+	c := newClient(t, sandbox.ClientOptions{}, dying.URL, serveRunner(t, survivor, sandbox.HandlerOptions{}).URL)
+	type result struct {
+		evs []sandbox.Event
+		err error
+	}
+	// Runs go to the survivor or the dying runner in turns; the survivor's
+	// end at once, the dying runner's waits.
+	done := make(chan result, 1)
+	for waiting := true; waiting; {
+		go func() {
+			evs, err := collect(t.Context(), c, hello())
+			done <- result{evs, err}
+		}()
+		select {
+		case <-started:
+			waiting = false
+		case r := <-done:
+			if r.err != nil || r.evs[0].Data != "hello from survivor\n" {
+				t.Fatalf("run before the loss: %v, %v", r.evs, r.err)
+			}
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // its first output is on the way
+	dying.CloseClientConnections()
+	r := <-done
+	if !errors.Is(r.err, sandbox.ErrRunnerLost) || !errors.Is(r.err, sandbox.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrRunnerLost", r.err)
+	}
+	if len(r.evs) != 1 || r.evs[0].Data != "hello from dying\n" {
+		t.Errorf("events = %v, want the output before the loss", r.evs)
+	}
+	dying.Close()
+	for range 3 {
+		evs, err := collect(t.Context(), c, hello())
+		if err != nil || evs[0].Data != "hello from survivor\n" {
+			t.Fatalf("after the loss: %v, %v; want the survivor's run", evs, err)
+		}
+	}
+}
+
+// TestClientStop: a run whose context ends is stopped on its runner,
+// which ends the stream as a stopped run ends (its canceled exit, the
+// summary of the runs that finished).
+func TestClientStop(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	started := make(chan string, 1)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
+	c := newClient(t, sandbox.ClientOptions{StopGrace: 10 * time.Second}, srv.URL)
+	ctx, cancel := context.WithCancel(t.Context())
+	req := hello()
+	req.Repeat = 3
+	go func() { <-started; time.Sleep(20 * time.Millisecond); cancel() }()
+	start := time.Now()
+	evs, err := collect(ctx, c, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("stopping took %v: the runner was not told", d)
+	}
+	if n := len(evs); n != 3 || evs[1].Msg != "stopped by a" || evs[2].Kind != sandbox.KindSummary {
+		t.Fatalf("events = %+v, want output, the runner's canceled exit and its summary", evs)
+	}
+}
+
+// TestClientStopGrace: a runner that does not stop within the grace has
+// its stream cut, and the client ends the run as stopped itself.
+func TestClientStopGrace(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	started := make(chan string, 1)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started, ignore: true}, sandbox.HandlerOptions{})
+	c := newClient(t, sandbox.ClientOptions{StopGrace: 100 * time.Millisecond}, srv.URL)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-started; cancel() }()
+	evs, err := collect(ctx, c, hello())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := evs[len(evs)-1]
+	if last.Kind != sandbox.KindExit || last.Reason != sandbox.ReasonCanceled {
+		t.Fatalf("last event %+v, want a canceled exit", last)
+	}
+}
+
+// TestClientHeartbeat: a run that is silent for longer than the idle
+// timeout is fine while the runner sends heartbeats; a runner that sends
+// nothing at all is taken for lost after the idle timeout.
+func TestClientHeartbeat(t *testing.T) {
+	slow := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		time.Sleep(400 * time.Millisecond)
+		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+		return nil
+	})
+	srv := serveRunner(t, slow, sandbox.HandlerOptions{Heartbeat: 40 * time.Millisecond})
+	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 150 * time.Millisecond}, srv.URL)
+	if evs, err := collect(t.Context(), c, hello()); err != nil || len(evs) != 1 {
+		t.Fatalf("silent run with heartbeats: %v, %v", evs, err)
+	}
+
+	hung := make(chan struct{})
+	defer close(hung)
+	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		w.(http.Flusher).Flush()
+		select {
+		case <-hung:
+		case <-r.Context().Done():
+		}
+	}))
+	defer mute.Close()
+	c = newClient(t, sandbox.ClientOptions{IdleTimeout: 150 * time.Millisecond}, mute.URL)
+	_, err := collect(t.Context(), c, hello())
+	if !errors.Is(err, sandbox.ErrRunnerLost) || !strings.Contains(err.Error(), "nothing heard") {
+		t.Fatalf("err = %v, want the runner lost after the idle timeout", err)
+	}
+}
+
+// TestNewClientChecksURLs: a mistyped runner URL is refused with words
+// that say what to give.
+func TestNewClientChecksURLs(t *testing.T) {
+	for _, urls := range [][]string{nil, {"localhost:8081"}, {"ftp://x"}, {"http://"}, {"http://a:1", "http://a:1/"}, {"http://a:1/?x=1"}} {
+		if _, err := sandbox.NewClient(urls, sandbox.ClientOptions{}); err == nil {
+			t.Errorf("NewClient(%q) succeeded", urls)
+		}
+	}
+	c, err := sandbox.NewClient([]string{"http://10.0.0.1:8081/", "https://runner.example/racelab"}, sandbox.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.Runners(); !reflect.DeepEqual(got, []string{"http://10.0.0.1:8081", "https://runner.example/racelab"}) {
+		t.Errorf("Runners() = %q", got)
+	}
+}
