@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -72,18 +73,19 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	}
 	defer ln.Close()
 
-	g := newGate(log)
+	g := &gate{}
+	c := newCounted(g, func() bool { return g.notReady() == nil }, log)
 	// Runs get a context of their own, canceled only when the shutdown
 	// grace runs out: a rolling update lets them finish first.
 	runsCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopRuns()
 	mux := http.NewServeMux()
-	runs := sandbox.Handler(g, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
+	runs := sandbox.Handler(c, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
 	mux.Handle(sandbox.RunPath, runs)
 	mux.Handle(sandbox.RunPath+"/", runs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", g.readyz)
-	mux.Handle("GET /metrics", promhttp.HandlerFor(g.reg, promhttp.HandlerOpts{Registry: g.reg}))
+	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg}))
 	srv := &http.Server{
 		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -155,12 +157,48 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	return code
 }
 
-// gate is the runner behind the handler: it refuses runs with
-// ErrUnavailable until the sandbox is open and once shutdown began, and
-// counts the runs for /metrics.
+// gate is the runner behind a handler while the sandbox opens: it refuses
+// runs with sandbox.ErrNotReady until the sandbox is open, and once
+// shutdown began, so that /readyz and the runs agree.
 type gate struct {
 	runner   atomic.Pointer[sandbox.Runner]
 	draining atomic.Bool
+}
+
+func (g *gate) open(r sandbox.Runner) { g.runner.Store(&r) }
+func (g *gate) drain()                { g.draining.Store(true) }
+
+// notReady says why the gate takes no runs now, or nil.
+func (g *gate) notReady() error {
+	switch {
+	case g.draining.Load():
+		return fmt.Errorf("%w: stopping", sandbox.ErrUnavailable)
+	case g.runner.Load() == nil:
+		return fmt.Errorf("%w: opening the sandbox (a first start builds its warm cache)", sandbox.ErrNotReady)
+	}
+	return nil
+}
+
+func (g *gate) readyz(w http.ResponseWriter, r *http.Request) {
+	if err := g.notReady(); err != nil {
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+func (g *gate) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	if err := g.notReady(); err != nil {
+		return err
+	}
+	return (*g.runner.Load()).Run(ctx, req, emit)
+}
+
+// counted is a runner's runner with Prometheus metrics and a log line
+// per run.
+type counted struct {
+	runner   sandbox.Runner
+	ready    func() bool
 	log      *slog.Logger
 	reg      *prometheus.Registry
 	runs     *prometheus.CounterVec
@@ -169,11 +207,12 @@ type gate struct {
 	run      *prometheus.HistogramVec
 }
 
-func newGate(log *slog.Logger) *gate {
+func newCounted(r sandbox.Runner, ready func() bool, log *slog.Logger) *counted {
 	buckets := []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
-	g := &gate{
-		log: log,
-		reg: prometheus.NewRegistry(),
+	c := &counted{
+		runner: r,
+		log:    log,
+		reg:    prometheus.NewRegistry(),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "racelab_runner_runs_total",
 			Help: "Executions finished on this runner, by mode and exit reason."}, []string{"mode", "reason"}),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "racelab_runner_requests_in_flight",
@@ -183,59 +222,40 @@ func newGate(log *slog.Logger) *gate {
 		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "racelab_runner_run_seconds",
 			Help: "Wall time of one execution of a program, by mode.", Buckets: buckets}, []string{"mode"}),
 	}
-	ready := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_runner_ready",
+	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_runner_ready",
 		Help: "1 when the runner takes runs."}, func() float64 {
-		if g.ready() {
+		if ready() {
 			return 1
 		}
 		return 0
 	})
-	g.reg.MustRegister(g.runs, g.inflight, g.build, g.run, ready,
+	c.reg.MustRegister(c.runs, c.inflight, c.build, c.run, readyGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	return g
+	return c
 }
 
-func (g *gate) open(r sandbox.Runner) { g.runner.Store(&r) }
-func (g *gate) drain()                { g.draining.Store(true) }
-func (g *gate) ready() bool           { return g.runner.Load() != nil && !g.draining.Load() }
-
-func (g *gate) readyz(w http.ResponseWriter, r *http.Request) {
-	switch {
-	case g.draining.Load():
-		http.Error(w, "stopping", http.StatusServiceUnavailable)
-	case g.runner.Load() == nil:
-		http.Error(w, "starting: opening the sandbox (building the warm cache on a first start)", http.StatusServiceUnavailable)
-	default:
-		fmt.Fprintln(w, "ready")
-	}
-}
-
-func (g *gate) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
-	p := g.runner.Load()
-	switch {
-	case g.draining.Load():
-		return fmt.Errorf("%w: this runner is stopping", sandbox.ErrUnavailable)
-	case p == nil:
-		return fmt.Errorf("%w: this runner is still starting", sandbox.ErrUnavailable)
-	}
-	g.inflight.Inc()
-	defer g.inflight.Dec()
+func (c *counted) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	c.inflight.Inc()
+	defer c.inflight.Dec()
 	start := time.Now()
 	var exit sandbox.Event
-	err := (*p).Run(ctx, req, func(e sandbox.Event) {
+	err := c.runner.Run(ctx, req, func(e sandbox.Event) {
 		switch e.Kind {
 		case sandbox.KindBuild:
-			g.build.Observe(float64(e.Ms) / 1000)
+			c.build.Observe(float64(e.Ms) / 1000)
 		case sandbox.KindExit:
 			exit = e
-			g.runs.WithLabelValues(string(req.Mode), string(e.Reason)).Inc()
+			c.runs.WithLabelValues(string(req.Mode), string(e.Reason)).Inc()
 			if e.Reason != sandbox.ReasonBuildFailed {
-				g.run.WithLabelValues(string(req.Mode)).Observe(float64(e.Ms) / 1000)
+				c.run.WithLabelValues(string(req.Mode)).Observe(float64(e.Ms) / 1000)
 			}
 		}
 		emit(e)
 	})
-	g.log.Info("run", "mode", req.Mode, "repeat", req.Repeat, "reason", exit.Reason, "code", exit.Code,
+	if errors.Is(err, sandbox.ErrUnavailable) {
+		return err // refused: the client tries another runner
+	}
+	c.log.Info("run", "mode", req.Mode, "repeat", req.Repeat, "reason", exit.Reason, "code", exit.Code,
 		"run_ms", exit.Ms, "total_ms", time.Since(start).Milliseconds(), "err", err)
 	return err
 }

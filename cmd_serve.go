@@ -110,19 +110,6 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 1
 	}
-	// The sandbox first: its first start builds the warm cache (about a
-	// minute), and nobody should wait on a listening socket meanwhile.
-	var runner sandbox.Runner = client
-	where := "runners " + strings.Join(runners, ", ")
-	if client == nil {
-		r, closeRunner, err := backend.open(ctx, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-			return 1
-		}
-		defer closeRunner()
-		runner, where = r, backend.name
-	}
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
@@ -130,23 +117,59 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	defer ln.Close()
 	cfg.Live = *dir != ""
+	// The pages are served at once. Until the sandbox is open (a first
+	// start builds its warm cache, about a minute) the gate refuses runs
+	// with words that say to try again in a moment, and /readyz is 503.
+	var runner sandbox.Runner = client
+	where := "runners " + strings.Join(runners, ", ")
+	g := &gate{}
+	if client == nil {
+		runner, where = g, backend.name
+		cfg.Ready = g.notReady
+	}
 	srv, err := server.New(cfg, lib, runner)
 	if err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 1
 	}
+	serveCtx, stopServing := context.WithCancel(ctx)
+	defer stopServing()
+	var background sync.WaitGroup
+	defer background.Wait()
+	var openErr error
+	var closeRunner func()
+	if client == nil {
+		// A sandbox that cannot open ends the server, with its reason.
+		background.Go(func() {
+			r, closeR, err := backend.open(serveCtx, stderr)
+			if err != nil {
+				openErr = err
+				stopServing()
+				return
+			}
+			closeRunner = closeR
+			g.open(r)
+			log.Info("ready: the sandbox is open")
+		})
+	}
 	if watcher != nil {
 		// The watcher ends with the server: its context is canceled and it
 		// is waited for before serve returns.
-		watchCtx, stopWatching := context.WithCancel(ctx)
-		var watching sync.WaitGroup
-		watching.Go(func() { watcher.run(watchCtx, srv.Reload) })
-		defer watching.Wait()
-		defer stopWatching()
+		background.Go(func() { watcher.run(serveCtx, srv.Reload) })
 	}
 	fmt.Fprintf(stdout, "racelab is serving %d lessons at http://%s/ (sandbox: %s); Ctrl-C stops it\n",
 		len(lib.Lessons()), ln.Addr(), where)
-	if err := srv.Serve(ctx, ln); err != nil {
+	err = srv.Serve(serveCtx, ln)
+	stopServing()
+	background.Wait()
+	if closeRunner != nil {
+		closeRunner()
+	}
+	if openErr != nil && ctx.Err() == nil {
+		fmt.Fprintf(stderr, "racelab serve: %v\n", openErr)
+		return 1
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
 		return 1
 	}

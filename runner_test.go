@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -55,7 +54,7 @@ func TestRunnerURLsFromEnvironment(t *testing.T) {
 // The gate refuses runs (so that clients try another runner) and says
 // not ready until the sandbox is open, and again once shutdown begins.
 func TestRunnerGate(t *testing.T) {
-	g := newGate(slog.New(slog.DiscardHandler))
+	g := &gate{}
 	ready := func() int {
 		w := httptest.NewRecorder()
 		g.readyz(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))

@@ -36,6 +36,8 @@ func (s *Server) classifyErr(err error) runErr {
 		return runErr{http.StatusServiceUnavailable, sandbox.ReasonBusy, err.Error()}
 	case errors.Is(err, errTooLarge):
 		return runErr{http.StatusRequestEntityTooLarge, sandbox.ReasonBadRequest, err.Error()}
+	case errors.Is(err, sandbox.ErrNotReady):
+		return runErr{http.StatusServiceUnavailable, sandbox.ReasonUnavailable, "The sandbox is still getting ready (on a first start it builds its cache, about a minute). Try again in a moment."}
 	case errors.Is(err, sandbox.ErrRunnerLost):
 		s.cfg.Log.Warn("runner lost", "err", err)
 		return runErr{http.StatusBadGateway, sandbox.ReasonUnavailable, "The machine running your program stopped before it finished. Press Run again: another one will take it."}

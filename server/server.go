@@ -54,6 +54,7 @@ type Config struct {
 	TrustProxy      bool           // take the client's address from X-Forwarded-For
 	Live            bool           // authoring: pages reload themselves when Reload changes them (GET /api/reload)
 	Limits          sandbox.Limits // the sandbox's limits, to check requests before queuing them
+	Ready           func() error   // why runs cannot start yet (the sandbox is opening), or nil; GET /readyz answers 503 meanwhile
 	Log             *slog.Logger
 }
 
@@ -145,7 +146,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /static/chroma.css", s.handleChromaCSS)
 	s.mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
-	s.mux.HandleFunc("GET /readyz", s.handleHealth)
+	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.mux.HandleFunc("GET /api/ws", s.handleWS)
 	s.mux.HandleFunc("GET /api/reload", s.handleReload)
@@ -210,6 +211,17 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	running, waiting := s.queue.stats()
 	fmt.Fprintf(w, "ok\nlessons %d\nruns %d\nwaiting %d\nwebsockets %d\n",
 		len(s.site.Load().lib.Lessons()), running, waiting, s.sockets.Load())
+}
+
+// handleReady is /readyz: 200 once runs can start, 503 before.
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if s.cfg.Ready != nil {
+		if err := s.cfg.Ready(); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+	}
+	s.handleHealth(w, r)
 }
 
 // Serve serves on ln until ctx is done, then shuts down gracefully: it

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -515,5 +516,52 @@ func TestRunnerUnavailable(t *testing.T) {
 				t.Errorf("events %+v, want one unavailable error saying %q without the runner's address", evs, tt.msg)
 			}
 		})
+	}
+}
+
+// TestReadyz: while the sandbox opens, /healthz is 200 (the process is
+// alive), /readyz is 503 with the reason, and a run is refused with words
+// that say to try again; afterwards /readyz is 200.
+func TestReadyz(t *testing.T) {
+	var open atomic.Bool
+	notReady := func() error {
+		if open.Load() {
+			return nil
+		}
+		return fmt.Errorf("%w: opening the sandbox", sandbox.ErrNotReady)
+	}
+	r := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		if err := notReady(); err != nil {
+			return err
+		}
+		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+		return nil
+	})
+	ts := newTestServer(t, Config{Ready: notReady}, r)
+	status := func(path string) (int, string) {
+		resp, err := http.Get(ts.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := status("/healthz"); code != 200 {
+		t.Errorf("/healthz = %d while opening, want 200", code)
+	}
+	if code, body := status("/readyz"); code != 503 || !strings.Contains(body, "opening the sandbox") {
+		t.Errorf("/readyz = %d %q while opening, want 503 with the reason", code, body)
+	}
+	resp, evs := postRun(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}))
+	if resp.StatusCode != 503 || len(evs) != 1 || evs[0].Reason != sandbox.ReasonUnavailable || !strings.Contains(evs[0].Msg, "still getting ready") {
+		t.Errorf("run while opening: %d %+v, want 503 and an unavailable error saying the sandbox is getting ready", resp.StatusCode, evs)
+	}
+	open.Store(true)
+	if code, _ := status("/readyz"); code != 200 {
+		t.Errorf("/readyz = %d once open, want 200", code)
+	}
+	if resp, evs := postRun(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")})); resp.StatusCode != 200 || evs[len(evs)-1].Kind != sandbox.KindExit {
+		t.Errorf("run once open: %d %+v", resp.StatusCode, evs)
 	}
 }
