@@ -185,6 +185,13 @@ func TestKinds(t *testing.T) {
 		APIVersion string   `json:"apiVersion"`
 		Kind       string   `json:"kind"`
 		Resources  []string `json:"resources"`
+		// What `kustomize edit set image` writes.
+		Images []struct {
+			Name    string `json:"name"`
+			NewName string `json:"newName,omitempty"`
+			NewTag  string `json:"newTag,omitempty"`
+			Digest  string `json:"digest,omitempty"`
+		} `json:"images,omitempty"`
 	}
 	if err := yaml.UnmarshalStrict(data, &k); err != nil {
 		t.Fatalf("kustomization.yaml: %v", err)
