@@ -212,10 +212,7 @@ func TestKinds(t *testing.T) {
 // test if there is no such deployment or its selector misses its pods.
 func (m *manifests) podLabels(t *testing.T, name string) map[string]string {
 	t.Helper()
-	d := m.deployments[name]
-	if d == nil {
-		t.Fatalf("no Deployment %s", name)
-	}
+	d := m.deployment(t, name)
 	if !selects(d.Spec.Selector, d.Spec.Template.Labels) {
 		t.Fatalf("Deployment %s: selector %v does not select its own pods %v", name, d.Spec.Selector, d.Spec.Template.Labels)
 	}
@@ -240,13 +237,20 @@ func subset(sel, l map[string]string) bool {
 	return len(sel) > 0
 }
 
-// container returns the one container of deployment name.
-func (m *manifests) container(t *testing.T, name string) *corev1.Container {
+// deployment returns deployment name, failing the test if there is none.
+func (m *manifests) deployment(t *testing.T, name string) *appsv1.Deployment {
 	t.Helper()
 	d := m.deployments[name]
 	if d == nil {
 		t.Fatalf("no Deployment %s", name)
 	}
+	return d
+}
+
+// container returns the one container of deployment name.
+func (m *manifests) container(t *testing.T, name string) *corev1.Container {
+	t.Helper()
+	d := m.deployment(t, name)
 	if n := len(d.Spec.Template.Spec.Containers); n != 1 {
 		t.Fatalf("Deployment %s has %d containers, want 1", name, n)
 	}

@@ -15,7 +15,7 @@ import (
 func TestPodHygiene(t *testing.T) {
 	m := load(t)
 	for _, name := range []string{webName, runName} {
-		spec := m.deployments[name].Spec.Template.Spec
+		spec := m.deployment(t, name).Spec.Template.Spec
 		if b := spec.AutomountServiceAccountToken; b == nil || *b {
 			t.Errorf("%s: automountServiceAccountToken = %v, want false", name, ptrString(b))
 		}
@@ -37,7 +37,7 @@ func TestPodHygiene(t *testing.T) {
 // own with --runner, has no privilege at all.
 func TestWebUnprivileged(t *testing.T) {
 	m := load(t)
-	pod := m.deployments[webName].Spec.Template.Spec.SecurityContext
+	pod := m.deployment(t, webName).Spec.Template.Spec.SecurityContext
 	if pod == nil {
 		pod = &corev1.PodSecurityContext{}
 	}
@@ -110,7 +110,7 @@ func TestRunnerPrivileges(t *testing.T) {
 	if vm.ReadOnly {
 		t.Errorf("runner: the state directory %s is mounted read-only", state)
 	}
-	vols := m.deployments[runName].Spec.Template.Spec.Volumes
+	vols := m.deployment(t, runName).Spec.Template.Spec.Volumes
 	j := slices.IndexFunc(vols, func(v corev1.Volume) bool { return v.Name == vm.Name })
 	switch {
 	case j < 0:
