@@ -25,6 +25,7 @@ type config struct {
 	QuietAt   string        // quietBefore, quietAfter or quietBoth
 	GoCache   string        // GOCACHE of the bare side ("": go env GOCACHE)
 	Timeout   time.Duration // the whole test (0: none)
+	Verbose   bool          // print every run of the quiet comparison
 }
 
 // report is everything a load test measured.
@@ -70,9 +71,11 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 		if err != nil {
 			return fmt.Errorf("quiet comparison %s the class: %w", when, err)
 		}
-		q.When = when
+		if cfg.Clients > 0 {
+			q.When = when
+		}
 		rep.Quiet = append(rep.Quiet, q)
-		q.print(out)
+		q.print(out, cfg.Verbose)
 		return nil
 	}
 	if err := quiet(quietBefore); err != nil {

@@ -43,7 +43,7 @@ func TestClassroom(t *testing.T) {
 	rep, err := run(context.Background(), config{
 		// The server runs in this process (as do the learners).
 		URL: url, Clients: *classSize, PID: os.Getpid(),
-		QuietRuns: *quietRuns, QuietAt: quietBefore, Timeout: 8 * time.Minute,
+		QuietRuns: *quietRuns, QuietAt: quietBefore, Timeout: 8 * time.Minute, Verbose: true,
 	}, &out)
 	t.Logf("the load test's report:\n%s", out.String())
 	if err != nil {

@@ -35,6 +35,7 @@ func main() {
 	flag.IntVar(&cfg.QuietRuns, "k", 10, "warm race runs on each side of the quiet comparison (0: none)")
 	flag.StringVar(&cfg.QuietAt, "quiet", quietBefore, "when the quiet comparison runs: before, after or both (the class)")
 	flag.StringVar(&cfg.GoCache, "gocache", "", "GOCACHE of the bare side (default: this machine's own, go env GOCACHE)")
+	flag.BoolVar(&cfg.Verbose, "v", false, "print every run of the quiet comparison")
 	flag.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this `long`")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)

@@ -22,8 +22,12 @@ import (
 // counter through the server, and K bare builds and runs of the same
 // sources on this machine, by turns. Every duration is a median.
 type quietStats struct {
-	When string // quietBefore or quietAfter the class
+	When string // quietBefore or quietAfter the class ("" when there is none)
 	Runs int    // runs on each side
+	// Load is the machine's 1-minute load average when the comparison
+	// started and when it ended: the machine is shared, and the sandbox's
+	// containers share one CPU weight against every other process on it.
+	Load [2]float64
 
 	Bare      time.Duration // go build -race && ./prog
 	BareBuild time.Duration // go build -race
@@ -35,6 +39,8 @@ type quietStats struct {
 	ServerRest  time.Duration // the remainder: outside the container (admission, run directory, cgroup, events)
 
 	Ratio float64 // Server / Bare
+
+	bare, server []sample // every run, in order
 }
 
 // sample is one run's times.
@@ -47,6 +53,7 @@ type sample struct{ total, build, run time.Duration }
 // the bare side's (which keeps what it built).
 func compare(ctx context.Context, ws, gocache string, k int) (quietStats, error) {
 	q := quietStats{Runs: k}
+	q.Load[0] = loadAverage()
 	bt, err := newBare(ctx, gocache)
 	if err != nil {
 		return q, err
@@ -80,6 +87,8 @@ func compare(ctx context.Context, ws, gocache string, k int) (quietStats, error)
 			}
 		}
 	}
+	q.Load[1] = loadAverage()
+	q.bare, q.server = bare, srv
 	q.Bare, q.BareBuild, q.BareRun, _ = medians(bare)
 	q.Server, q.ServerBuild, q.ServerRun, q.ServerRest = medians(srv)
 	q.Ratio = float64(q.Server) / float64(q.Bare)
@@ -119,15 +128,29 @@ func median(ds []time.Duration) time.Duration {
 	return s[len(s)/2]
 }
 
-func (q quietStats) print(out io.Writer) {
-	ms := func(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
-	fmt.Fprintf(out, "quiet comparison %s the class: %d warm race runs of a fresh racy counter on each side, by turns (medians)\n", q.When, q.Runs)
+func (q quietStats) print(out io.Writer, verbose bool) {
+	when := "quiet comparison"
+	if q.When != "" {
+		when += " " + q.When + " the class"
+	}
+	fmt.Fprintf(out, "%s: %d warm race runs of a fresh racy counter on each side, by turns (medians; load average %.2f, then %.2f)\n",
+		when, q.Runs, q.Load[0], q.Load[1])
 	fmt.Fprintf(out, "  bare go build -race && ./prog  %s: build %s, run %s\n", ms(q.Bare), ms(q.BareBuild), ms(q.BareRun))
 	fmt.Fprintf(out, "  through racelab (websocket)    %s: build %s (container start and go build), run %s, outside the container %s\n",
 		ms(q.Server), ms(q.ServerBuild), ms(q.ServerRun), ms(q.ServerRest))
 	fmt.Fprintf(out, "  ratio %.2f× (goal ≤ 1.15×); the extra %s: build %+.0f ms, run %+.0f ms, outside the container %+.0f ms\n",
 		q.Ratio, ms(q.Server-q.Bare), msf(q.ServerBuild-q.BareBuild), msf(q.ServerRun-q.BareRun), msf(q.ServerRest))
+	if !verbose {
+		return
+	}
+	for i := range q.bare {
+		b, s := q.bare[i], q.server[i]
+		fmt.Fprintf(out, "    %2d  bare %s (build %s, run %s)  racelab %s (build %s, run %s, outside %s)\n", i,
+			ms(b.total), ms(b.build), ms(b.run), ms(s.total), ms(s.build), ms(s.run), ms(s.total-s.build-s.run))
+	}
 }
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", msf(d)) }
 
 func msf(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
@@ -209,3 +232,14 @@ func (bt *bareToolchain) buildAndRun(ctx context.Context, src string) (sample, e
 }
 
 func (bt *bareToolchain) close() { os.RemoveAll(bt.dir) }
+
+// loadAverage is the machine's 1-minute load average (0 if unknown).
+func loadAverage() float64 {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	var l float64
+	fmt.Sscan(string(b), &l)
+	return l
+}
