@@ -1,6 +1,7 @@
 package kubernetes_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net"
 	"net/url"
@@ -8,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -180,17 +182,46 @@ func TestFlags(t *testing.T) {
 	}
 }
 
-// checkCommand checks that the container runs racelab with its args: the
-// image's entry point, racelab itself, or a shell that ends by exec'ing
-// racelab with them.
+// racelabBin is where the Dockerfile puts racelab.
+const racelabBin = "/usr/local/bin/racelab"
+
+// dockerfile returns the top-level Dockerfile, which builds the image the
+// manifests run.
+func dockerfile(t *testing.T) string {
+	t.Helper()
+	df, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatalf("the image's Dockerfile: %v", err)
+	}
+	return string(df)
+}
+
+// checkCommand checks that the container runs racelab with its args under
+// the image's entry point (its init): racelab itself, or a shell that
+// ends by exec'ing racelab with them.
 func checkCommand(t *testing.T, c *corev1.Container) {
 	t.Helper()
-	switch cmd := c.Command; {
-	case len(cmd) == 0, len(cmd) == 1 && (cmd[0] == "racelab" || cmd[0] == "/usr/local/bin/racelab"):
-	case len(cmd) >= 3 && cmd[0] == "/bin/sh" && cmd[1] == "-c" &&
-		strings.Contains(cmd[2], `exec /usr/local/bin/racelab "$@"`) && len(cmd) == 4:
+	df := dockerfile(t)
+	if !regexp.MustCompile(`(?m)^COPY .* ` + regexp.QuoteMeta(racelabBin) + `$`).MatchString(df) {
+		t.Errorf("the Dockerfile does not put racelab at %s", racelabBin)
+	}
+	var entry []string
+	if e := regexp.MustCompile(`(?m)^ENTRYPOINT (\[.*\])$`).FindStringSubmatch(df); e != nil {
+		if err := json.Unmarshal([]byte(e[1]), &entry); err != nil {
+			t.Fatalf("the Dockerfile's ENTRYPOINT %s: %v", e[1], err)
+		}
+	}
+	cmd := c.Command
+	if len(cmd) < len(entry) || !slices.Equal(cmd[:len(entry)], entry) {
+		t.Errorf("container %s: command %q does not start with the image's ENTRYPOINT %q", c.Name, cmd, entry)
+		return
+	}
+	switch rest := cmd[len(entry):]; {
+	case len(rest) == 1 && rest[0] == racelabBin:
+	case len(rest) == 4 && rest[0] == "/bin/sh" && rest[1] == "-c" &&
+		strings.HasSuffix(strings.TrimSpace(rest[2]), "exec "+racelabBin+` "$@"`):
 	default:
-		t.Errorf("container %s: command %q does not run racelab with the container's args", c.Name, cmd)
+		t.Errorf("container %s: command %q does not run %s with the container's args", c.Name, cmd, racelabBin)
 	}
 }
 
@@ -303,13 +334,9 @@ func checkRunner(t *testing.T, m *manifests, c *corev1.Container, s settings) {
 	if strings.HasPrefix(cache+"/", state+"/") {
 		t.Errorf("runner: --cache-dir %s is inside --state-dir %s: the emptyDir mounted there hides the image's cache", cache, state)
 	}
-	df, err := os.ReadFile("../../Dockerfile")
-	if err != nil {
-		t.Fatalf("the image's Dockerfile: %v", err)
-	}
 	baked := "nowhere (no RACELAB_CACHE_DIR=)"
-	if b := regexp.MustCompile(`RACELAB_CACHE_DIR=(\S+)`).FindSubmatch(df); b != nil {
-		baked = string(b[1])
+	if b := regexp.MustCompile(`RACELAB_CACHE_DIR=(\S+)`).FindStringSubmatch(dockerfile(t)); b != nil {
+		baked = b[1]
 	}
 	if baked != cache {
 		t.Errorf("runner: --cache-dir %s, but the Dockerfile bakes the warm cache into %s", cache, baked)
