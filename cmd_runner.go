@@ -21,6 +21,10 @@ import (
 	"github.com/racelab/racelab/sandbox/local"
 )
 
+// errShuttingDown ends the runs still going when the shutdown grace of
+// racelab runner runs out.
+var errShuttingDown = fmt.Errorf("%w: the runner shut down during the run", sandbox.ErrUnavailable)
+
 // The defaults of racelab runner.
 const (
 	defaultRunnerAddr  = "127.0.0.1:8081"
@@ -54,8 +58,12 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "racelab runner: unexpected argument %q\n", fs.Arg(0))
 		return 2
 	}
-	if opt.MaxBodyBytes <= 0 || opt.WriteTimeout <= 0 || opt.Heartbeat <= 0 || *grace < 0 {
-		fmt.Fprintf(stderr, "racelab runner: -max-body, -write-timeout and -heartbeat must be positive, -shutdown-grace not negative\n")
+	if opt.MaxBodyBytes <= 0 || opt.WriteTimeout <= 0 || *grace < 0 {
+		fmt.Fprintf(stderr, "racelab runner: -max-body and -write-timeout must be positive, -shutdown-grace not negative\n")
+		return 2
+	}
+	if opt.Heartbeat < sandbox.MinHeartbeat {
+		fmt.Fprintf(stderr, "racelab runner: -heartbeat must be at least %v (and well below the web tier's -runner-idle, %v by default)\n", sandbox.MinHeartbeat, sandbox.DefaultIdleTimeout)
 		return 2
 	}
 	if backend.name == "local" {
@@ -77,8 +85,8 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	c := newCounted(g, func() bool { return g.notReady() == nil }, log)
 	// Runs get a context of their own, canceled only when the shutdown
 	// grace runs out: a rolling update lets them finish first.
-	runsCtx, stopRuns := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopRuns()
+	runsCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
+	defer stopRuns(nil)
 	mux := http.NewServeMux()
 	runs := sandbox.Handler(c, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
 	mux.Handle(sandbox.RunPath, runs)
@@ -137,7 +145,11 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	log.Info("stopping", "grace", *grace)
 	graceCtx, cancelGrace := context.WithTimeout(context.WithoutCancel(ctx), *grace)
 	if err := srv.Shutdown(graceCtx); err != nil {
-		stopRuns() // their streams end with a canceled exit
+		// Their streams end with the canceled exit and an unavailable
+		// error: the learners are told to run again, on another runner.
+		// A Stop sent now cannot reach this runner (it no longer
+		// accepts); its web tier cuts the stream after the stop grace.
+		stopRuns(errShuttingDown)
 		finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if srv.Shutdown(finalCtx) != nil {
 			srv.Close()

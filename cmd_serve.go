@@ -133,9 +133,8 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return 1
 	}
 	serveCtx, stopServing := context.WithCancel(ctx)
-	defer stopServing()
 	var background sync.WaitGroup
-	defer background.Wait()
+	defer func() { stopServing(); background.Wait() }()
 	var openErr error
 	var closeRunner func()
 	if client == nil {

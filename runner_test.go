@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/racelab/racelab/sandbox"
 )
@@ -21,7 +22,7 @@ func TestRunnerBadConfig(t *testing.T) {
 		want string
 	}{
 		{"runner argument", []string{"runner", "extra"}, `unexpected argument "extra"`},
-		{"runner heartbeat", []string{"runner", "--heartbeat", "0s"}, "-heartbeat must be positive"},
+		{"runner heartbeat", []string{"runner", "--heartbeat", "1ns"}, "-heartbeat must be at least 10ms"},
 		{"runner max body", []string{"runner", "--max-body", "-1"}, "-max-body"},
 		{"runner bad limit", []string{"runner", "--memory", "0"}, "-memory"},
 		{"runner local beyond loopback", []string{"runner", "--sandbox", "local", "--addr", "0.0.0.0:8081"}, "127.0.0.1"},
@@ -77,5 +78,54 @@ func TestRunnerGate(t *testing.T) {
 	g.drain()
 	if err := g.Run(t.Context(), req, emit); !errors.Is(err, sandbox.ErrUnavailable) || ready() != http.StatusServiceUnavailable {
 		t.Fatalf("draining: Run = %v, readyz %d; want unavailable and 503", err, ready())
+	}
+}
+
+// A runner stopped (SIGTERM) while a run goes on lets it run for the
+// shutdown grace, then stops it; its client is told the runner went away
+// (so the learner runs again), not that the run was stopped by them.
+func TestRunnerShutdownMidRun(t *testing.T) {
+	ctx, shutdown := context.WithCancel(t.Context())
+	defer shutdown()
+	var outBuf, errBuf bytes.Buffer
+	stdout, stderr := &syncWriter{w: &outBuf}, &syncWriter{w: &errBuf}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"runner", "--sandbox", "local", "--addr", "127.0.0.1:0", "--shutdown-grace", "300ms"}, stdout, stderr)
+	}()
+	read := func(w *syncWriter, b *bytes.Buffer) string {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return b.String()
+	}
+	var url string
+	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(read(stdout, &outBuf)); m != nil {
+			url = "http://" + m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the runner printed no address; log:\n%s", read(stderr, &errBuf))
+		}
+	}
+	c, err := sandbox.NewClient([]string{url}, sandbox.ClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []sandbox.Event
+	start := time.Now()
+	err = c.Run(t.Context(), &sandbox.Request{Files: map[string]string{"main.go": splitTicker}}, func(e sandbox.Event) {
+		if e.Kind == sandbox.KindStdout && len(evs) > 0 && evs[len(evs)-1].Kind != sandbox.KindStdout {
+			shutdown() // SIGTERM, as the first output arrives
+		}
+		evs = append(evs, e)
+	})
+	if !errors.Is(err, sandbox.ErrRunnerLost) || !strings.Contains(err.Error(), "shut down") {
+		t.Fatalf("err = %v, want the runner lost because it shut down; events %+v", err, evs)
+	}
+	if d := time.Since(start); d > 20*time.Second {
+		t.Errorf("the run ended %v after it began; the grace is 300 ms", d)
+	}
+	if code := <-done; code != 0 {
+		t.Errorf("the runner exited %d, want 0; log:\n%s", code, read(stderr, &errBuf))
 	}
 }

@@ -10,10 +10,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,6 +25,7 @@ const (
 	DefaultIdleTimeout = 4 * DefaultHeartbeat
 	DefaultStopGrace   = 3 * time.Second
 	DefaultCooldown    = 2 * time.Second
+	DefaultRefresh     = 5 * time.Second
 	maxEventLine       = 64 << 20 // an asm listing is one line
 )
 
@@ -47,7 +50,13 @@ type ClientOptions struct {
 	// Cooldown: a runner that refused a run (starting, stopping) or could
 	// not be reached is passed over for this long, unless every runner is.
 	Cooldown time.Duration
-	// HTTP is the client used to reach the runners (default: a new one).
+	// Refresh: how often the host name of a runner URL is resolved again.
+	Refresh time.Duration
+	// Resolve gives the addresses of a host name (default: the system's
+	// resolver).
+	Resolve func(ctx context.Context, host string) ([]string, error)
+	// HTTP is the client used to reach the runners (default: one that
+	// opens a connection per run, so that a Service spreads them).
 	HTTP *http.Client
 }
 
@@ -57,16 +66,27 @@ type ClientOptions struct {
 // one when a runner cannot be reached or refuses with 503. A run is never
 // sent twice once its stream has begun: if its runner goes away, Run
 // returns an error wrapping ErrRunnerLost.
+//
+// The host name of an http URL is resolved (again every Refresh), and
+// each of its addresses is a runner of its own: a Kubernetes headless
+// Service names every ready runner pod, so that runs spread by load, a
+// Stop reaches the runner that has the run, and a pod that refuses is
+// passed over for another.
 type Client struct {
-	opt     ClientOptions
-	hc      *http.Client
-	runners []*remote
-	turn    atomic.Uint64
+	opt      ClientOptions
+	hc       *http.Client
+	urls     []*url.URL
+	turn     atomic.Uint64
+	mu       sync.Mutex
+	targets  []*remote          // the runners now, from the last resolution
+	known    map[string]*remote // by base: a runner keeps its counts across resolutions
+	resolved time.Time
 }
 
 // remote is one runner as the client sees it.
 type remote struct {
 	base      string       // the URL, without a trailing slash
+	host      string       // the Host header, when base names an address of the URL's host
 	inflight  atomic.Int64 // runs sent and not yet ended
 	downUntil atomic.Int64 // UnixNano until which it is passed over
 }
@@ -86,9 +106,17 @@ func NewClient(urls []string, o ClientOptions) (*Client, error) {
 	if o.Cooldown <= 0 {
 		o.Cooldown = DefaultCooldown
 	}
-	c := &Client{opt: o, hc: o.HTTP}
+	if o.Refresh <= 0 {
+		o.Refresh = DefaultRefresh
+	}
+	if o.Resolve == nil {
+		o.Resolve = net.DefaultResolver.LookupHost
+	}
+	c := &Client{opt: o, hc: o.HTTP, known: map[string]*remote{}}
 	if c.hc == nil {
-		c.hc = &http.Client{}
+		// No proxy (runners are reached directly), and a connection per
+		// run: a Service then places each run on a ready runner.
+		c.hc = &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
 	}
 	seen := map[string]bool{}
 	for _, raw := range urls {
@@ -101,9 +129,64 @@ func NewClient(urls []string, o ClientOptions) (*Client, error) {
 			return nil, fmt.Errorf("runner URL %q is given twice", raw)
 		}
 		seen[base] = true
-		c.runners = append(c.runners, &remote{base: base})
+		c.urls = append(c.urls, u)
 	}
 	return c, nil
+}
+
+// runners returns the runners now: each URL, or each address its host
+// name resolves to.
+func (c *Client) runners(ctx context.Context) []*remote {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.targets != nil && time.Since(c.resolved) < c.opt.Refresh {
+		return c.targets
+	}
+	var ts []*remote
+	for _, u := range c.urls {
+		ts = append(ts, c.resolve(ctx, u)...)
+	}
+	known := make(map[string]*remote, len(ts))
+	for _, r := range ts {
+		known[r.base] = r
+	}
+	c.targets, c.known, c.resolved = ts, known, time.Now()
+	return ts
+}
+
+// resolve turns u into runners; the caller holds c.mu. An https URL, an
+// address, or a name that does not resolve stays one runner.
+func (c *Client) resolve(ctx context.Context, u *url.URL) []*remote {
+	one := []*remote{c.remote(strings.TrimSuffix(u.String(), "/"), "")}
+	host := u.Hostname()
+	if u.Scheme != "http" || net.ParseIP(host) != nil {
+		return one
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	addrs, err := c.opt.Resolve(ctx, host)
+	if err != nil || len(addrs) == 0 {
+		return one
+	}
+	slices.Sort(addrs)
+	port := u.Port()
+	if port == "" {
+		port = "80"
+	}
+	rs := make([]*remote, 0, len(addrs))
+	for _, a := range slices.Compact(addrs) {
+		v := *u
+		v.Host = net.JoinHostPort(a, port)
+		rs = append(rs, c.remote(strings.TrimSuffix(v.String(), "/"), u.Host))
+	}
+	return rs
+}
+
+func (c *Client) remote(base, host string) *remote {
+	if r, ok := c.known[base]; ok {
+		return r
+	}
+	return &remote{base: base, host: host}
 }
 
 // Run sends req to a runner and passes its events to emit.
@@ -113,7 +196,7 @@ func (c *Client) Run(ctx context.Context, req *Request, emit func(Event)) error 
 		return err
 	}
 	var failures []error
-	for _, rm := range c.order() {
+	for _, rm := range c.order(c.runners(ctx)) {
 		if ctx.Err() != nil {
 			break
 		}
@@ -133,12 +216,12 @@ func (c *Client) Run(ctx context.Context, req *Request, emit func(Event)) error 
 
 // order lists the runners to try: those not passed over first, fewest
 // runs in flight first, the rest in turns starting at a rotating index.
-func (c *Client) order() []*remote {
-	n := len(c.runners)
+func (c *Client) order(runners []*remote) []*remote {
+	n := len(runners)
 	start := int(c.turn.Add(1) % uint64(n))
 	rs := make([]*remote, 0, n)
 	for i := range n {
-		rs = append(rs, c.runners[(start+i)%n])
+		rs = append(rs, runners[(start+i)%n])
 	}
 	now := time.Now().UnixNano()
 	rank := func(r *remote) (bool, int64) { return r.downUntil.Load() > now, r.inflight.Load() }
@@ -189,6 +272,7 @@ func (c *Client) try(ctx context.Context, rm *remote, req *Request, body []byte,
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set(RunIDHeader, id)
+	hreq.Host = rm.host
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -204,20 +288,20 @@ func (c *Client) try(ctx context.Context, rm *remote, req *Request, body []byte,
 	switch resp.StatusCode {
 	case http.StatusOK:
 	case http.StatusServiceUnavailable, http.StatusBadGateway, http.StatusGatewayTimeout:
-		return false, fmt.Errorf("runner %s: %s: %s", rm.base, resp.Status, refusal(resp.Body).Msg)
+		return false, fmt.Errorf("runner %s: %s: %w", rm.base, resp.Status, remoteError(refusal(resp.Body), resp.Status))
 	default:
 		e := refusal(resp.Body)
 		return true, remoteError(e, resp.Status)
 	}
 
-	var last Kind
+	sawExit := false
 	var final error
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 0, 64<<10), maxEventLine)
 	for sc.Scan() {
-		watchdog.Reset(c.opt.IdleTimeout)
 		line := bytes.TrimSpace(sc.Bytes())
 		if len(line) == 0 {
+			watchdog.Reset(c.opt.IdleTimeout)
 			continue // a heartbeat
 		}
 		var e Event
@@ -229,15 +313,19 @@ func (c *Client) try(ctx context.Context, rm *remote, req *Request, body []byte,
 			final = remoteError(e, "")
 			continue
 		}
-		last = e.Kind
+		sawExit = sawExit || e.Kind == KindExit
+		// The watchdog times the runner, not emit: a slow reader on
+		// this side is not a lost runner.
+		watchdog.Stop()
 		emit(e)
+		watchdog.Reset(c.opt.IdleTimeout)
 	}
-	if final != nil {
-		return true, final
-	}
-	complete := last == KindSummary || (last == KindExit && req.Repeat <= 1)
+	readErr := sc.Err()
 	switch {
-	case complete:
+	case final != nil:
+		return true, final
+	case readErr == nil && !idle.Load() && sawExit:
+		// The stream ended cleanly: the runner's handler returned.
 		return true, nil
 	case ctx.Err() != nil:
 		// Stopped, and the runner did not end the stream within the grace.
@@ -245,7 +333,7 @@ func (c *Client) try(ctx context.Context, rm *remote, req *Request, body []byte,
 		return true, nil
 	}
 	rm.downUntil.Store(time.Now().Add(c.opt.Cooldown).UnixNano())
-	why := sc.Err()
+	why := readErr
 	switch {
 	case idle.Load():
 		why = fmt.Errorf("nothing heard for %v", c.opt.IdleTimeout)
@@ -264,6 +352,7 @@ func (c *Client) stop(ctx context.Context, rm *remote, id string) {
 	if err != nil {
 		return
 	}
+	req.Host = rm.host
 	if resp, err := c.hc.Do(req); err == nil {
 		io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<10))
 		resp.Body.Close()
@@ -281,15 +370,20 @@ func refusal(r io.Reader) Event {
 }
 
 // remoteError turns a runner's error event back into the error its
-// runner returned, so that errors.Is sees the same sentinels.
+// runner returned, so that errors.Is sees the same sentinels. status is
+// the HTTP status of a refusal, or "" for an error in the stream.
 func remoteError(e Event, status string) error {
-	switch e.Reason {
-	case ReasonBadRequest:
+	switch {
+	case e.Reason == ReasonBadRequest:
 		return fmt.Errorf("%w: %s", ErrBadRequest, strings.TrimPrefix(e.Msg, ErrBadRequest.Error()+": "))
-	case ReasonUnavailable:
-		return fmt.Errorf("%w: %s", ErrUnavailable, e.Msg)
-	}
-	if status != "" {
+	case e.Reason == ReasonUnavailable && status == "":
+		// The run had begun: the runner stopped (shut down) during it.
+		return fmt.Errorf("%w: %s", ErrRunnerLost, e.Msg)
+	case e.Reason == ReasonUnavailable && strings.HasPrefix(e.Msg, ErrNotReady.Error()):
+		return fmt.Errorf("%w: %s", ErrNotReady, strings.TrimPrefix(e.Msg, ErrNotReady.Error()+": "))
+	case e.Reason == ReasonUnavailable:
+		return fmt.Errorf("%w: %s", ErrUnavailable, strings.TrimPrefix(e.Msg, ErrUnavailable.Error()+": "))
+	case status != "":
 		return fmt.Errorf("runner answered %s: %s", status, e.Msg)
 	}
 	return fmt.Errorf("runner failed: %s", e.Msg)
@@ -307,11 +401,11 @@ func newRunID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Runners returns the runners' URLs.
+// Runners returns the runners' URLs, as given.
 func (c *Client) Runners() []string {
-	urls := make([]string, len(c.runners))
-	for i, r := range c.runners {
-		urls[i] = r.base
+	urls := make([]string, len(c.urls))
+	for i, u := range c.urls {
+		urls[i] = strings.TrimSuffix(u.String(), "/")
 	}
 	return urls
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -245,8 +246,7 @@ func TestClientSkipsUnavailableRunners(t *testing.T) {
 func TestClientRunnerLost(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
-	started := make(chan string, 1)
-	dying := httptest.NewServer(sandbox.Handler(&fakeRunner{name: "dying", hold: hold, started: started}, sandbox.HandlerOptions{}))
+	dying := httptest.NewServer(sandbox.Handler(&fakeRunner{name: "dying", hold: hold}, sandbox.HandlerOptions{}))
 	defer dying.Close()
 	survivor := &fakeRunner{name: "survivor"}
 	c := newClient(t, sandbox.ClientOptions{}, dying.URL, serveRunner(t, survivor, sandbox.HandlerOptions{}).URL)
@@ -255,15 +255,22 @@ func TestClientRunnerLost(t *testing.T) {
 		err error
 	}
 	// Runs go to the survivor or the dying runner in turns; the survivor's
-	// end at once, the dying runner's waits.
+	// end at once, the dying runner's waits (after its first output).
 	done := make(chan result, 1)
+	firstOut := make(chan struct{}, 1)
 	for waiting := true; waiting; {
 		go func() {
-			evs, err := collect(t.Context(), c, hello())
+			var evs []sandbox.Event
+			err := c.Run(t.Context(), hello(), func(e sandbox.Event) {
+				evs = append(evs, e)
+				if e.Data == "hello from dying\n" {
+					firstOut <- struct{}{}
+				}
+			})
 			done <- result{evs, err}
 		}()
 		select {
-		case <-started:
+		case <-firstOut:
 			waiting = false
 		case r := <-done:
 			if r.err != nil || r.evs[0].Data != "hello from survivor\n" {
@@ -271,7 +278,6 @@ func TestClientRunnerLost(t *testing.T) {
 			}
 		}
 	}
-	time.Sleep(50 * time.Millisecond) // its first output is on the way
 	dying.CloseClientConnections()
 	r := <-done
 	if !errors.Is(r.err, sandbox.ErrRunnerLost) || !errors.Is(r.err, sandbox.ErrUnavailable) {
@@ -325,9 +331,13 @@ func TestClientStopGrace(t *testing.T) {
 	c := newClient(t, sandbox.ClientOptions{StopGrace: 100 * time.Millisecond}, srv.URL)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-started; cancel() }()
+	start := time.Now()
 	evs, err := collect(ctx, c, hello())
 	if err != nil {
 		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the stream was cut after %v, want about the 100 ms grace", d)
 	}
 	last := evs[len(evs)-1]
 	if last.Kind != sandbox.KindExit || last.Reason != sandbox.ReasonCanceled {
@@ -340,19 +350,19 @@ func TestClientStopGrace(t *testing.T) {
 // nothing at all is taken for lost after the idle timeout.
 func TestClientHeartbeat(t *testing.T) {
 	slow := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
-		time.Sleep(400 * time.Millisecond)
+		time.Sleep(1500 * time.Millisecond)
 		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
 		return nil
 	})
-	srv := serveRunner(t, slow, sandbox.HandlerOptions{Heartbeat: 40 * time.Millisecond})
-	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 150 * time.Millisecond}, srv.URL)
+	srv := serveRunner(t, slow, sandbox.HandlerOptions{Heartbeat: 50 * time.Millisecond})
+	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 500 * time.Millisecond}, srv.URL)
 	if evs, err := collect(t.Context(), c, hello()); err != nil || len(evs) != 1 {
 		t.Fatalf("silent run with heartbeats: %v, %v", evs, err)
 	}
 
 	hung := make(chan struct{})
-	defer close(hung)
 	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
 		w.WriteHeader(http.StatusOK)
 		w.(http.Flusher).Flush()
 		select {
@@ -361,10 +371,95 @@ func TestClientHeartbeat(t *testing.T) {
 		}
 	}))
 	defer mute.Close()
-	c = newClient(t, sandbox.ClientOptions{IdleTimeout: 150 * time.Millisecond}, mute.URL)
+	defer close(hung)
+	c = newClient(t, sandbox.ClientOptions{IdleTimeout: 300 * time.Millisecond}, mute.URL)
+	start := time.Now()
 	_, err := collect(t.Context(), c, hello())
 	if !errors.Is(err, sandbox.ErrRunnerLost) || !strings.Contains(err.Error(), "nothing heard") {
 		t.Fatalf("err = %v, want the runner lost after the idle timeout", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("the lost runner was noticed after %v", d)
+	}
+}
+
+// TestClientSlowReader: the idle timeout times the runner, not the
+// caller: a caller slow to take events (a learner's slow connection) is
+// not a lost runner.
+func TestClientSlowReader(t *testing.T) {
+	chatty := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		for range 3 {
+			emit(sandbox.Event{Kind: sandbox.KindStdout, Data: "x\n"})
+		}
+		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+		return nil
+	})
+	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 200 * time.Millisecond}, serveRunner(t, chatty, sandbox.HandlerOptions{}).URL)
+	n := 0
+	err := c.Run(t.Context(), hello(), func(sandbox.Event) { n++; time.Sleep(300 * time.Millisecond) })
+	if err != nil || n != 4 {
+		t.Fatalf("slow reader: %d events, err %v; want 4 and no error", n, err)
+	}
+}
+
+// TestClientEndOfStream: a stream that ends cleanly ends the run, with or
+// without the summary a repeat usually has (a build that failed); one
+// that ends cleanly without any exit means the runner failed.
+func TestClientEndOfStream(t *testing.T) {
+	buildFailed := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		emit(sandbox.Event{Kind: sandbox.KindCompileError, File: "main.go", Line: 3, Msg: "undefined: x"})
+		emit(sandbox.Event{Kind: sandbox.KindExit, Code: 1, Reason: sandbox.ReasonBuildFailed})
+		return nil
+	})
+	c := newClient(t, sandbox.ClientOptions{}, serveRunner(t, buildFailed, sandbox.HandlerOptions{}).URL)
+	req := hello()
+	req.Repeat = 3
+	if evs, err := collect(t.Context(), c, req); err != nil || len(evs) != 2 {
+		t.Fatalf("a repeat whose build failed: %v, %v; want its two events and no error", evs, err)
+	}
+	noExit := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		emit(sandbox.Event{Kind: sandbox.KindStdout, Data: "x"})
+		return nil
+	})
+	c = newClient(t, sandbox.ClientOptions{}, serveRunner(t, noExit, sandbox.HandlerOptions{}).URL)
+	if _, err := collect(t.Context(), c, hello()); !errors.Is(err, sandbox.ErrRunnerLost) {
+		t.Fatalf("a stream without an exit: err %v, want ErrRunnerLost", err)
+	}
+}
+
+// TestHandlerStopRoutes: DELETE /run/{id} of no run is 404; a run id in
+// use is refused.
+func TestHandlerStopRoutes(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	started := make(chan string, 1)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
+	del, _ := http.NewRequest(http.MethodDelete, srv.URL+sandbox.RunPath+"/nosuchrun", nil)
+	resp, err := http.DefaultClient.Do(del)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("DELETE of no run = %d, want 404", resp.StatusCode)
+	}
+	post := func() *http.Response {
+		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+sandbox.RunPath, strings.NewReader(`{"files":{"main.go":"package main\n"}}`))
+		req.Header.Set(sandbox.RunIDHeader, "same")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	first := post()
+	defer first.Body.Close()
+	<-started
+	second := post()
+	b, _ := io.ReadAll(second.Body)
+	second.Body.Close()
+	if second.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "already in use") {
+		t.Errorf("a second run with the same id = %d %q, want 400", second.StatusCode, b)
 	}
 }
 
@@ -382,5 +477,111 @@ func TestNewClientChecksURLs(t *testing.T) {
 	}
 	if got := c.Runners(); !reflect.DeepEqual(got, []string{"http://10.0.0.1:8081", "https://runner.example/racelab"}) {
 		t.Errorf("Runners() = %q", got)
+	}
+}
+
+// TestClientResolvesRunners: a runner URL whose host name resolves to
+// several addresses (a headless Service's ready pods) is a runner per
+// address: runs spread over them, each is sent with the URL's host
+// name, a Stop reaches the runner that has the run, and a new
+// resolution brings a new runner in.
+func TestClientResolvesRunners(t *testing.T) {
+	// Two runners on the same port of two loopback addresses.
+	var lnA, lnB net.Listener
+	for try := 0; lnB == nil; try++ {
+		a, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(a.Addr().String())
+		if b, err := net.Listen("tcp", "127.0.0.2:"+port); err == nil {
+			lnA, lnB = a, b
+		} else if a.Close(); try > 20 {
+			t.Fatalf("no port free on both 127.0.0.1 and 127.0.0.2: %v", err)
+		}
+	}
+	_, port, _ := net.SplitHostPort(lnA.Addr().String())
+	hold := make(chan struct{})
+	started := make(chan string, 8)
+	a := &fakeRunner{name: "a", hold: hold, started: started}
+	b := &fakeRunner{name: "b", hold: hold, started: started}
+	var hosts sync.Map
+	serve := func(ln net.Listener, r sandbox.Runner) {
+		h := sandbox.Handler(r, sandbox.HandlerOptions{})
+		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			hosts.Store(req.Host, true)
+			h.ServeHTTP(w, req)
+		})}}
+		srv.Start()
+		t.Cleanup(srv.Close)
+	}
+	serve(lnA, a)
+	serve(lnB, b)
+	var mu sync.Mutex
+	addrs := []string{"127.0.0.1"}
+	resolve := func(ctx context.Context, host string) ([]string, error) {
+		if host != "runners.test" {
+			return nil, errors.New("no such host")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(addrs), nil
+	}
+	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, Refresh: time.Millisecond, StopGrace: 10 * time.Second}, "http://runners.test:"+port)
+
+	// One address: the first run goes to a.
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if evs, err := collect(t.Context(), c, hello()); err != nil || evs[0].Data != "hello from a\n" {
+			t.Errorf("before b: %v, %v", evs, err)
+		}
+	})
+	if name := <-started; name != "a" {
+		t.Fatalf("the first run went to %s", name)
+	}
+	// b joins; runs at once spread over both.
+	mu.Lock()
+	addrs = []string{"127.0.0.2", "127.0.0.1"}
+	mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	for range 4 {
+		wg.Go(func() {
+			if _, err := collect(t.Context(), c, hello()); err != nil {
+				t.Error(err)
+			}
+		})
+		<-started
+	}
+	close(hold)
+	wg.Wait()
+	if ra, rb := a.runs.Load(), b.runs.Load(); ra+rb != 5 || ra < 2 || rb < 2 {
+		t.Errorf("runs: a %d, b %d; want 5 spread by load (2 or 3 each)", ra, rb)
+	}
+	if _, ok := hosts.Load("runners.test:" + port); !ok {
+		t.Errorf("hosts sent: want runners.test:%s", port)
+	}
+	hosts.Range(func(k, _ any) bool {
+		if k != "runners.test:"+port {
+			t.Errorf("a request was sent with Host %v", k)
+		}
+		return true
+	})
+}
+
+// TestClientStopReachesResolvedRunner: Stop goes to the address that has
+// the run, which ends its stream with its own canceled exit.
+func TestClientStopReachesResolvedRunner(t *testing.T) {
+	hold := make(chan struct{})
+	defer close(hold)
+	started := make(chan string, 1)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	resolve := func(ctx context.Context, host string) ([]string, error) { return []string{"127.0.0.1"}, nil }
+	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, StopGrace: 10 * time.Second}, "http://runner.test:"+port)
+	ctx, cancel := context.WithCancel(t.Context())
+	go func() { <-started; cancel() }()
+	evs, err := collect(ctx, c, hello())
+	if err != nil || len(evs) != 2 || evs[1].Msg != "stopped by a" {
+		t.Fatalf("events %+v, err %v; want the runner's own canceled exit", evs, err)
 	}
 }

@@ -25,8 +25,9 @@ import (
 // A request refused before its first event gets a status and one error
 // event as the body: 400 for a bad request, 503 when the runner cannot
 // take runs (starting, or stopping). A failure later is an error event in
-// the stream. A stream that ends without its exit event means the runner
-// went away.
+// the stream (reason unavailable when the runner stopped the run because
+// it shuts down). A stream cut off (no end of the chunked body), or
+// silent for longer than a few heartbeats, means the runner went away.
 const (
 	RunPath        = "/run"
 	RunIDHeader    = "Racelab-Run-Id"
@@ -39,6 +40,7 @@ const (
 	DefaultHandlerMaxBody = 1 << 20
 	DefaultHeartbeat      = 5 * time.Second
 	DefaultHandlerWrite   = 30 * time.Second
+	MinHeartbeat          = 10 * time.Millisecond
 )
 
 // ErrUnavailable is wrapped by the errors of a run that no runner could
@@ -64,6 +66,7 @@ func Handler(r Runner, o HandlerOptions) http.Handler {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = DefaultHeartbeat
 	}
+	o.Heartbeat = max(o.Heartbeat, MinHeartbeat)
 	if o.WriteTimeout <= 0 {
 		o.WriteTimeout = DefaultHandlerWrite
 	}
@@ -119,6 +122,11 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	err = h.runner.Run(ctx, &req, st.emit)
 	close(beats)
 	beating.Wait()
+	if err == nil && errors.Is(context.Cause(ctx), ErrUnavailable) {
+		// Stopped because the runner shuts down, not by its client: say
+		// so, or the learner would read it as their own Stop.
+		err = context.Cause(ctx)
+	}
 	if err == nil {
 		return
 	}

@@ -217,18 +217,22 @@ func (ru *run) runIndex(i int) int {
 }
 
 // execute builds once, then runs the program Repeat times. As with the
-// runc backend, a run canceled in its first execution has no summary.
+// runc backend, a repeated request always ends with its summary (of the
+// runs that finished), also when the build failed or it was stopped.
 func (ru *run) execute(ctx context.Context) error {
 	ok, err := ru.build(ctx)
-	if err != nil || !ok || ru.plan.Binary == "" {
+	if err != nil {
 		return err
 	}
-	if canceled, err := ru.runProgram(ctx, 1); err != nil || canceled {
-		return err
-	}
-	for i := 2; i <= ru.req.Repeat && ctx.Err() == nil; i++ {
-		if _, err := ru.runProgram(ctx, i); err != nil {
+	if ok && ru.plan.Binary != "" {
+		canceled, err := ru.runProgram(ctx, 1)
+		if err != nil {
 			return err
+		}
+		for i := 2; !canceled && i <= ru.req.Repeat && ctx.Err() == nil; i++ {
+			if _, err := ru.runProgram(ctx, i); err != nil {
+				return err
+			}
 		}
 	}
 	if ru.tally != nil {
