@@ -53,6 +53,27 @@ func TestServices(t *testing.T) {
 	}
 }
 
+// TestRunnerServiceHeadless: racelab serve balances over the addresses
+// the runner Service's name resolves to, so it must be headless, and a
+// pod must listen on the Service's port itself (a headless Service maps
+// no ports).
+func TestRunnerServiceHeadless(t *testing.T) {
+	m := load(t)
+	svc := m.services[runName]
+	if svc == nil {
+		t.Fatalf("no Service %s", runName)
+	}
+	if svc.Spec.ClusterIP != corev1.ClusterIPNone {
+		t.Errorf("Service %s: clusterIP %q, want None (headless: one address per runner pod)", runName, svc.Spec.ClusterIP)
+	}
+	c := m.container(t, runName)
+	for _, sp := range svc.Spec.Ports {
+		if cp, ok := containerPort(c, sp.TargetPort); ok && cp.ContainerPort != sp.Port {
+			t.Errorf("Service %s port %d: the runner listens on %d; a headless Service does not map ports", runName, sp.Port, cp.ContainerPort)
+		}
+	}
+}
+
 // protocol is p, TCP if unset (the API's default).
 func protocol(p corev1.Protocol) corev1.Protocol {
 	if p == "" {
