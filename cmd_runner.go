@@ -216,6 +216,7 @@ type counted struct {
 	runs     *prometheus.CounterVec
 	inflight prometheus.Gauge
 	build    prometheus.Histogram
+	start    prometheus.Histogram
 	run      *prometheus.HistogramVec
 }
 
@@ -231,6 +232,9 @@ func newCounted(r sandbox.Runner, ready func() bool, log *slog.Logger) *counted 
 			Help: "Requests running or waiting for a slot on this runner."}),
 		build: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_runner_build_seconds",
 			Help: "Duration of the build step (container start included).", Buckets: buckets}),
+		start: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_runner_container_start_seconds",
+			Help:    "Time to start a build's container (runtime, namespaces, mounts).",
+			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1}}),
 		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "racelab_runner_run_seconds",
 			Help: "Wall time of one execution of a program, by mode.", Buckets: buckets}, []string{"mode"}),
 	}
@@ -241,7 +245,7 @@ func newCounted(r sandbox.Runner, ready func() bool, log *slog.Logger) *counted 
 		}
 		return 0
 	})
-	c.reg.MustRegister(c.runs, c.inflight, c.build, c.run, readyGauge,
+	c.reg.MustRegister(c.runs, c.inflight, c.build, c.start, c.run, readyGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return c
 }
@@ -255,6 +259,9 @@ func (c *counted) Run(ctx context.Context, req *sandbox.Request, emit func(sandb
 		switch e.Kind {
 		case sandbox.KindBuild:
 			c.build.Observe(float64(e.Ms) / 1000)
+			if e.StartMs > 0 {
+				c.start.Observe(float64(e.StartMs) / 1000)
+			}
 		case sandbox.KindExit:
 			exit = e
 			c.runs.WithLabelValues(string(req.Mode), string(e.Reason)).Inc()

@@ -272,6 +272,9 @@ func TestSplitServeAndRunners(t *testing.T) {
 	if ra+rb != n || ra == 0 || rb == 0 {
 		t.Fatalf("race runs by runner: a %v, b %v; want %d spread over both", ra, rb, n)
 	}
+	if starts := metric(t, a, "racelab_runner_container_start_seconds_count") + metric(t, b, "racelab_runner_container_start_seconds_count"); starts != n {
+		t.Errorf("container starts measured: %v, want %d", starts, n)
+	}
 
 	// A runner killed mid-run.
 	var victim, survivor *proc

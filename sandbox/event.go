@@ -80,6 +80,10 @@ type Event struct {
 	// Reason says why the run ended, for exit, or why it never ran, for
 	// error.
 	Reason Reason `json:"reason,omitempty"`
+	// StartMs is the part of a build event's Ms spent starting the
+	// container (the runtime, namespaces, mounts) before the build ran;
+	// 0 when the backend starts none.
+	StartMs int64 `json:"start_ms,omitempty"`
 	// CPUMs is the CPU time (user+system) of the run in milliseconds, for exit.
 	CPUMs int64 `json:"cpu_ms,omitempty"`
 	// PeakBytes is the peak memory of the container, for exit (0 when the

@@ -46,7 +46,7 @@ func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sa
 	src := req.Files["main.go"]
 	out := func(s string) { emit(sandbox.Event{Kind: sandbox.KindStdout, Data: s}) }
 	exit := sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited, Msg: "The program exited with status 0."}
-	emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: 1})
+	emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: 3, StartMs: 1})
 	switch {
 	case strings.Contains(src, "SLEEP"):
 		out("first\n")

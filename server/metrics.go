@@ -19,6 +19,7 @@ type metrics struct {
 	errors   *prometheus.CounterVec   // requests that never ran, by reason
 	wait     prometheus.Histogram     // time in the admission queue
 	build    prometheus.Histogram     // the build step, as the sandbox reports it
+	start    prometheus.Histogram     // of it, the container's start
 	run      *prometheus.HistogramVec // wall time of one execution, by mode
 	sockets  prometheus.GaugeFunc
 	running  prometheus.GaugeFunc
@@ -37,6 +38,9 @@ func newMetrics(s *Server) *metrics {
 			Help: "Time a run waited in the admission queue.", Buckets: buckets}),
 		build: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_build_seconds",
 			Help: "Duration of the build step (container start included).", Buckets: buckets}),
+		start: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_container_start_seconds",
+			Help:    "Time to start a build's container (runtime, namespaces, mounts), as the sandbox reports it.",
+			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1}}),
 		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "racelab_run_seconds",
 			Help: "Wall time of one execution of a program, by mode.", Buckets: buckets}, []string{"mode"}),
 	}
@@ -46,7 +50,7 @@ func newMetrics(s *Server) *metrics {
 		Help: "Runs holding a slot now."}, func() float64 { r, _ := s.queue.stats(); return float64(r) })
 	m.queueLen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_queue_length",
 		Help: "Runs waiting for a slot now."}, func() float64 { _, w := s.queue.stats(); return float64(w) })
-	m.reg.MustRegister(m.runs, m.errors, m.wait, m.build, m.run, m.sockets, m.running, m.queueLen,
+	m.reg.MustRegister(m.runs, m.errors, m.wait, m.build, m.start, m.run, m.sockets, m.running, m.queueLen,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -56,6 +60,9 @@ func (m *metrics) observe(mode sandbox.Mode, e sandbox.Event) {
 	switch e.Kind {
 	case sandbox.KindBuild:
 		m.build.Observe(float64(e.Ms) / 1000)
+		if e.StartMs > 0 {
+			m.start.Observe(float64(e.StartMs) / 1000)
+		}
 	case sandbox.KindExit:
 		m.runs.WithLabelValues(string(mode), string(e.Reason)).Inc()
 		if e.Reason != sandbox.ReasonBuildFailed {

@@ -481,6 +481,7 @@ func TestMetrics(t *testing.T) {
 		`racelab_queue_length 0`,
 		`racelab_queue_wait_seconds_count 2`,
 		`racelab_build_seconds_count 2`,
+		`racelab_container_start_seconds_count 2`,
 		`go_goroutines`,
 	} {
 		if !strings.Contains(body, want) {

@@ -15,8 +15,8 @@ import (
 	"github.com/racelab/racelab/sandbox/internal/stream"
 )
 
-// script is what the first container's shell runs: the build, with its
-// output on fd 3 and its status on fd 4, then (for modes that run code)
+// script is what the first container's shell runs: a blank line on fd 4
+// as it starts, the build, with its output on fd 3 and its status on fd 4, then (for modes that run code)
 // the program itself, which replaces the shell as the container's init
 // process so that signals reach it. The program starts when the host
 // writes a line to fd 5. With keep, the binary is first copied out through
@@ -24,6 +24,8 @@ import (
 func (ru *run) script(keep bool) string {
 	p := ru.plan
 	var b strings.Builder
+	// A blank line on fd 4 first: the container has started.
+	b.WriteString("echo >&4\n")
 	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(p.Build))
 	if keep {
 		// Kept before the status goes out, so that a failed copy is
@@ -103,7 +105,7 @@ func (ru *run) buildAndRun(ctx context.Context) (bool, error) {
 	}
 	w := &watch{ru: ru, run: 1, build: true, goAhead: gW}
 	w.buildLog = logPath
-	w.status = readStatus(sR)
+	w.started, w.status = readStatus(sR)
 	err = ru.launch(ctx, w, spec, extra)
 	for _, f := range extra {
 		f.Close() // the container has its own copies now
@@ -181,19 +183,28 @@ func readCapped(path string, limit int64) capped {
 	return capped{data: b}
 }
 
-// readStatus reads the build status line from f; -1 means the shell died
-// before it could write one.
-func readStatus(f *os.File) <-chan int {
-	ch := make(chan int, 1)
+// readStatus reads what the build's shell writes on f: a blank line as
+// it starts (started gets the time it arrived) and then the build's
+// status (-1 when the shell died before it could write one). The
+// goroutine ends when the shell's end of f closes, with the container.
+func readStatus(f *os.File) (started <-chan time.Time, status <-chan int) {
+	st, ch := make(chan time.Time, 1), make(chan int, 1)
 	go func() {
-		line, err := bufio.NewReader(f).ReadString('\n')
+		r := bufio.NewReader(f)
+		if _, err := r.ReadString('\n'); err != nil {
+			close(st)
+			ch <- -1
+			return
+		}
+		st <- time.Now()
+		line, err := r.ReadString('\n')
 		n, perr := strconv.Atoi(strings.TrimSpace(line))
 		if err != nil || perr != nil {
 			n = -1
 		}
 		ch <- n
 	}()
-	return ch
+	return st, ch
 }
 
 // buildEnv is the build step's environment: gotool's, with the module

@@ -25,7 +25,8 @@ type watch struct {
 	out   *stream.Output
 	start time.Time // container start; then program start
 
-	buildLog string // the build's output
+	buildLog string           // the build's output
+	started  <-chan time.Time // when the build's shell began
 	status   <-chan int
 	goAhead  *os.File // a line written here starts the program
 
@@ -132,7 +133,15 @@ func (w *watch) built(st int) bool {
 		}
 		return false
 	}
-	ru.emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: ms})
+	var startMs int64
+	select {
+	case t, ok := <-w.started:
+		if ok {
+			startMs = t.Sub(w.start).Milliseconds()
+		}
+	default:
+	}
+	ru.emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: ms, StartMs: startMs})
 	if text = gotool.QuietBuild(text); text != "" {
 		ru.emit(sandbox.Event{Kind: sandbox.KindStderr, Run: ru.runIndex(w.run), Data: text, TMs: ms})
 	}
