@@ -93,20 +93,7 @@ func TestRunnerShutdownMidRun(t *testing.T) {
 	go func() {
 		done <- run(ctx, []string{"runner", "--sandbox", "local", "--addr", "127.0.0.1:0", "--shutdown-grace", "300ms"}, stdout, stderr)
 	}()
-	read := func(w *syncWriter, b *bytes.Buffer) string {
-		w.mu.Lock()
-		defer w.mu.Unlock()
-		return b.String()
-	}
-	var url string
-	for deadline := time.Now().Add(30 * time.Second); url == ""; time.Sleep(20 * time.Millisecond) {
-		if m := listening.FindStringSubmatch(read(stdout, &outBuf)); m != nil {
-			url = "http://" + m[1]
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the runner printed no address; log:\n%s", read(stderr, &errBuf))
-		}
-	}
+	url := waitAddress(t, stdout, &outBuf, stderr, &errBuf)
 	c, err := sandbox.NewClient([]string{url}, sandbox.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -126,6 +113,74 @@ func TestRunnerShutdownMidRun(t *testing.T) {
 		t.Errorf("the run ended %v after it began; the grace is 300 ms", d)
 	}
 	if code := <-done; code != 0 {
-		t.Errorf("the runner exited %d, want 0; log:\n%s", code, read(stderr, &errBuf))
+		t.Errorf("the runner exited %d, want 0; log:\n%s", code, readSync(stderr, &errBuf))
+	}
+}
+
+// racelab serve listens at once, serves runs once its sandbox is open,
+// and stops with status 0 when told to.
+func TestServeInProcess(t *testing.T) {
+	ctx, stop := context.WithCancel(t.Context())
+	defer stop()
+	var outBuf, errBuf bytes.Buffer
+	stdout, stderr := &syncWriter{w: &outBuf}, &syncWriter{w: &errBuf}
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--sandbox", "local", "--addr", "127.0.0.1:0"}, stdout, stderr)
+	}()
+	url := waitAddress(t, stdout, &outBuf, stderr, &errBuf)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz never 200: %v", err)
+		}
+	}
+	var out string
+	err := postRun(ctx, url, sandbox.Request{Files: map[string]string{"main.go": "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"served\") }\n"}}, func(e sandbox.Event) bool {
+		out += e.Data
+		return true
+	})
+	if err != nil || out != "served\n" {
+		t.Fatalf("run: output %q, err %v", out, err)
+	}
+	stop()
+	if code := <-done; code != 0 {
+		t.Errorf("serve exited %d, want 0; log:\n%s", code, readSync(stderr, &errBuf))
+	}
+}
+
+// A sandbox that cannot open ends racelab serve, with its reason, even
+// though it listened first.
+func TestServeSandboxFails(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"serve", "--addr", "127.0.0.1:0", "--runtime", "/nonexistent/runc",
+		"--state-dir", t.TempDir()}, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), `racelab serve: runc sandbox unavailable: the OCI runtime "/nonexistent/runc" is not installed`) {
+		t.Errorf("exit %d, stderr %q; want 1 and the sandbox's reason", code, stderr.String())
+	}
+}
+
+func readSync(w *syncWriter, b *bytes.Buffer) string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return b.String()
+}
+
+// waitAddress waits for the line in which racelab says where it listens.
+func waitAddress(t *testing.T, stdout *syncWriter, outBuf *bytes.Buffer, stderr *syncWriter, errBuf *bytes.Buffer) string {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := listening.FindStringSubmatch(readSync(stdout, outBuf)); m != nil {
+			return "http://" + m[1]
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("racelab printed no address; log:\n%s", readSync(stderr, errBuf))
+		}
 	}
 }
