@@ -2,6 +2,7 @@ package runc
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"syscall"
@@ -27,6 +28,7 @@ type watch struct {
 
 	buildLog string           // the build's output
 	started  <-chan time.Time // when the build's shell began
+	shellAt  time.Time        // that time, once read from started
 	status   <-chan int
 	goAhead  *os.File // a line written here starts the program
 
@@ -137,6 +139,7 @@ func (w *watch) built(st int) bool {
 	select {
 	case t, ok := <-w.started:
 		if ok {
+			w.shellAt = t
 			startMs = t.Sub(w.start).Milliseconds()
 		}
 	default:
@@ -162,20 +165,54 @@ func (w *watch) built(st int) bool {
 	return true
 }
 
+// shellStarted reports whether the build's shell said it started. The
+// container is gone, so the answer is there at once.
+func (w *watch) shellStarted() bool {
+	select {
+	case t, ok := <-w.started:
+		w.shellAt = t
+		return ok
+	case <-time.After(2 * time.Second):
+		return false
+	}
+}
+
 // finish emits the exit event once the container is gone, after the
 // events parsed from the program's complete standard error (its races,
 // its stuck goroutines).
 func (w *watch) finish() (bool, error) {
 	ru := w.ru
 	l := ru.r.cfg.Limits
+	if w.build && w.status != nil {
+		// The container ended as its status arrived, and supervise saw
+		// the end first: the shell's end of the pipe is closed now, so
+		// what it wrote is there at once. A build that failed must still
+		// report its errors.
+		select {
+		case st := <-w.status:
+			if st >= 0 {
+				w.status = nil
+				if w.reason == "" {
+					w.built(st)
+				} else {
+					w.buildStatus = st
+				}
+			}
+		case <-time.After(2 * time.Second):
+		}
+	}
 	// A container racelab stopped itself may leave the runtime complaining
 	// (it was killed while being created); that is no failure of the
 	// runtime. Otherwise an ending without a build status, or a repeat
-	// that never ran, is one.
+	// that never ran, is one; so is a build container whose shell never
+	// said it started.
 	if w.reason == "" && (!w.build || w.status != nil) {
 		if err := w.c.runtimeError(); err != nil {
 			return false, err
 		}
+	}
+	if w.build && !w.running && w.reason == "" && w.shellAt.IsZero() && !w.shellStarted() {
+		return false, fmt.Errorf("%s: container %s did not start (status %d)", ru.r.runtime, w.ctrID, w.c.exitCode())
 	}
 	u := ru.r.cg.read(w.ctrID)
 	code := w.c.exitCode()
