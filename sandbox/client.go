@@ -73,14 +73,16 @@ type ClientOptions struct {
 // Stop reaches the runner that has the run, and a pod that refuses is
 // passed over for another.
 type Client struct {
-	opt      ClientOptions
-	hc       *http.Client
-	urls     []*url.URL
-	turn     atomic.Uint64
-	mu       sync.Mutex
-	targets  []*remote          // the runners now, from the last resolution
-	known    map[string]*remote // by base: a runner keeps its counts across resolutions
-	resolved time.Time
+	opt       ClientOptions
+	hc        *http.Client
+	urls      []*url.URL
+	turn      atomic.Uint64
+	mu        sync.Mutex
+	targets   []*remote           // the runners now, from the last resolution
+	known     map[string]*remote  // by base: a runner keeps its counts across resolutions
+	addrs     map[string][]string // by URL: the last good answer of its host name
+	resolved  time.Time
+	resolving bool // a resolution is under way
 }
 
 // remote is one runner as the client sees it.
@@ -112,7 +114,7 @@ func NewClient(urls []string, o ClientOptions) (*Client, error) {
 	if o.Resolve == nil {
 		o.Resolve = net.DefaultResolver.LookupHost
 	}
-	c := &Client{opt: o, hc: o.HTTP, known: map[string]*remote{}}
+	c := &Client{opt: o, hc: o.HTTP, known: map[string]*remote{}, addrs: map[string][]string{}}
 	if c.hc == nil {
 		// No proxy (runners are reached directly), and a connection per
 		// run: a Service then places each run on a ready runner.
@@ -135,46 +137,72 @@ func NewClient(urls []string, o ClientOptions) (*Client, error) {
 }
 
 // runners returns the runners now: each URL, or each address its host
-// name resolves to.
+// name resolves to. A due resolution happens outside the lock, whatever
+// becomes of ctx; runs meanwhile use the previous list, and a name that
+// fails to resolve keeps its last addresses.
 func (c *Client) runners(ctx context.Context) []*remote {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.targets != nil && time.Since(c.resolved) < c.opt.Refresh {
+	if c.targets != nil && (c.resolving || time.Since(c.resolved) < c.opt.Refresh) {
+		defer c.mu.Unlock()
 		return c.targets
 	}
+	c.resolving = true
+	c.mu.Unlock()
+
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	found := make([][]string, len(c.urls))
+	for i, u := range c.urls {
+		found[i] = c.lookup(rctx, u)
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	var ts []*remote
-	for _, u := range c.urls {
-		ts = append(ts, c.resolve(ctx, u)...)
+	for i, u := range c.urls {
+		addrs := found[i]
+		if addrs == nil {
+			addrs = c.addrs[u.String()] // the last good answer, if any
+		} else {
+			c.addrs[u.String()] = addrs
+		}
+		ts = append(ts, c.targetsOf(u, addrs)...)
 	}
 	known := make(map[string]*remote, len(ts))
 	for _, r := range ts {
 		known[r.base] = r
 	}
-	c.targets, c.known, c.resolved = ts, known, time.Now()
+	c.targets, c.known, c.resolved, c.resolving = ts, known, time.Now(), false
 	return ts
 }
 
-// resolve turns u into runners; the caller holds c.mu. An https URL, an
-// address, or a name that does not resolve stays one runner.
-func (c *Client) resolve(ctx context.Context, u *url.URL) []*remote {
-	one := []*remote{c.remote(strings.TrimSuffix(u.String(), "/"), "")}
+// lookup returns the addresses of u's host name, or nil when u is not to
+// be resolved (https, an address) or the name did not resolve.
+func (c *Client) lookup(ctx context.Context, u *url.URL) []string {
 	host := u.Hostname()
 	if u.Scheme != "http" || net.ParseIP(host) != nil {
-		return one
+		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
 	addrs, err := c.opt.Resolve(ctx, host)
 	if err != nil || len(addrs) == 0 {
-		return one
+		return nil
 	}
 	slices.Sort(addrs)
+	return slices.Compact(addrs)
+}
+
+// targetsOf turns u into runners: one per address, or u itself without
+// addresses. The caller holds c.mu.
+func (c *Client) targetsOf(u *url.URL, addrs []string) []*remote {
+	if len(addrs) == 0 {
+		return []*remote{c.remote(strings.TrimSuffix(u.String(), "/"), "")}
+	}
 	port := u.Port()
 	if port == "" {
 		port = "80"
 	}
 	rs := make([]*remote, 0, len(addrs))
-	for _, a := range slices.Compact(addrs) {
+	for _, a := range addrs {
 		v := *u
 		v.Host = net.JoinHostPort(a, port)
 		rs = append(rs, c.remote(strings.TrimSuffix(v.String(), "/"), u.Host))

@@ -585,3 +585,39 @@ func TestClientStopReachesResolvedRunner(t *testing.T) {
 		t.Fatalf("events %+v, err %v; want the runner's own canceled exit", evs, err)
 	}
 }
+
+// TestClientKeepsAddresses: a host name that stops resolving (a DNS
+// hiccup), or a run whose context is already over when a resolution is
+// due, does not lose the runners: the last good addresses stay.
+func TestClientKeepsAddresses(t *testing.T) {
+	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{})
+	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
+	var lookups atomic.Int64
+	resolve := func(ctx context.Context, host string) ([]string, error) {
+		if lookups.Add(1) == 1 {
+			return []string{"127.0.0.1"}, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		return nil, errors.New("server misbehaving")
+	}
+	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, Refresh: time.Millisecond}, "http://runner.test:"+port)
+	for i := range 4 {
+		if i == 2 {
+			ctx, cancel := context.WithCancel(t.Context())
+			cancel()
+			time.Sleep(2 * time.Millisecond)
+			if evs, err := collect(ctx, c, hello()); err != nil || evs[len(evs)-1].Reason != sandbox.ReasonCanceled {
+				t.Fatalf("a run already stopped: %v, %v", evs, err)
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+		if evs, err := collect(t.Context(), c, hello()); err != nil || evs[0].Data != "hello from a\n" {
+			t.Fatalf("run %d after %d lookups: %v, %v", i, lookups.Load(), evs, err)
+		}
+	}
+	if lookups.Load() < 3 {
+		t.Errorf("%d lookups, want a new one for each due refresh", lookups.Load())
+	}
+}

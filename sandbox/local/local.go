@@ -229,8 +229,14 @@ func (ru *run) execute(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		for i := 2; !canceled && i <= ru.req.Repeat && ctx.Err() == nil; i++ {
-			if _, err := ru.runProgram(ctx, i); err != nil {
+		for i := 2; !canceled && i <= ru.req.Repeat; i++ {
+			if ctx.Err() != nil {
+				// Stopped between two runs: say so, as a run stopped
+				// midway would (and as the runc backend does).
+				ru.emit(gotool.Canceled(ru.req, ru.r.cfg.Limits))
+				break
+			}
+			if canceled, err = ru.runProgram(ctx, i); err != nil {
 				return err
 			}
 		}

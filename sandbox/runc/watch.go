@@ -190,13 +190,16 @@ func (w *watch) finish() (bool, error) {
 		// report its errors.
 		select {
 		case st := <-w.status:
-			if st >= 0 {
-				w.status = nil
-				if w.reason == "" {
-					w.built(st)
-				} else {
-					w.buildStatus = st
-				}
+			w.status = nil
+			switch {
+			case w.reason != "":
+				w.buildStatus = st
+			case st == 0 && w.ru.plan.Binary != "":
+				// Built, but the container ended before the program's
+				// go-ahead: nothing of the learner's ran.
+				return false, fmt.Errorf("runc: container %s ended between its build and its program", w.ctrID)
+			default:
+				w.built(st) // as supervise would have
 			}
 		case <-time.After(2 * time.Second):
 		}
@@ -212,6 +215,9 @@ func (w *watch) finish() (bool, error) {
 		}
 	}
 	if w.build && !w.running && w.reason == "" && w.shellAt.IsZero() && !w.shellStarted() {
+		if err := w.c.runtimeError(); err != nil {
+			return false, err // the runtime's own reason, when it logged one
+		}
 		return false, fmt.Errorf("%s: container %s did not start (status %d)", ru.r.runtime, w.ctrID, w.c.exitCode())
 	}
 	u := ru.r.cg.read(w.ctrID)
