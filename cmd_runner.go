@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/racelab/racelab/internal/runmetrics"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
 )
@@ -213,30 +214,18 @@ type counted struct {
 	ready    func() bool
 	log      *slog.Logger
 	reg      *prometheus.Registry
-	runs     *prometheus.CounterVec
+	runs     *runmetrics.Runs
 	inflight prometheus.Gauge
-	build    prometheus.Histogram
-	start    prometheus.Histogram
-	run      *prometheus.HistogramVec
 }
 
 func newCounted(r sandbox.Runner, ready func() bool, log *slog.Logger) *counted {
-	buckets := []float64{.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
 	c := &counted{
 		runner: r,
 		log:    log,
 		reg:    prometheus.NewRegistry(),
-		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "racelab_runner_runs_total",
-			Help: "Executions finished on this runner, by mode and exit reason."}, []string{"mode", "reason"}),
+		runs:   runmetrics.New("racelab_runner_"),
 		inflight: prometheus.NewGauge(prometheus.GaugeOpts{Name: "racelab_runner_requests_in_flight",
 			Help: "Requests running or waiting for a slot on this runner."}),
-		build: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_runner_build_seconds",
-			Help: "Duration of the build step (container start included).", Buckets: buckets}),
-		start: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "racelab_runner_container_start_seconds",
-			Help:    "Time to start a build's container (runtime, namespaces, mounts).",
-			Buckets: []float64{.005, .01, .02, .03, .05, .075, .1, .25, .5, 1}}),
-		run: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "racelab_runner_run_seconds",
-			Help: "Wall time of one execution of a program, by mode.", Buckets: buckets}, []string{"mode"}),
 	}
 	readyGauge := prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_runner_ready",
 		Help: "1 when the runner takes runs."}, func() float64 {
@@ -245,7 +234,8 @@ func newCounted(r sandbox.Runner, ready func() bool, log *slog.Logger) *counted 
 		}
 		return 0
 	})
-	c.reg.MustRegister(c.runs, c.inflight, c.build, c.start, c.run, readyGauge,
+	c.reg.MustRegister(c.runs.Collectors()...)
+	c.reg.MustRegister(c.inflight, readyGauge,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return c
 }
@@ -256,19 +246,10 @@ func (c *counted) Run(ctx context.Context, req *sandbox.Request, emit func(sandb
 	start := time.Now()
 	var exit sandbox.Event
 	err := c.runner.Run(ctx, req, func(e sandbox.Event) {
-		switch e.Kind {
-		case sandbox.KindBuild:
-			c.build.Observe(float64(e.Ms) / 1000)
-			if e.StartMs > 0 {
-				c.start.Observe(float64(e.StartMs) / 1000)
-			}
-		case sandbox.KindExit:
+		if e.Kind == sandbox.KindExit {
 			exit = e
-			c.runs.WithLabelValues(string(req.Mode), string(e.Reason)).Inc()
-			if e.Reason != sandbox.ReasonBuildFailed {
-				c.run.WithLabelValues(string(req.Mode)).Observe(float64(e.Ms) / 1000)
-			}
 		}
+		c.runs.Observe(req.Mode, e)
 		emit(e)
 	})
 	if errors.Is(err, sandbox.ErrUnavailable) {

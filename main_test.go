@@ -98,16 +98,7 @@ func TestRunLocal(t *testing.T) {
 // racelab run --mode race --json on a racy file streams stdout events
 // before the exit event, through the real runc sandbox.
 func TestRunRaceJSON(t *testing.T) {
-	if reason := runcUnavailable(); reason != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
-		}
-		t.Skipf("runc sandbox unavailable: %s", reason)
-	}
-	base := os.Getenv("RACELAB_TEST_STATE_DIR")
-	if base == "" {
-		base = "/var/lib/racelab-test"
-	}
+	base := needRunc(t)
 	p := filepath.Join("examples", "racy.go")
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"run", "--mode", "race", "--json",
@@ -141,6 +132,23 @@ func TestRunRaceJSON(t *testing.T) {
 	if exit.Code != 66 || exit.Reason != sandbox.ReasonExited {
 		t.Errorf("exit = %+v, want code 66, reason exited", exit)
 	}
+}
+
+// needRunc skips a test that needs the runc sandbox when it is not
+// available (root and runc), and fails it under CI=true, where nothing may
+// skip. It returns the base of the tests' state directories.
+func needRunc(t *testing.T) string {
+	t.Helper()
+	if reason := runcUnavailable(); reason != "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
+		}
+		t.Skipf("runc sandbox unavailable: %s", reason)
+	}
+	if base := os.Getenv("RACELAB_TEST_STATE_DIR"); base != "" {
+		return base
+	}
+	return "/var/lib/racelab-test"
 }
 
 func runcUnavailable() string {
@@ -181,16 +189,7 @@ func TestServeLocalRefusesPublicAddr(t *testing.T) {
 // Every cell of the built-in lessons is run in the real sandbox and held
 // to its claims: racelab check, as an author's CI would run it.
 func TestCheckBuiltinLessons(t *testing.T) {
-	if reason := runcUnavailable(); reason != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
-		}
-		t.Skipf("runc sandbox unavailable: %s", reason)
-	}
-	base := os.Getenv("RACELAB_TEST_STATE_DIR")
-	if base == "" {
-		base = "/var/lib/racelab-test"
-	}
+	base := needRunc(t)
 	var stdout, stderr bytes.Buffer
 	code := run(context.Background(), []string{"check", "--run-timeout", "3s",
 		"--state-dir", filepath.Join(base, "check"), "--cache-dir", filepath.Join(base, "cache")}, &stdout, &stderr)

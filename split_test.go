@@ -163,28 +163,6 @@ func postRun(ctx context.Context, web string, req sandbox.Request, each func(san
 	return sc.Err()
 }
 
-const splitRacy = `package main
-
-import (
-	"fmt"
-	"sync"
-)
-
-func main() {
-	var wg sync.WaitGroup
-	n := 0
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			n++
-		}()
-	}
-	wg.Wait()
-	fmt.Println(n)
-}
-`
-
 const splitTicker = `package main
 
 import (
@@ -207,16 +185,7 @@ func main() {
 // the survivor; a runner started again on the killed one's state
 // directory clears what it left behind.
 func TestSplitServeAndRunners(t *testing.T) {
-	if reason := runcUnavailable(); reason != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
-		}
-		t.Skipf("runc sandbox unavailable: %s", reason)
-	}
-	base := os.Getenv("RACELAB_TEST_STATE_DIR")
-	if base == "" {
-		base = "/var/lib/racelab-test"
-	}
+	base := needRunc(t)
 	bin := filepath.Join(t.TempDir(), "racelab")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -235,6 +204,10 @@ func TestSplitServeAndRunners(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 
+	racy, err := os.ReadFile(filepath.Join("examples", "racy.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Six race runs at once spread over the two runners.
 	const n = 6
 	var wg sync.WaitGroup
@@ -242,7 +215,7 @@ func TestSplitServeAndRunners(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			races, code := 0, -2
-			err := postRun(ctx, web.url, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": splitRacy}}, func(e sandbox.Event) bool {
+			err := postRun(ctx, web.url, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": string(racy)}}, func(e sandbox.Event) bool {
 				switch e.Kind {
 				case sandbox.KindRace:
 					races++
@@ -280,7 +253,7 @@ func TestSplitServeAndRunners(t *testing.T) {
 	var victim, survivor *proc
 	var got []sandbox.Event
 	killed := time.Time{}
-	err := postRun(ctx, web.url, sandbox.Request{Files: map[string]string{"main.go": splitTicker}}, func(e sandbox.Event) bool {
+	err = postRun(ctx, web.url, sandbox.Request{Files: map[string]string{"main.go": splitTicker}}, func(e sandbox.Event) bool {
 		got = append(got, e)
 		if e.Kind == sandbox.KindStdout && victim == nil {
 			victim, survivor = a, b

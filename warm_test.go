@@ -48,16 +48,7 @@ func TestWarmBadInput(t *testing.T) {
 // finds it and builds nothing, and a run in the real sandbox uses it
 // without building it again.
 func TestWarmThenRun(t *testing.T) {
-	if reason := runcUnavailable(); reason != "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("runc sandbox unavailable in CI: %s", reason)
-		}
-		t.Skipf("runc sandbox unavailable: %s", reason)
-	}
-	base := os.Getenv("RACELAB_TEST_STATE_DIR")
-	if base == "" {
-		base = "/var/lib/racelab-test"
-	}
+	base := needRunc(t)
 	cache := filepath.Join(base, "cache")
 	const building = "building the warm build cache"
 	warm := func() string {

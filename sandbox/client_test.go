@@ -461,6 +461,16 @@ func TestHandlerStopRoutes(t *testing.T) {
 	if second.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "already in use") {
 		t.Errorf("a second run with the same id = %d %q, want 400", second.StatusCode, b)
 	}
+	long, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+sandbox.RunPath, strings.NewReader(`{"files":{"main.go":"package main\n"}}`))
+	long.Header.Set(sandbox.RunIDHeader, strings.Repeat("x", 65))
+	resp, err = http.DefaultClient.Do(long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("a run id of 65 bytes = %d, want 400 (at most 64)", resp.StatusCode)
+	}
 }
 
 // TestNewClientChecksURLs: a mistyped runner URL is refused with words

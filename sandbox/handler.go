@@ -115,11 +115,11 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 		}
 		defer h.remove(id)
 	}
-	st := &stream{w: w, rc: http.NewResponseController(w), timeout: h.opt.WriteTimeout, cancel: cancel, last: time.Now()}
+	st := NewEventWriter(w, h.opt.WriteTimeout, cancel)
 	beats := make(chan struct{})
 	var beating sync.WaitGroup
 	beating.Go(func() { st.heartbeat(beats, h.opt.Heartbeat) })
-	err = h.runner.Run(ctx, &req, st.emit)
+	err = h.runner.Run(ctx, &req, st.Emit)
 	close(beats)
 	beating.Wait()
 	if err == nil && errors.Is(context.Cause(ctx), ErrUnavailable) {
@@ -139,7 +139,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 	default:
 		h.opt.Log.Error("run failed", "err", err)
 	}
-	if !st.begun() {
+	if !st.Started() {
 		status := map[Reason]int{ReasonBadRequest: http.StatusBadRequest, ReasonUnavailable: http.StatusServiceUnavailable}[reason]
 		if status == 0 {
 			status = http.StatusInternalServerError
@@ -147,7 +147,7 @@ func (h *handler) run(w http.ResponseWriter, r *http.Request) {
 		refuse(w, status, reason, err.Error())
 		return
 	}
-	st.emit(Event{Kind: KindError, Reason: reason, Msg: err.Error()})
+	st.Emit(Event{Kind: KindError, Reason: reason, Msg: err.Error()})
 }
 
 func (h *handler) stop(w http.ResponseWriter, r *http.Request) {
@@ -189,9 +189,12 @@ func refuse(w http.ResponseWriter, status int, reason Reason, msg string) {
 	w.Write(append(b, '\n'))
 }
 
-// stream writes a run's events as NDJSON, one flush per event, from the
-// runner's goroutine and the heartbeat's.
-type stream struct {
+// EventWriter streams a run's events to an HTTP response as NDJSON, one
+// line and one flush per event, from any number of goroutines. A client
+// that reads nothing for the write timeout, or went away, is dropped and
+// its run canceled. Both the runner's handler and the web tier's
+// POST /api/run write through it.
+type EventWriter struct {
 	mu      sync.Mutex
 	w       http.ResponseWriter
 	rc      *http.ResponseController
@@ -202,13 +205,22 @@ type stream struct {
 	last    time.Time // of the last write
 }
 
-func (s *stream) begun() bool {
+// NewEventWriter returns a writer of events to w; cancel stops the run
+// when the client is dropped.
+func NewEventWriter(w http.ResponseWriter, timeout time.Duration, cancel context.CancelFunc) *EventWriter {
+	return &EventWriter{w: w, rc: http.NewResponseController(w), timeout: timeout, cancel: cancel, last: time.Now()}
+}
+
+// Started reports whether the status 200 went out: an error from now on
+// can only be an event in the stream.
+func (s *EventWriter) Started() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.started
 }
 
-func (s *stream) emit(e Event) {
+// Emit writes e.
+func (s *EventWriter) Emit(e Event) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return
@@ -216,17 +228,17 @@ func (s *stream) emit(e Event) {
 	s.write(append(b, '\n'))
 }
 
-// write sends one line and flushes it; a client that stops reading for
-// the write timeout, or went away, loses its run.
-func (s *stream) write(line []byte) {
+func (s *EventWriter) write(line []byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken {
 		return
 	}
 	if !s.started {
-		s.w.Header().Set("Content-Type", ndjsonType)
-		s.w.Header().Set("Cache-Control", "no-cache")
+		h := s.w.Header()
+		h.Set("Content-Type", ndjsonType)
+		h.Set("Cache-Control", "no-cache")
+		h.Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
 		s.w.WriteHeader(http.StatusOK)
 		s.started = true
 	}
@@ -247,7 +259,7 @@ func (s *stream) write(line []byte) {
 // every, until done is closed, so that a client can tell a silent run (a
 // long build, a wait for a slot) from a runner that went away. The first
 // one commits the status 200: a later error is an event in the stream.
-func (s *stream) heartbeat(done <-chan struct{}, every time.Duration) {
+func (s *EventWriter) heartbeat(done <-chan struct{}, every time.Duration) {
 	t := time.NewTicker(every / 2)
 	defer t.Stop()
 	for {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/racelab/racelab/sandbox"
 )
@@ -36,23 +35,23 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	st := &ndjson{w: w, rc: http.NewResponseController(w), timeout: s.cfg.WriteTimeout, cancel: cancel}
+	st := sandbox.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
 	client := clientKey(r, s.cfg.TrustProxy)
-	release, err := s.admit(ctx, client, req, st.emit)
+	release, err := s.admit(ctx, client, req, st.Emit)
 	if err != nil {
-		if !st.started {
+		if !st.Started() {
 			s.writeError(w, err)
 		} else if ctx.Err() == nil {
-			st.emit(s.classify(err).event())
+			st.Emit(s.classify(err).event())
 		}
 		return
 	}
 	defer release()
-	if err := s.execute(ctx, client, req, st.emit); err != nil {
-		if !st.started {
+	if err := s.execute(ctx, client, req, st.Emit); err != nil {
+		if !st.Started() {
 			s.writeError(w, err) // nothing ran: the status says why
 		} else {
-			st.emit(s.classify(err).event())
+			st.Emit(s.classify(err).event())
 		}
 	}
 }
@@ -67,43 +66,4 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 	w.WriteHeader(e.status)
 	b, _ := json.Marshal(e.event())
 	w.Write(append(b, '\n'))
-}
-
-// ndjson streams events to an HTTP response.
-type ndjson struct {
-	w       http.ResponseWriter
-	rc      *http.ResponseController
-	timeout time.Duration
-	cancel  context.CancelFunc
-	started bool
-	broken  bool
-}
-
-// emit writes one event and flushes it; a client that stops reading for
-// the write timeout loses its run.
-func (n *ndjson) emit(e sandbox.Event) {
-	if n.broken {
-		return
-	}
-	if !n.started {
-		n.w.Header().Set("Content-Type", "application/x-ndjson")
-		n.w.Header().Set("Cache-Control", "no-cache")
-		n.w.Header().Set("X-Accel-Buffering", "no") // nginx: do not buffer the stream
-		n.w.WriteHeader(http.StatusOK)
-		n.started = true
-	}
-	b, err := json.Marshal(e)
-	if err != nil {
-		return
-	}
-	_ = n.rc.SetWriteDeadline(time.Now().Add(n.timeout))
-	if _, err := n.w.Write(append(b, '\n')); err != nil {
-		n.broken = true
-		n.cancel()
-		return
-	}
-	if err := n.rc.Flush(); err != nil {
-		n.broken = true
-		n.cancel()
-	}
 }
