@@ -2,6 +2,7 @@ package runc
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -33,6 +34,10 @@ type container struct {
 // killRetry is how often kill asks the runtime again while the container
 // is still being created (the runtime knows it only once created).
 const killRetry = 20 * time.Millisecond
+
+// killTimeout bounds how long kill waits for the runtime to stop a
+// container before it kills the runtime's own process.
+const killTimeout = 10 * time.Second
 
 // drainWait bounds how long a container's output may go on after its
 // runtime has exited (every process of it is dead by then; this only
@@ -120,7 +125,9 @@ func (c *container) signal(sig os.Signal) {
 
 // kill stops every process of the container with SIGKILL (the init
 // process of a PID namespace takes the rest with it). It returns at once;
-// a goroutine repeats the request until the runtime has exited.
+// a goroutine repeats the request until the runtime has exited, and ends
+// then or after killTimeout, when it kills the runtime itself: a runtime
+// that does not answer cannot hold the run (and its slot) for ever.
 func (c *container) kill() {
 	select {
 	case <-c.killed:
@@ -128,18 +135,44 @@ func (c *container) kill() {
 	default:
 		close(c.killed)
 	}
-	go func() {
-		t := time.NewTicker(killRetry)
-		defer t.Stop()
-		for {
-			_ = exec.Command(c.r.runtime, "--root", c.r.state, "kill", c.id, "KILL").Run()
-			select {
-			case <-c.exited:
-				return
-			case <-t.C:
-			}
+	go c.killLoop()
+}
+
+func (c *container) killLoop() {
+	deadline := time.NewTimer(killTimeout)
+	defer deadline.Stop()
+	t := time.NewTicker(killRetry)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.exited:
+			return
+		default:
 		}
-	}()
+		ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
+		_ = exec.CommandContext(ctx, c.r.runtime, "--root", c.r.state, "kill", c.id, "KILL").Run()
+		cancel()
+		select {
+		case <-c.exited:
+			return
+		case <-deadline.C:
+			_ = c.cmd.Process.Kill()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// stop kills the container unless it has ended, and waits until it has:
+// at most killTimeout and drainWait, as kill guarantees.
+func (c *container) stop() {
+	select {
+	case <-c.done:
+		return
+	default:
+	}
+	c.kill()
+	<-c.done
 }
 
 // exitCode returns the init process's exit status (128+N for signal N).

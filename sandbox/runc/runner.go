@@ -16,12 +16,12 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/driver"
 )
 
 // DefaultStateDir holds the runner's warm build cache, root file system
@@ -76,13 +76,17 @@ type Runner struct {
 	proxyDir string // the module download directory the containers use as GOPROXY ("" for none)
 	hostDirs []string
 	cg       cgroups
-	slots    chan int       // free slot indexes
-	active   sync.WaitGroup // runs going on; Close waits for them
+	drv      *driver.Driver
 	seq      atomic.Uint64
 	lock     *os.File // flock on StateDir: one runner per state directory
 }
 
 var _ sandbox.Runner = (*Runner)(nil)
+
+// Run builds and runs req in fresh containers; see sandbox.Runner.
+func (r *Runner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	return r.drv.Run(ctx, req, emit)
+}
 
 // ErrSetup wraps every reason New cannot make a working runner.
 var ErrSetup = errors.New("runc sandbox unavailable")
@@ -95,10 +99,8 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	r := &Runner{cfg: cfg, slots: make(chan int, cfg.Concurrency)}
-	for i := range cfg.Concurrency {
-		r.slots <- i
-	}
+	r := &Runner{cfg: cfg}
+	r.drv = driver.New(r, cfg.Limits, cfg.Concurrency)
 	if err := r.checkHost(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
@@ -227,7 +229,7 @@ func (r *Runner) setupDirs() error {
 // Close waits for the runs going on (cancel their contexts first to end
 // them quickly) and releases the state directory.
 func (r *Runner) Close() error {
-	r.active.Wait()
+	r.drv.Wait()
 	if r.lock == nil {
 		return nil
 	}

@@ -136,3 +136,18 @@ func ShellJoin(argv []string) string {
 	}
 	return strings.Join(q, " ")
 }
+
+// Source returns the files to build for a request of mode: the submitted
+// files, the default go.mod when they bring none, and in the run and race
+// modes the exit wrapper (see WrapMain). files is not changed.
+func Source(files map[string]string, mode sandbox.Mode) map[string]string {
+	out := make(map[string]string, len(files)+2)
+	out["go.mod"] = GoMod
+	for name, body := range files {
+		out[name] = body
+	}
+	if mode == sandbox.ModeRun || mode == sandbox.ModeRace {
+		out, _ = WrapMain(out)
+	}
+	return out
+}

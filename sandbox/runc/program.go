@@ -1,0 +1,109 @@
+package runc
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/driver"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
+	"github.com/racelab/racelab/sandbox/internal/stream"
+)
+
+// Run executes the built program as execution i; see driver.Job. The
+// first runs in the build's container, the others each in a fresh one
+// with its own empty tmpfs /work and /tmp that vanish with it.
+func (j *job) Run(ctx context.Context, _ int, out *stream.Output) (driver.RunResult, error) {
+	if b := j.held; b != nil {
+		j.held = nil
+		defer b.end()
+		return j.goAhead(ctx, b, out)
+	}
+	return j.runAgain(ctx, out)
+}
+
+// goAhead starts the program in the build's container, with the
+// program's CPU limit and a fresh peak, and supervises it.
+func (j *job) goAhead(ctx context.Context, b *building, out *stream.Output) (driver.RunResult, error) {
+	r := j.r
+	before := r.cg.read(b.c.id)
+	r.cg.resetPeak(b.c.id)
+	if err := r.cg.setCPU(b.c.id, r.cfg.Limits.CPUs); err != nil {
+		return driver.RunResult{}, fmt.Errorf("runc: cannot limit the program's CPU: %w", err)
+	}
+	if _, err := b.goAhead.Write([]byte("go\n")); err != nil {
+		return driver.RunResult{}, fmt.Errorf("runc: container %s ended between its build and its program", b.c.id)
+	}
+	stopped := j.supervise(ctx, b.c, out)
+	return j.result(b.c, stopped, before), nil
+}
+
+// runAgain runs the kept binary in a fresh container.
+func (j *job) runAgain(ctx context.Context, out *stream.Output) (driver.RunResult, error) {
+	spec := containerSpec{
+		args:   append([]string{ctrProg}, j.plan.Args...),
+		env:    gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp),
+		binary: filepath.Join(j.dir, "prog"),
+	}
+	c, err := j.launch(spec, j.r.cfg.Limits.CPUs, out, nil)
+	if err != nil {
+		return driver.RunResult{}, err
+	}
+	defer j.r.cg.remove(c.id)
+	stopped := j.supervise(ctx, c, out)
+	if stopped == "" {
+		// An ending racelab did not cause, with the runtime complaining,
+		// is the runtime's failure, not the program's.
+		if err := c.runtimeError(); err != nil {
+			return driver.RunResult{}, err
+		}
+	}
+	return j.result(c, stopped, usage{}), nil
+}
+
+// supervise is the run phase: it waits for the container to end,
+// enforcing the run's time limit (SIGQUIT first, so that the Go runtime
+// prints where every goroutine is, then SIGKILL a grace later) and the
+// output limit, and stopping it when ctx is done. It returns why racelab
+// stopped it, or "".
+func (j *job) supervise(ctx context.Context, c *container, out *stream.Output) sandbox.Reason {
+	l := j.r.cfg.Limits
+	timer := time.NewTimer(l.RunTimeout)
+	defer timer.Stop()
+	var grace <-chan time.Time
+	var stopped sandbox.Reason
+	// Each channel is set to nil once it has fired, so the loop then
+	// waits for the container instead of spinning on a closed channel.
+	exceeded, done := out.Exceeded(), ctx.Done()
+	for {
+		select {
+		case <-timer.C:
+			stopped = first(stopped, sandbox.ReasonTimeout)
+			c.signal(syscall.SIGQUIT)
+			grace = time.After(l.KillGrace)
+		case <-grace:
+			grace = nil
+			c.kill()
+		case <-exceeded:
+			exceeded, stopped = nil, first(stopped, sandbox.ReasonOutput)
+			c.kill()
+		case <-done:
+			done, stopped = nil, first(stopped, sandbox.ReasonCanceled)
+			c.kill()
+		case <-c.done:
+			return stopped
+		}
+	}
+}
+
+// result is how the program in c ended: its exit status and what its
+// cgroup measured since before.
+func (j *job) result(c *container, stopped sandbox.Reason, before usage) driver.RunResult {
+	u := j.r.cg.read(c.id)
+	code := c.exitCode()
+	return driver.RunResult{Stopped: stopped, Code: code, Signaled: code > 128,
+		MemoryHit: u.limitHits > before.limitHits, CPUMs: (u.cpuNs - before.cpuNs) / 1e6, PeakBytes: u.peak}
+}
