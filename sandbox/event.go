@@ -36,6 +36,10 @@ const (
 	ReasonCanceled    Reason = "canceled"     // the client stopped the run or went away
 )
 
+// RaceExitCode is the exit status of a program built with -race whose
+// race detector reported a data race (GORACE's exitcode, 66 by default).
+const RaceExitCode = 66
+
 // The reasons of an error event: why a request did not run at all.
 const (
 	ReasonBadRequest  Reason = "bad-request"  // the request is invalid; Msg says what to change

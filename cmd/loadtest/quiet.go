@@ -223,8 +223,8 @@ func (bt *bareToolchain) buildAndRun(ctx context.Context, src string) (sample, e
 	t1 := time.Now()
 	cmd := exec.CommandContext(ctx, prog)
 	cmd.Env = bt.runEnv
-	// 66 is the race detector's exit status: the race was found.
-	if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != 66 {
+	// The race detector's exit status: the race was found.
+	if out, err := cmd.CombinedOutput(); err != nil && cmd.ProcessState.ExitCode() != sandbox.RaceExitCode {
 		return sample{}, fmt.Errorf("bare: ./prog: %w\n%s", err, out)
 	}
 	t2 := time.Now()

@@ -285,3 +285,24 @@ func randomHex(t *testing.T) string {
 	}
 	return hex.EncodeToString(b)
 }
+
+// AF_VSOCK is not confined by network namespaces on this kernel: a socket
+// made inside the "no network" container can reach the hypervisor (CID 2)
+// or any VM-local vsock service. The test only creates the socket; it
+// never connects anywhere.
+func TestNoVsock(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRun, `package main
+
+import (
+	"fmt"
+	"syscall"
+)
+
+func main() {
+	const afVsock = 40
+	fd, err := syscall.Socket(afVsock, syscall.SOCK_STREAM, 0)
+	fmt.Println("vsock:", fd, err)
+}
+`)
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"vsock: -1 "}}.check(t, res)
+}

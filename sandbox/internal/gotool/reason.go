@@ -11,8 +11,8 @@ import (
 func Explain(r sandbox.Reason, code int, mode sandbox.Mode, l sandbox.Limits) string {
 	switch r {
 	case sandbox.ReasonExited:
-		if code == 66 && (mode == sandbox.ModeRace || mode == sandbox.ModeTest) {
-			return "The program exited with status 66: the race detector found a data race."
+		if code == sandbox.RaceExitCode && (mode == sandbox.ModeRace || mode == sandbox.ModeTest) {
+			return fmt.Sprintf("The program exited with status %d: the race detector found a data race.", code)
 		}
 		if code == 2 && mode.RunsProgram() {
 			return "The program exited with status 2, which is what a Go panic or fatal error (such as a deadlock) does."
