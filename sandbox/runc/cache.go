@@ -86,6 +86,12 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err == nil {
 		return nil
 	}
+	return r.makeWarm(ctx)
+}
+
+// makeWarm builds the warm cache beside r.warmDir and moves it in place
+// once it is complete and sealed.
+func (r *Runner) makeWarm(ctx context.Context) error {
 	start := time.Now()
 	r.cfg.Log.Info("building the warm build cache (once per toolchain; about a minute)", "dir", r.warmDir)
 	tmp := r.warmDir + ".new"
@@ -128,17 +134,38 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	}
 	defer os.RemoveAll(work)
 	src := filepath.Join(work, "src")
-	for _, d := range []string{src, filepath.Join(work, "home"), filepath.Join(work, "tmp")} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+	if err := writeWarmSample(work); err != nil {
+		return err
+	}
+	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
+	for _, argv := range warmSteps(work) {
+		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), argv[1:]...)
+		cmd.Dir, cmd.Env = src, env
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("%v: %v\n%s", argv, err, out)
+		}
+	}
+	return nil
+}
+
+// writeWarmSample makes work's src, home and tmp, and the sample in src.
+func writeWarmSample(work string) error {
+	for _, d := range []string{"src", "home", "tmp"} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
 		}
 	}
 	for name, body := range warmSample() {
-		if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(work, "src", name), []byte(body), 0o644); err != nil {
 			return err
 		}
 	}
-	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
+	return nil
+}
+
+// warmSteps are the go commands that fill the warm cache: std with and
+// without -race, and the sample's build in every mode.
+func warmSteps(work string) [][]string {
 	steps := [][]string{
 		{"go", "build", "std"},
 		{"go", "build", "-race", "std"},
@@ -148,14 +175,7 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	for _, m := range []string{"run", "race", "test", "bench"} {
 		steps = append(steps, gotool.PlanFor(sandbox.Mode(m), filepath.Join(work, "tmp", "prog")).Build)
 	}
-	for _, argv := range steps {
-		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), argv[1:]...)
-		cmd.Dir, cmd.Env = src, env
-		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v\n%s", argv, err, out)
-		}
-	}
-	return nil
+	return steps
 }
 
 // sealWarm moves every mtime of the cache into the future. The cache stays

@@ -66,27 +66,43 @@ const cpuPeriod = 100000
 // create makes run id's parent cgroup with the memory limit and a CPU
 // limit of cpus cores (0: none).
 func (cg cgroups) create(id string, memory int64, cpus float64) error {
-	lim := strconv.FormatInt(memory, 10)
+	var err error
 	if cg.v2 {
-		for _, d := range []string{cg.root, filepath.Join(cg.root, cgroupParent)} {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return err
-			}
-			// Delegate the controllers the containers need; already-enabled
-			// ones are fine, so the error is not fatal.
-			_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0)
-		}
-		d := cg.dir("", id)
-		if err := os.Mkdir(d, 0o755); err != nil {
-			return fmt.Errorf("cgroups: %w", err)
-		}
-		if err := os.WriteFile(filepath.Join(d, "memory.max"), []byte(lim), 0); err != nil {
-			return fmt.Errorf("cgroups: memory.max: %w", err)
-		}
-		_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
-		_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte("+memory +pids +cpu"), 0)
-		return cg.setCPU(id, cpus)
+		err = cg.createV2(id, memory)
+	} else {
+		err = cg.createV1(id, memory)
 	}
+	if err != nil {
+		return err
+	}
+	return cg.setCPU(id, cpus)
+}
+
+// controllers are the cgroup v2 controllers the containers need.
+const controllers = "+memory +pids +cpu"
+
+func (cg cgroups) createV2(id string, memory int64) error {
+	for _, d := range []string{cg.root, filepath.Join(cg.root, cgroupParent)} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+		// Delegate the controllers the containers need; already-enabled
+		// ones are fine, so the error is not fatal.
+		_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte(controllers), 0)
+	}
+	d := cg.dir("", id)
+	if err := os.Mkdir(d, 0o755); err != nil {
+		return fmt.Errorf("cgroups: %w", err)
+	}
+	if err := writeFile(d, "memory.max", memory); err != nil {
+		return err
+	}
+	_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
+	_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte(controllers), 0)
+	return nil
+}
+
+func (cg cgroups) createV1(id string, memory int64) error {
 	for _, c := range []string{"memory", "cpuacct", "cpu"} {
 		if err := os.MkdirAll(cg.dir(c, id), 0o755); err != nil {
 			return fmt.Errorf("cgroups: %w", err)
@@ -95,8 +111,8 @@ func (cg cgroups) create(id string, memory int64, cpus float64) error {
 	// memory.use_hierarchy is 1 on every kernel that still has v1, so the
 	// limit covers the container's cgroup below.
 	md := cg.dir("memory", id)
-	if err := os.WriteFile(filepath.Join(md, "memory.limit_in_bytes"), []byte(lim), 0); err != nil {
-		return fmt.Errorf("cgroups: memory.limit_in_bytes: %w", err)
+	if err := writeFile(md, "memory.limit_in_bytes", memory); err != nil {
+		return err
 	}
 	// With swap on the host, memory+swap gets the limit plus a sliver, so
 	// a program over its memory is stopped rather than swapped. The sliver
@@ -104,13 +120,20 @@ func (cg cgroups) create(id string, memory int64, cpus float64) error {
 	// (it keeps none for memory+swap). The file exists only with swap
 	// accounting on.
 	if _, err := os.Stat(filepath.Join(md, "memory.memsw.limit_in_bytes")); err == nil {
-		memsw := strconv.FormatInt(memory+swapSliver, 10)
-		if err := os.WriteFile(filepath.Join(md, "memory.memsw.limit_in_bytes"), []byte(memsw), 0); err != nil {
-			return fmt.Errorf("cgroups: memory.memsw.limit_in_bytes: %w", err)
+		if err := writeFile(md, "memory.memsw.limit_in_bytes", memory+swapSliver); err != nil {
+			return err
 		}
 	}
 	_ = os.WriteFile(filepath.Join(md, "memory.swappiness"), []byte("0"), 0)
-	return cg.setCPU(id, cpus)
+	return nil
+}
+
+// writeFile writes v to the cgroup file dir/name.
+func writeFile[T int64 | string](dir, name string, v T) error {
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(fmt.Sprint(v)), 0); err != nil {
+		return fmt.Errorf("cgroups: %s: %w", name, err)
+	}
+	return nil
 }
 
 // setCPU limits run id to cpus cores (0: no limit). It is set on the
@@ -122,23 +145,27 @@ func (cg cgroups) setCPU(id string, cpus float64) error {
 		quota = int64(cpus * cpuPeriod)
 	}
 	if cg.v2 {
-		v := "max " + strconv.Itoa(cpuPeriod)
-		if quota > 0 {
-			v = strconv.FormatInt(quota, 10) + " " + strconv.Itoa(cpuPeriod)
-		}
-		if err := os.WriteFile(filepath.Join(cg.dir("", id), "cpu.max"), []byte(v), 0); err != nil {
-			return fmt.Errorf("cgroups: cpu.max: %w", err)
-		}
-		return nil
+		return cg.setCPUv2(id, quota)
 	}
+	return cg.setCPUv1(id, quota)
+}
+
+// setCPUv1 writes the CFS period and quota (-1 for none).
+func (cg cgroups) setCPUv1(id string, quota int64) error {
 	d := cg.dir("cpu", id)
-	if err := os.WriteFile(filepath.Join(d, "cpu.cfs_period_us"), []byte(strconv.Itoa(cpuPeriod)), 0); err != nil {
-		return fmt.Errorf("cgroups: cpu.cfs_period_us: %w", err)
+	if err := writeFile(d, "cpu.cfs_period_us", int64(cpuPeriod)); err != nil {
+		return err
 	}
-	if err := os.WriteFile(filepath.Join(d, "cpu.cfs_quota_us"), []byte(strconv.FormatInt(quota, 10)), 0); err != nil {
-		return fmt.Errorf("cgroups: cpu.cfs_quota_us: %w", err)
+	return writeFile(d, "cpu.cfs_quota_us", quota)
+}
+
+// setCPUv2 writes cpu.max: a quota per period, or max for none (-1).
+func (cg cgroups) setCPUv2(id string, quota int64) error {
+	v := "max " + strconv.Itoa(cpuPeriod)
+	if quota > 0 {
+		v = strconv.FormatInt(quota, 10) + " " + strconv.Itoa(cpuPeriod)
 	}
-	return nil
+	return writeFile(cg.dir("", id), "cpu.max", v)
 }
 
 // usage is what a run's parent cgroup measured.
@@ -155,19 +182,20 @@ type usage struct {
 
 // read returns the counters of run id's parent cgroup.
 func (cg cgroups) read(id string) usage {
-	var u usage
 	if cg.v2 {
 		d := cg.dir("", id)
-		u.peak = readInt(filepath.Join(d, "memory.peak"))
-		u.limitHits = readKey(filepath.Join(d, "memory.events"), "oom_kill")
-		u.cpuNs = readKey(filepath.Join(d, "cpu.stat"), "usage_usec") * 1000
-		return u
+		return usage{
+			peak:      readInt(filepath.Join(d, "memory.peak")),
+			limitHits: readKey(filepath.Join(d, "memory.events"), "oom_kill"),
+			cpuNs:     readKey(filepath.Join(d, "cpu.stat"), "usage_usec") * 1000,
+		}
 	}
-	u.peak = readInt(filepath.Join(cg.dir("memory", id), "memory.max_usage_in_bytes"))
 	md := cg.dir("memory", id)
-	u.limitHits = readInt(filepath.Join(md, "memory.failcnt")) + readInt(filepath.Join(md, "memory.memsw.failcnt"))
-	u.cpuNs = readInt(filepath.Join(cg.dir("cpuacct", id), "cpuacct.usage"))
-	return u
+	return usage{
+		peak:      readInt(filepath.Join(md, "memory.max_usage_in_bytes")),
+		limitHits: readInt(filepath.Join(md, "memory.failcnt")) + readInt(filepath.Join(md, "memory.memsw.failcnt")),
+		cpuNs:     readInt(filepath.Join(cg.dir("cpuacct", id), "cpuacct.usage")),
+	}
 }
 
 // resetPeak starts the peak-memory measurement afresh (after the build
@@ -183,43 +211,36 @@ func (cg cgroups) resetPeak(id string) {
 // container's own by then. A cgroup still holding a process cannot be
 // removed, and that is reported.
 func (cg cgroups) remove(id string) error {
-	var dirs []string
-	if cg.v2 {
-		dirs = []string{filepath.Join(cg.dir("", id), "ctr"), cg.dir("", id)}
-	} else {
-		ents, err := os.ReadDir(cg.root)
-		if err != nil {
-			return err
-		}
-		for _, e := range ents {
-			d := filepath.Join(cg.root, e.Name(), cgroupParent, id)
-			dirs = append(dirs, filepath.Join(d, "ctr"), d)
-		}
-	}
 	var errs []error
-	for _, d := range dirs {
-		if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
-			errs = append(errs, fmt.Errorf("cgroups: remove %s: %w", d, err))
+	for _, p := range cg.parents() {
+		for _, d := range []string{filepath.Join(p, id, "ctr"), filepath.Join(p, id)} {
+			if err := unix.Rmdir(d); err != nil && !errors.Is(err, unix.ENOENT) {
+				errs = append(errs, fmt.Errorf("cgroups: remove %s: %w", d, err))
+			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// parents lists racelab's parent cgroup in every hierarchy.
+func (cg cgroups) parents() []string {
+	if cg.v2 {
+		return []string{filepath.Join(cg.root, cgroupParent)}
+	}
+	var ps []string
+	ents, _ := os.ReadDir(cg.root)
+	for _, e := range ents {
+		ps = append(ps, filepath.Join(cg.root, e.Name(), cgroupParent))
+	}
+	return ps
 }
 
 // leftovers lists the containers whose id starts with prefix that still
 // have a cgroup (for clean-up at start-up and for the tests' leak check).
 func (cg cgroups) leftovers(prefix string) []string {
 	seen := map[string]bool{}
-	var parents []string
-	if cg.v2 {
-		parents = []string{filepath.Join(cg.root, cgroupParent)}
-	} else {
-		ents, _ := os.ReadDir(cg.root)
-		for _, e := range ents {
-			parents = append(parents, filepath.Join(cg.root, e.Name(), cgroupParent))
-		}
-	}
 	var ids []string
-	for _, p := range parents {
+	for _, p := range cg.parents() {
 		ents, _ := os.ReadDir(p)
 		for _, e := range ents {
 			if e.IsDir() && strings.HasPrefix(e.Name(), prefix) && !seen[e.Name()] {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -47,70 +46,84 @@ const drainWait = time.Second
 // start starts the container described by bundle. The container's stdout
 // and stderr are pumped to out; extra become its fds 3, 4, ….
 func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) (*container, error) {
-	outR, outW, err := os.Pipe()
+	p, err := newPipes()
 	if err != nil {
 		return nil, err
 	}
-	errR, errW, err := os.Pipe()
+	cmd := r.runCommand(id, bundle, len(extra))
+	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = p.outW, p.errW, extra
+	err = cmd.Start()
+	p.outW.Close() // the runtime has its own copies now
+	p.errW.Close()
 	if err != nil {
-		outR.Close()
-		outW.Close()
-		return nil, err
+		p.outR.Close()
+		p.errR.Close()
+		return nil, fmt.Errorf("runc: start %s: %w", id, err)
 	}
-	defer outW.Close()
-	defer errW.Close()
+	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, exited: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
+	go c.wait(p, out)
+	return c, nil
+}
+
+// runCommand is the runtime's command that runs the container of bundle
+// in the foreground, passing it fds 3 to 3+fds-1.
+func (r *Runner) runCommand(id, bundle string, fds int) *exec.Cmd {
 	args := []string{"--root", r.state, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
 		"run", "--bundle", bundle}
-	if len(extra) > 0 {
-		args = append(args, "--preserve-fds", strconv.Itoa(len(extra)))
+	if fds > 0 {
+		args = append(args, "--preserve-fds", strconv.Itoa(fds))
 	}
-	args = append(args, id)
-	cmd := exec.Command(r.runtime, args...)
-	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = outW, errW, extra
+	cmd := exec.Command(r.runtime, append(args, id)...)
 	// Its own process group: a Ctrl-C at the terminal reaches racelab,
 	// which then stops the container in order, not the runtime directly.
 	// Should racelab die, the runtime gets SIGTERM and forwards it to the
 	// program, which ends (unless it handles SIGTERM itself); what is left
 	// is removed when a runner next starts on the state directory.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	if err := cmd.Start(); err != nil {
-		outR.Close()
-		errR.Close()
-		return nil, fmt.Errorf("runc: start %s: %w", id, err)
+	return cmd
+}
+
+// pipes are the container's stdout and stderr.
+type pipes struct{ outR, outW, errR, errW *os.File }
+
+func newPipes() (*pipes, error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, err
 	}
-	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, exited: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll([]*os.File{outR, outW})
+		return nil, err
+	}
+	return &pipes{outR, outW, errR, errW}, nil
+}
+
+// wait pumps the container's output to out until the runtime has exited
+// and the output is drained (at most drainWait after the exit), then
+// closes c.done. It ends then.
+func (c *container) wait(p *pipes, out *stream.Output) {
 	var pumps sync.WaitGroup
-	for _, p := range []struct {
-		r *os.File
-		w io.Writer
-	}{{outR, out.Stdout()}, {errR, out.Stderr()}} {
-		pumps.Add(1)
-		go func() {
-			defer pumps.Done()
-			stream.Pump(p.r, p.w)
-		}()
-	}
+	pumps.Go(func() { stream.Pump(p.outR, out.Stdout()) })
+	pumps.Go(func() { stream.Pump(p.errR, out.Stderr()) })
+	c.err = c.cmd.Wait()
+	close(c.exited)
+	drained := make(chan struct{})
 	go func() {
-		c.err = cmd.Wait()
-		close(c.exited)
-		drained := make(chan struct{})
-		go func() {
-			pumps.Wait()
-			close(drained)
-		}()
-		select {
-		case <-drained:
-		case <-time.After(drainWait):
-			outR.Close() // ends the pumps' reads
-			errR.Close()
-			<-drained
-		}
-		outR.Close()
-		errR.Close()
-		out.Flush()
-		close(c.done)
+		pumps.Wait()
+		close(drained)
 	}()
-	return c, nil
+	select {
+	case <-drained:
+	case <-time.After(drainWait):
+		p.outR.Close() // ends the pumps' reads
+		p.errR.Close()
+		<-drained
+	}
+	p.outR.Close()
+	p.errR.Close()
+	out.Flush()
+	close(c.done)
 }
 
 // signal sends sig to the container's init process: the runtime forwards

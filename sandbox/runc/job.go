@@ -56,18 +56,23 @@ func (r *Runner) Prepare(req *sandbox.Request, files map[string]string, slot int
 		os.Remove(j.dir)
 		return nil, fmt.Errorf("runc: mount the run's tmpfs: %w", err)
 	}
-	err := os.Mkdir(j.data, 0o700)
-	if err == nil {
-		err = j.mountTmpfs(j.data, "0755")
-	}
-	if err == nil {
-		err = j.writeFiles(files)
-	}
-	if err != nil {
+	if err := j.writeData(files); err != nil {
 		j.Close()
 		return nil, fmt.Errorf("runc: prepare the run's files: %w", err)
 	}
 	return j, nil
+}
+
+// writeData mounts the tmpfs the containers write and writes the files
+// into it.
+func (j *job) writeData(files map[string]string) error {
+	if err := os.Mkdir(j.data, 0o700); err != nil {
+		return err
+	}
+	if err := j.mountTmpfs(j.data, "0755"); err != nil {
+		return err
+	}
+	return j.writeFiles(files)
 }
 
 // mountTmpfs mounts a tmpfs of the run's size at dir.
@@ -122,11 +127,7 @@ func (j *job) Close() {
 		j.held.end()
 		j.held = nil
 	}
-	for _, d := range []string{j.data, j.dir} {
-		if err := unix.Unmount(d, 0); err != nil {
-			_ = unix.Unmount(d, unix.MNT_DETACH)
-		}
-	}
+	unmount(j.data, j.dir)
 	if err := os.RemoveAll(j.dir); err != nil {
 		j.r.cfg.Log.Error("remove run directory", "dir", j.dir, "err", err)
 	}
@@ -155,4 +156,13 @@ func (j *job) launch(spec containerSpec, cpus float64, out *stream.Output, extra
 		return nil, err
 	}
 	return c, nil
+}
+
+// unmount unmounts each of dirs, lazily when it is busy.
+func unmount(dirs ...string) {
+	for _, d := range dirs {
+		if err := unix.Unmount(d, 0); err != nil {
+			_ = unix.Unmount(d, unix.MNT_DETACH)
+		}
+	}
 }

@@ -28,10 +28,9 @@ func (j *job) Run(ctx context.Context, _ int, out *stream.Output) (driver.RunRes
 // goAhead starts the program in the build's container, with the
 // program's CPU limit and a fresh peak, and supervises it.
 func (j *job) goAhead(ctx context.Context, b *building, out *stream.Output) (driver.RunResult, error) {
-	r := j.r
-	before := r.cg.read(b.c.id)
-	r.cg.resetPeak(b.c.id)
-	if err := r.cg.setCPU(b.c.id, r.cfg.Limits.CPUs); err != nil {
+	cg, before := j.r.cg, j.r.cg.read(b.c.id)
+	cg.resetPeak(b.c.id)
+	if err := cg.setCPU(b.c.id, j.r.cfg.Limits.CPUs); err != nil {
 		return driver.RunResult{}, fmt.Errorf("runc: cannot limit the program's CPU: %w", err)
 	}
 	if _, err := b.goAhead.Write([]byte("go\n")); err != nil {

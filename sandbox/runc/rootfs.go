@@ -28,32 +28,11 @@ func (r *Runner) writeRootfs() error {
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
 	}
-	r.hostDirs = nil
-	for _, d := range []string{"proc", "dev", "etc", "tmp", "work", "cache"} {
-		if err := os.MkdirAll(filepath.Join(tmp, d), 0o755); err != nil {
-			return err
-		}
-	}
-	// runc gives a tmpfs the mode of its mount point: /tmp, and /work in
-	// the repeat containers, are every slot's user's to write.
-	for _, d := range []string{"tmp", "work"} {
-		if err := os.Chmod(filepath.Join(tmp, d), 0o1777); err != nil {
-			return err
-		}
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "prog"), nil, 0o755); err != nil {
+	if err := writeMountPoints(tmp); err != nil {
 		return err
 	}
-	for _, d := range systemDirs() {
-		if err := r.addSystemDir(tmp, d); err != nil {
-			return err
-		}
-	}
-	if !under(r.cfg.GOROOT, r.hostDirs) {
-		if err := os.MkdirAll(filepath.Join(tmp, r.cfg.GOROOT), 0o755); err != nil {
-			return err
-		}
-		r.hostDirs = append(r.hostDirs, r.cfg.GOROOT)
+	if err := r.addHostDirs(tmp); err != nil {
+		return err
 	}
 	if err := r.writeEtc(filepath.Join(tmp, "etc")); err != nil {
 		return err
@@ -62,6 +41,39 @@ func (r *Runner) writeRootfs() error {
 		return err
 	}
 	return os.Rename(tmp, r.rootfs)
+}
+
+// writeMountPoints makes the skeleton's mount points below root.
+func writeMountPoints(root string) error {
+	for _, d := range []string{"proc", "dev", "etc", "tmp", "work", "cache"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return err
+		}
+	}
+	// runc gives a tmpfs the mode of its mount point: /tmp, and /work in
+	// the repeat containers, are every slot's user's to write.
+	for _, d := range []string{"tmp", "work"} {
+		if err := os.Chmod(filepath.Join(root, d), 0o1777); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(filepath.Join(root, "prog"), nil, 0o755)
+}
+
+// addHostDirs adds the system directories and GOROOT to the skeleton
+// below root, and to the host directories every container mounts.
+func (r *Runner) addHostDirs(root string) error {
+	r.hostDirs = nil
+	for _, d := range systemDirs() {
+		if err := r.addSystemDir(root, d); err != nil {
+			return err
+		}
+	}
+	if under(r.cfg.GOROOT, r.hostDirs) {
+		return nil
+	}
+	r.hostDirs = append(r.hostDirs, r.cfg.GOROOT)
+	return os.MkdirAll(filepath.Join(root, r.cfg.GOROOT), 0o755)
 }
 
 func (r *Runner) addSystemDir(root, d string) error {

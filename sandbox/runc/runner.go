@@ -6,6 +6,7 @@
 package runc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -121,15 +122,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 }
 
 func (c *Config) fill() error {
-	if c.Runtime == "" {
-		c.Runtime = "runc"
-	}
-	if c.StateDir == "" {
-		c.StateDir = DefaultStateDir
-	}
-	if c.CacheDir == "" {
-		c.CacheDir = filepath.Join(c.StateDir, "cache")
-	}
+	c.Runtime = cmp.Or(c.Runtime, "runc")
+	c.StateDir = cmp.Or(c.StateDir, DefaultStateDir)
+	c.CacheDir = cmp.Or(c.CacheDir, filepath.Join(c.StateDir, "cache"))
 	if c.Limits == (sandbox.Limits{}) {
 		c.Limits = sandbox.DefaultLimits()
 	}
@@ -151,13 +146,14 @@ func (c *Config) fill() error {
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	if c.GOROOT == "" {
-		out, err := exec.Command("go", "env", "GOROOT").Output()
-		if err != nil {
-			return fmt.Errorf("%w: no Go toolchain on PATH (go env GOROOT: %v)", ErrSetup, err)
-		}
-		c.GOROOT = strings.TrimSpace(string(out))
+	if c.GOROOT != "" {
+		return nil
 	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		return fmt.Errorf("%w: no Go toolchain on PATH (go env GOROOT: %v)", ErrSetup, err)
+	}
+	c.GOROOT = strings.TrimSpace(string(out))
 	return nil
 }
 

@@ -34,72 +34,104 @@ const (
 // GOROOT are bind-mounted read-only; the only writable places are the
 // run's tmpfs directories.
 func (r *Runner) spec(c containerSpec) *specs.Spec {
-	uid, gid := uint32(c.uid), uint32(c.gid)
-	noNewPriv := true
-	s := &specs.Spec{
-		Version: specs.Version,
-		Root:    &specs.Root{Path: r.rootfs, Readonly: true},
-		Process: &specs.Process{
-			Args:            c.args,
-			Env:             c.env,
-			Cwd:             ctrWork,
-			User:            specs.User{UID: uid, GID: gid, AdditionalGids: []uint32{gid}},
-			NoNewPrivileges: noNewPriv,
-			Capabilities:    &specs.LinuxCapabilities{},
-			Rlimits: []specs.POSIXRlimit{
-				{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
-				{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 4096},
-				{Type: "RLIMIT_FSIZE", Hard: uint64(r.cfg.Limits.TmpBytes), Soft: uint64(r.cfg.Limits.TmpBytes)},
-			},
-		},
+	return &specs.Spec{
+		Version:  specs.Version,
+		Root:     &specs.Root{Path: r.rootfs, Readonly: true},
+		Process:  r.process(c),
 		Hostname: "racelab",
 		Mounts:   r.mounts(c),
-		Linux: &specs.Linux{
-			CgroupsPath: c.cgroup,
-			Resources:   r.resources(),
-			Namespaces: []specs.LinuxNamespace{
-				{Type: specs.PIDNamespace},
-				{Type: specs.NetworkNamespace}, // empty: only a loopback device
-				{Type: specs.IPCNamespace},
-				{Type: specs.UTSNamespace},
-				{Type: specs.MountNamespace},
-			},
-			MaskedPaths: []string{
-				"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-				"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
-				"/sys/firmware",
-			},
-			ReadonlyPaths: []string{
-				"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
-			},
+		Linux:    r.linux(c),
+	}
+}
+
+// process is what runs: as the slot's user, without capabilities or a
+// way to gain privileges, without core dumps, and with no file larger
+// than a tmpfs.
+func (r *Runner) process(c containerSpec) *specs.Process {
+	uid, gid := uint32(c.uid), uint32(c.gid)
+	fsize := uint64(r.cfg.Limits.TmpBytes)
+	return &specs.Process{
+		Args:            c.args,
+		Env:             c.env,
+		Cwd:             ctrWork,
+		User:            specs.User{UID: uid, GID: gid, AdditionalGids: []uint32{gid}},
+		NoNewPrivileges: true,
+		Capabilities:    &specs.LinuxCapabilities{},
+		Rlimits: []specs.POSIXRlimit{
+			{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+			{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 4096},
+			{Type: "RLIMIT_FSIZE", Hard: fsize, Soft: fsize},
+		},
+	}
+}
+
+// linux is the container's namespaces (an empty network namespace among
+// them), its cgroup, the parts of /proc and /sys it must not see, and
+// its seccomp filter.
+func (r *Runner) linux(c containerSpec) *specs.Linux {
+	l := &specs.Linux{
+		CgroupsPath: c.cgroup,
+		Resources:   r.resources(),
+		Namespaces: []specs.LinuxNamespace{
+			{Type: specs.PIDNamespace},
+			{Type: specs.NetworkNamespace}, // empty: only a loopback device
+			{Type: specs.IPCNamespace},
+			{Type: specs.UTSNamespace},
+			{Type: specs.MountNamespace},
+		},
+		MaskedPaths: []string{
+			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+			"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi",
+			"/sys/firmware",
+		},
+		ReadonlyPaths: []string{
+			"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 		},
 	}
 	if r.cfg.Seccomp {
-		s.Linux.Seccomp = seccompProfile()
+		l.Seccomp = seccompProfile()
 	}
-	return s
+	return l
 }
 
+// mounts are the container's file systems: the kernel's, the host's
+// read-only system directories, and the run's own.
 func (r *Runner) mounts(c containerSpec) []specs.Mount {
-	tmpSize := "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10)
-	ms := []specs.Mount{
+	ms := kernelMounts()
+	for _, d := range r.hostDirs {
+		ms = append(ms, readOnly(d, d))
+	}
+	return append(ms, r.runMounts(c)...)
+}
+
+// kernelMounts are /proc and /dev, as every container has them.
+func kernelMounts() []specs.Mount {
+	return []specs.Mount{
 		{Destination: "/proc", Type: "proc", Source: "proc", Options: []string{"nosuid", "noexec", "nodev"}},
 		{Destination: "/dev", Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "strictatime", "mode=755", "size=65536k"}},
 		{Destination: "/dev/pts", Type: "devpts", Source: "devpts", Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"}},
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
-	for _, d := range r.hostDirs {
-		// rro: read-only all the way down, submounts included.
-		ms = append(ms, specs.Mount{Destination: d, Type: "bind", Source: d, Options: []string{"rbind", "rro", "nosuid", "nodev"}})
+}
+
+// readOnly bind-mounts the host's src at dst, read-only all the way down
+// (rro: submounts included).
+func readOnly(dst, src string) specs.Mount {
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rro", "nosuid", "nodev"}}
+}
+
+// runMounts are the run's own places: a fresh /tmp, /work (the sources,
+// or a fresh tmpfs), the cache layer, the module proxy and the binary.
+func (r *Runner) runMounts(c containerSpec) []specs.Mount {
+	tmpfs := specs.Mount{Type: "tmpfs", Source: "tmpfs",
+		Options: []string{"nosuid", "nodev", "size=" + strconv.FormatInt(r.cfg.Limits.TmpBytes, 10)}}
+	tmp, work := tmpfs, tmpfs
+	tmp.Destination, work.Destination = ctrTmp, ctrWork
+	if c.workDir != "" {
+		work = specs.Mount{Destination: ctrWork, Type: "bind", Source: c.workDir, Options: []string{"bind", "nosuid", "nodev"}}
 	}
-	ms = append(ms, specs.Mount{Destination: ctrTmp, Type: "tmpfs", Source: "tmpfs",
-		Options: []string{"nosuid", "nodev", tmpSize}})
-	if c.workDir == "" {
-		ms = append(ms, specs.Mount{Destination: ctrWork, Type: "tmpfs", Source: "tmpfs", Options: []string{"nosuid", "nodev", tmpSize}})
-	} else {
-		ms = append(ms, specs.Mount{Destination: ctrWork, Type: "bind", Source: c.workDir, Options: []string{"bind", "nosuid", "nodev"}})
-	}
+	ms := []specs.Mount{tmp, work}
 	if c.cacheDir != "" {
 		// The warm cache is the lower, read-only layer; everything this run
 		// writes lands in its own upper layer and is thrown away with it.
@@ -111,7 +143,7 @@ func (r *Runner) mounts(c containerSpec) []specs.Mount {
 		}})
 	}
 	if c.cacheDir != "" && r.proxyDir != "" {
-		ms = append(ms, specs.Mount{Destination: ctrProxy, Type: "bind", Source: r.proxyDir, Options: []string{"rbind", "rro", "nosuid", "nodev"}})
+		ms = append(ms, readOnly(ctrProxy, r.proxyDir))
 	}
 	if c.binary != "" {
 		ms = append(ms, specs.Mount{Destination: ctrProg, Type: "bind", Source: c.binary, Options: []string{"bind", "ro", "nosuid", "nodev"}})
