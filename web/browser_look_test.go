@@ -1,7 +1,6 @@
-package server
+package web_test
 
 import (
-	"context"
 	"math"
 	"strings"
 	"testing"
@@ -10,8 +9,18 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// How the lesson page looks: in the light and dark themes, on a phone's
-// screen, and without JavaScript.
+// How the lesson page looks (web/static/app.css): in the light and dark
+// themes, on a phone's screen, and without JavaScript.
+func TestBrowserLook(t *testing.T) {
+	bt := newBrowserTest(t, site{})
+	for _, st := range []subtest{
+		{"Themes", testLookThemes},
+		{"Phone", testLookPhone},
+		{"WithoutJavaScript", testLookWithoutJavaScript},
+	} {
+		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
+	}
+}
 
 func emulateScheme(scheme string) chromedp.Action[chromedp.Void] {
 	return cdpCall(emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
@@ -50,7 +59,7 @@ const themeExpr = `(() => {
 		pair('editor', 'figure.cell .cm-content'), pair('Run button', 'figure.cell .cell-btn-run')]};
 })()`
 
-func testBrowserThemes(t *testing.T, bt *browserTest) {
+func testLookThemes(t *testing.T, bt *browserTest) {
 	body := map[string][4]float64{}
 	for _, scheme := range []string{"light", "dark"} {
 		t.Run(scheme, func(t *testing.T) {
@@ -81,18 +90,6 @@ func testBrowserThemes(t *testing.T, bt *browserTest) {
 	if ok1 && ok2 && light == dark {
 		t.Errorf("the body's background is %v in both themes, want them to differ", light)
 	}
-}
-
-// screenshot saves the whole page among the artifacts.
-func screenshot(t *testing.T, tab context.Context, name string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(tab, browserWait)
-	defer cancel()
-	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
-	if err != nil {
-		t.Fatalf("screenshot: %v", err)
-	}
-	t.Logf("screenshot: %s", saveArtifact(t, name, png))
 }
 
 // contrast is the WCAG contrast ratio of two sRGB colours (alpha ignored):
@@ -166,7 +163,7 @@ const phoneExpr = `(() => {
 	};
 })()`
 
-func testBrowserPhone(t *testing.T, bt *browserTest) {
+func testLookPhone(t *testing.T, bt *browserTest) {
 	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug,
 		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
 	bt.waitLive(t, tab)
@@ -214,7 +211,7 @@ const noScriptExpr = `(() => ({
 	}),
 }))()`
 
-func testBrowserWithoutJavaScript(t *testing.T, bt *browserTest) {
+func testLookWithoutJavaScript(t *testing.T, bt *browserTest) {
 	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug, chromedp.EmulateViewport(1280, 900),
 		cdpCall(emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}))
 	v := eval[noScriptView](t, tab, noScriptExpr)

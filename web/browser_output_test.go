@@ -1,9 +1,10 @@
-package server
+package web_test
 
 import (
 	"context"
 	"encoding/json"
-	"net/http/httptest"
+	"fmt"
+	"maps"
 	"strings"
 	"testing"
 	"time"
@@ -11,13 +12,91 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
-	"github.com/coder/websocket"
-
-	"github.com/racelab/racelab/sandbox"
+	"github.com/chromedp/chromedp/kb"
 )
 
-// The output panel of a cell: the place in line while a run waits for a
-// slot, and auto-scroll while a run prints.
+// The output panel of a cell (web/src/output.js), on the real sandbox:
+// output streamed as it is printed, program output kept as text, and
+// auto-scroll while a run prints.
+func TestBrowserOutput(t *testing.T) {
+	bt := newBrowserTest(t, site{})
+	for _, st := range []subtest{
+		{"Stream", testOutputStream}, // first: it edits the lesson's own program
+		{"ScriptStaysText", testOutputScriptStaysText},
+		{"AutoScroll", testOutputAutoScroll},
+	} {
+		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
+	}
+}
+
+const (
+	editComment  = "// edited in the browser"
+	scriptOutput = `<script>document.title="pwned"</script><img src=x onerror="document.title='pwned'">`
+)
+
+func testOutputStream(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	cell, _ := bt.lib.Cell(cellStream)
+	editor := chromedp.CSS(fmt.Sprintf(`figure[data-cell=%q] .cm-content`, cellStream))
+	do(t, tab, "type into the editor",
+		chromedp.Click(editor),
+		chromedp.KeyEvent(kb.End, chromedp.KeyModifiers(chromedp.ModifierCtrl)),
+		chromedp.KeyEvent(editComment))
+	want := map[string]string{"main.go": cell.FileMap()["main.go"] + editComment}
+	key := jsString("racelab:cell:" + cellStream)
+	poll(t, tab, "the edit to be saved", browserWait, "localStorage.getItem("+key+") || ''", func(s string) bool {
+		var got map[string]string
+		return json.Unmarshal([]byte(s), &got) == nil && maps.Equal(got, want)
+	})
+
+	// The first line must show while the program sleeps: note when it
+	// appears and when the status says done.
+	pressed := time.Now()
+	do(t, tab, "press run", chromedp.Click(button(cellStream, "run")))
+	var first time.Time
+	var secondWithFirst bool
+	end := poll(t, tab, "the run to end", browserWait, cellExpr(cellStream), func(v cellView) bool {
+		if first.IsZero() && strings.Contains(v.Stdout, "first line") {
+			first, secondWithFirst = time.Now(), strings.Contains(v.Stdout, "second line")
+		}
+		return v.over()
+	})
+	done := time.Now()
+	if end.State != "done" || end.Reason != "exited" || end.Code != "0" {
+		failShot(t, tab, "run ended %+v, want done, exited, code 0", end)
+	}
+	if want := "first line\nsecond line, a second later\n"; end.Stdout != want {
+		t.Errorf("stdout %q, want %q", end.Stdout, want)
+	}
+	t.Logf("run pressed → first line %v, first line → done %v", first.Sub(pressed), done.Sub(first))
+	switch {
+	case first.IsZero():
+		t.Errorf("never saw the first line alone")
+	case secondWithFirst:
+		t.Errorf("the second line was there when the first appeared: output is not streamed")
+	case done.Sub(first) < streamGap:
+		t.Errorf("first line only %v before done, want ≥ %v: output is not streamed", done.Sub(first), streamGap)
+	}
+	screenshot(t, tab, "lesson.png")
+}
+
+func testOutputScriptStaysText(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	src := "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tfmt.Println(`" + scriptOutput + "`)\n}\n"
+	bt.putProgram(t, tab, cellHello, src)
+	v := runCell(t, tab, cellHello, "run")
+	if v.State != "done" || v.Stdout != scriptOutput+"\n" || !strings.Contains(v.Output, scriptOutput) {
+		failShot(t, tab, "run ended %s with stdout %q, want done and the markup as text", v.State, v.Stdout)
+	}
+	type markup struct {
+		Elements int    `json:"elements"`
+		Title    string `json:"title"`
+	}
+	m := eval[markup](t, tab, `({elements: document.querySelectorAll('.cell-output script, .cell-output img').length, title: document.title})`)
+	if m.Elements != 0 || m.Title == "pwned" {
+		failShot(t, tab, "program output became markup: %d script or img elements, title %q", m.Elements, m.Title)
+	}
+}
 
 // manyLines prints 500 lines, 2 ms apart: a stream of a second or more
 // that overflows the output panel many times over.
@@ -107,7 +186,7 @@ var dispatchWheel = cdp.Command[wheelParams, cdp.Empty]{Method: input.CommandDis
 // scroll and scroll event reach the page together. (A scroll by script is
 // not enough: the page learns of it from the scroll event, at its next
 // frame, and output that arrives before then scrolls the panel back down.)
-func testBrowserAutoScroll(t *testing.T, bt *browserTest) {
+func testOutputAutoScroll(t *testing.T, bt *browserTest) {
 	tab := bt.openLesson(t)
 	bt.putProgram(t, tab, cellHello, manyLines)
 	eval[chromedp.Void](t, tab, traceScrollExpr(cellHello))
@@ -156,94 +235,5 @@ func checkScrollTrace(t *testing.T, tab context.Context, tr scrollTrace, end scr
 	}
 	if last := tr.Samples[len(tr.Samples)-1]; end.Lines != 500 || end.Top != last.Top || end.atBottom() {
 		failShot(t, tab, "after the run the panel is at %v of %v with %d lines, want it where the reader left it (%v)", end.Top, end.Bottom, end.Lines, last.Top)
-	}
-}
-
-// cellStatus is a cell's status line.
-type cellStatus struct {
-	State string `json:"state"`
-	Text  string `json:"text"`
-}
-
-func statusExpr(id string) string {
-	return `(() => {
-	const s = document.querySelector('figure.cell[data-cell=' + ` + jsString(id) + ` + '] .cell-status');
-	return s ? {state: s.dataset.state || '', text: s.textContent} : {state: '', text: ''};
-})()`
-}
-
-// blocking holds a run slot until its socket closes (or the test
-// sandbox's 5 s run timeout ends it).
-const blocking = "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\tfmt.Println(\"holding the only slot\")\n\ttime.Sleep(20 * time.Second)\n}\n"
-
-// The place in line, live: with one run slot taken by a program started
-// over a websocket from here, the learner's run waits and says so, then
-// runs when the slot is free.
-func testBrowserQueuePosition(t *testing.T, bt *browserTest) {
-	s, err := New(Config{MaxRuns: 1}, bt.lib, bt.runner)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	qt := &browserTest{ctx: bt.ctx, url: ts.URL, runner: bt.runner, lib: bt.lib}
-	tab := qt.openLesson(t)
-
-	c := dial(t, ts)
-	send(t, c, sandbox.Request{Files: map[string]string{"main.go": blocking}})
-	readUntil(t, c, sandbox.KindStdout)
-	held := time.Now()
-	do(t, tab, "press run", chromedp.Click(button(cellHello, "run")))
-	// The wait ends on the place in line, or on a run that did not wait.
-	st := poll(t, tab, "the run to wait in line", browserWait, statusExpr(cellHello), func(s cellStatus) bool {
-		switch s.State {
-		case "idle", "connecting":
-			return false
-		case "waiting":
-			return strings.Contains(s.Text, "1st in line")
-		}
-		return true
-	})
-	if st.State != "waiting" {
-		failShot(t, tab, "with the only slot taken the status is %s %q, want waiting, 1st in line", st.State, st.Text)
-	}
-	t.Logf("slot taken → %q after %v", st.Text, time.Since(held))
-	if v := eval[cellView](t, tab, cellExpr(cellHello)); v.Stdout != "" {
-		t.Errorf("while waiting the cell shows %q, want nothing yet", v.Stdout)
-	}
-
-	c.Close(websocket.StatusNormalClosure, "")
-	v := poll(t, tab, "the run to end once the slot is free", browserWait, cellExpr(cellHello), cellView.over)
-	if v.State != "done" || v.Stdout != "hello, racelab\n" {
-		failShot(t, tab, "after the slot was freed the run ended %s with stdout %q, want done and hello, racelab", v.State, v.Stdout)
-	}
-	if left := waitNoLeftovers(bt.runner, browserWait); len(left) > 0 {
-		t.Errorf("after both runs the sandbox still holds %v", left)
-	}
-}
-
-// readUntil reads events from c up to one of kind k, failing on an exit or
-// an error first, or when that takes longer than browserWait.
-func readUntil(t *testing.T, c *websocket.Conn, k sandbox.Kind) []sandbox.Event {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
-	defer cancel()
-	var evs []sandbox.Event
-	for {
-		_, b, err := c.Read(ctx)
-		if err != nil {
-			t.Fatalf("waiting for a %s event after %s: %v", k, kinds(evs), err)
-		}
-		var e sandbox.Event
-		if err := json.Unmarshal(b, &e); err != nil {
-			t.Fatalf("event %q: %v", b, err)
-		}
-		evs = append(evs, e)
-		switch e.Kind {
-		case k:
-			return evs
-		case sandbox.KindExit, sandbox.KindError:
-			t.Fatalf("the run ended (%+v) before a %s event", e, k)
-		}
 	}
 }

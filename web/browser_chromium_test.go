@@ -1,9 +1,8 @@
-package server
+package web_test
 
 import (
 	"context"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,9 +16,6 @@ import (
 	cdplog "github.com/chromedp/cdproto/log"
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
-
-	"github.com/racelab/racelab/lessons"
-	"github.com/racelab/racelab/sandbox/runc"
 )
 
 // The browser's life in the browser tests: finding and starting Chromium,
@@ -40,25 +36,9 @@ func chromiumPath(t *testing.T) string {
 	return path
 }
 
-// newBuiltinServer serves the built-in lessons, as racelab serve does.
-func newBuiltinServer(t *testing.T, r *runc.Runner) (*httptest.Server, *lessons.Library) {
-	t.Helper()
-	lib, err := lessons.Load(lessons.Builtin())
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, err := New(Config{}, lib, r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(s)
-	t.Cleanup(ts.Close)
-	return ts, lib
-}
-
-// startBrowser starts Chromium with the flags and a fresh profile,
+// startChromium starts Chromium with the flags and a fresh profile,
 // and ends it, with every process and goroutine it had, when t ends.
-func startBrowser(t *testing.T, path string) context.Context {
+func startChromium(t *testing.T, path string) context.Context {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "racelab-chromium-")
 	if err != nil {

@@ -1,4 +1,4 @@
-package server
+package web_test
 
 import (
 	"context"
@@ -16,7 +16,8 @@ import (
 )
 
 // The helpers the browser tests use on a page: open it in a tab, run
-// steps and scripts in it with bounded waits, and read what a cell shows.
+// steps and scripts in it with bounded waits, and save screenshots among
+// the artifacts.
 
 // open opens path in a new tab that closes when t ends, and checks at the
 // end that its console saw no uncaught exception and no CSP violation.
@@ -126,7 +127,7 @@ func failShot(t *testing.T, tab context.Context, format string, args ...any) {
 }
 
 // saveArtifact writes a file to $RACELAB_ARTIFACTS, or else to
-// server/testdata/artifacts, and returns its path.
+// web/testdata/artifacts, and returns its path.
 func saveArtifact(t *testing.T, name string, data []byte) string {
 	t.Helper()
 	dir := os.Getenv("RACELAB_ARTIFACTS")
@@ -146,68 +147,32 @@ func saveArtifact(t *testing.T, name string, data []byte) string {
 	return path
 }
 
-// cellView is what a learner sees of one cell.
-type cellView struct {
-	Found  bool   `json:"found"`
-	Edited bool   `json:"edited"` // the figure has cell-edited
-	State  string `json:"state"`  // data-state of .cell-status
-	Reason string `json:"reason"` // data-reason, after an exit
-	Code   string `json:"code"`   // data-code, after an exit
-	Stdout string `json:"stdout"` // the text of the span.out-stdout
-	Stderr string `json:"stderr"` // the text of the span.out-stderr
-	Output string `json:"output"` // the whole text of .cell-output
-	Editor string `json:"editor"` // the text of the editor, line by line
-}
-
-// over reports whether the cell's run has ended, one way or another.
-func (v cellView) over() bool {
-	switch v.State {
-	case "done", "failed", "stopped", "lost", "error":
-		return true
+// screenshot saves the whole page among the artifacts.
+func screenshot(t *testing.T, tab context.Context, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
 	}
-	return false
+	t.Logf("screenshot: %s", saveArtifact(t, name, png))
 }
 
-func cellExpr(id string) string {
-	return `(() => {
-	const f = document.querySelector('figure.cell[data-cell=' + ` + jsString(id) + ` + ']');
-	if (!f) return {found: false};
-	const st = f.querySelector('.cell-status') || document.createElement('div');
-	const text = (sel) => [...f.querySelectorAll(sel)].map((e) => e.textContent).join('');
-	const lines = [...f.querySelectorAll('.cm-content .cm-line')].map((e) => e.textContent);
-	return {found: true, edited: f.classList.contains('cell-edited'),
-		state: st.dataset.state || '', reason: st.dataset.reason || '', code: st.dataset.code || '',
-		stdout: text('.cell-output span.out-stdout'), stderr: text('.cell-output span.out-stderr'),
-		output: text('.cell-output'), editor: lines.join('\n')};
-})()`
+// shot saves a screenshot of one cell among the artifacts.
+func shot(t *testing.T, tab context.Context, id, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(fmt.Sprintf(`figure[data-cell=%q]`, id))))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", id, err)
+	}
+	t.Logf("%s: %s", name, saveArtifact(t, name, png))
 }
 
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
-}
-
-func button(id, action string) chromedp.CSS {
-	return chromedp.CSS(fmt.Sprintf(`figure[data-cell=%q] button.cell-btn[data-action=%q]`, id, action))
-}
-
-// runCell presses a button of the cell and waits for the run to end.
-func runCell(t *testing.T, tab context.Context, id, action string) cellView {
-	t.Helper()
-	do(t, tab, "press "+action, chromedp.Click(button(id, action)))
-	return poll(t, tab, action+" of "+id+" to end", browserWait, cellExpr(id), cellView.over)
-}
-
-// putProgram stores src as the learner's edit of a cell and reloads the
-// page, which then shows it in the cell's editor.
-func (bt *browserTest) putProgram(t *testing.T, tab context.Context, id, src string) {
-	t.Helper()
-	files, _ := json.Marshal(map[string]string{"main.go": src})
-	eval[chromedp.Void](t, tab, fmt.Sprintf("localStorage.setItem(%s, %s)", jsString("racelab:cell:"+id), jsString(string(files))))
-	do(t, tab, "reload", chromedp.Reload())
-	bt.waitLive(t, tab)
-	if v := eval[cellView](t, tab, cellExpr(id)); !v.Edited || v.Editor != src {
-		t.Fatalf("after reload the editor of %s holds %q (edited %v), want %q", id, v.Editor, v.Edited, src)
-	}
 }
