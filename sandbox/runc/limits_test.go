@@ -15,31 +15,42 @@ import (
 )
 
 // Every container runs as the same host uid, so per-user kernel budgets
-// (here inotify instances; also mqueue bytes, pipe pages, pending
-// signals) are shared: one run can exhaust them for every other run.
+// (here pipe pages; also mqueue bytes, pending signals, and inotify
+// instances before seccomp took inotify away) are shared: one run can
+// exhaust them for every other run. Past the user's share of pipe pages
+// (fs.pipe-user-pages-soft, 16384 pages by default), a new pipe gets one
+// or two pages instead of sixteen.
 func TestRunsDoNotShareUserBudgets(t *testing.T) {
 	holding := make(chan struct{})
 	var once sync.Once
 	var wg sync.WaitGroup
+	var held string // what the holding run said
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		req := &sandbox.Request{Files: main(`n := 0
-	for ; n < 1000; n++ {
-		if _, err := syscall.InotifyInit1(0); err != nil {
+		req := &sandbox.Request{Files: main(`n, size := 0, uintptr(0)
+	for ; n < 1800; n++ {
+		var p [2]int
+		if err := syscall.Pipe(p[:]); err != nil {
 			break
 		}
+		if size, _, _ = syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), 1032, 0); size < 65536 {
+			break // F_GETPIPE_SZ: the user's pipe pages are used up
+		}
 	}
-	fmt.Println("holding", n)
+	fmt.Println("holding", n, "pipes; used up:", size < 65536)
 	time.Sleep(2500 * time.Millisecond)`, "fmt", "syscall", "time")}
 		runner(t).Run(context.Background(), req, func(e sandbox.Event) {
 			if e.Kind == sandbox.KindStdout {
-				once.Do(func() { close(holding) })
+				once.Do(func() { held = e.Data; close(holding) })
 			}
 		})
 		once.Do(func() { close(holding) })
 	}()
 	<-holding
+	if !strings.Contains(held, "used up: true") {
+		t.Fatalf("the first run said %q: it did not use up its pipe pages, so the test shows nothing", held)
+	}
 	res := runSrc(t, sandbox.ModeRun, `package main
 
 import (
@@ -48,12 +59,17 @@ import (
 )
 
 func main() {
-	_, err := syscall.InotifyInit1(0)
-	fmt.Println("inotify:", err)
+	var p [2]int
+	if err := syscall.Pipe(p[:]); err != nil {
+		fmt.Println("pipe:", err)
+		return
+	}
+	size, _, _ := syscall.Syscall(syscall.SYS_FCNTL, uintptr(p[0]), 1032, 0) // F_GETPIPE_SZ
+	fmt.Println("pipe:", size)
 }
 `)
 	wg.Wait()
-	outcome{reason: sandbox.ReasonExited, stdout: []string{"inotify: <nil>"}}.check(t, res)
+	outcome{reason: sandbox.ReasonExited, stdout: []string{"pipe: 65536"}}.check(t, res)
 }
 
 // On cgroup v1 the memory limit is set on memory.limit_in_bytes only;

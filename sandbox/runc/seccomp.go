@@ -27,6 +27,23 @@ func deniedSyscalls() []string {
 	}
 }
 
+// watchSyscalls fail with EPERM: they would let a program watch the
+// directories every container shares read-only (GOROOT, the module
+// proxy, /usr) and so see, file by file, what another learner's build
+// opens (inotify, fanotify), or probe which of their pages another run
+// brought into the page cache (cachestat; the kernel may refuse it too).
+func watchSyscalls() []string {
+	return []string{"inotify_init", "inotify_init1", "inotify_add_watch", "fanotify_init", "fanotify_mark", "cachestat"}
+}
+
+// noWaitSyscalls fail with ENOSYS, as on a kernel without them, so that
+// libc falls back to preadv and pwritev: their RWF_NOWAIT flag answers
+// whether a page of a shared file is in the page cache, which tells what
+// other runs read.
+func noWaitSyscalls() []string {
+	return []string{"preadv2", "pwritev2"}
+}
+
 // deniedFamilies are the socket address families a sandboxed program may
 // not open. A network namespace confines IP, but not vsock (which reaches
 // the hypervisor of a VM host) nor the kernel's more exotic families,
@@ -58,6 +75,8 @@ func seccompProfile() *specs.LinuxSeccomp {
 	eafnosupport := uint(syscall.EAFNOSUPPORT)
 	rules := []specs.LinuxSyscall{
 		{Names: deniedSyscalls(), Action: specs.ActErrno, ErrnoRet: &eperm},
+		{Names: watchSyscalls(), Action: specs.ActErrno, ErrnoRet: &eperm},
+		{Names: noWaitSyscalls(), Action: specs.ActErrno, ErrnoRet: &enosys},
 		{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
 			{Index: 0, Value: syscall.CLONE_NEWUSER, ValueTwo: syscall.CLONE_NEWUSER, Op: specs.OpMaskedEqual},
 		}},

@@ -306,3 +306,42 @@ func main() {
 `)
 	outcome{reason: sandbox.ReasonExited, stdout: []string{"vsock: -1 "}}.check(t, res)
 }
+
+// A program must not watch the directories every container shares
+// (GOROOT, the module proxy, /usr) to see which files another learner's
+// build opens, nor probe which of their pages other runs brought into the
+// page cache: inotify and fanotify fail with EPERM, preadv2 (whose
+// RWF_NOWAIT answers that) with ENOSYS, as on a kernel without it.
+func TestNoWatchingSharedFiles(t *testing.T) {
+	res := runSrc(t, sandbox.ModeRun, `package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+func main() {
+	_, err := syscall.InotifyInit1(0)
+	fmt.Println("inotify_init1:", err)
+	_, _, e := syscall.Syscall(syscall.SYS_INOTIFY_INIT, 0, 0, 0)
+	fmt.Println("inotify_init:", e)
+	_, _, e = syscall.Syscall(syscall.SYS_FANOTIFY_INIT, 0, 0, 0)
+	fmt.Println("fanotify_init:", e)
+	f, err := os.Open("/usr/bin/env") // a file every container shares
+	if err != nil {
+		panic(err)
+	}
+	buf := make([]byte, 16)
+	iov := syscall.Iovec{Base: &buf[0], Len: 16}
+	const preadv2, rwfNowait = 327, 8
+	_, _, e = syscall.Syscall6(preadv2, f.Fd(), uintptr(unsafe.Pointer(&iov)), 1, 0, 0, rwfNowait)
+	fmt.Println("preadv2:", e)
+}
+`)
+	outcome{reason: sandbox.ReasonExited, stdout: []string{
+		"inotify_init1: operation not permitted", "inotify_init: operation not permitted",
+		"fanotify_init: operation not permitted", "preadv2: function not implemented",
+	}}.check(t, res)
+}
