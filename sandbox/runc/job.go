@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -40,12 +41,21 @@ func (r *Runner) prefix() string {
 	return "rl" + hex.EncodeToString(h[:])[:6]
 }
 
+// randomID names a run: random, so that what a container can see of its
+// own name (in its mounts' options) says nothing of racelab's process or
+// of how many runs others made.
+func randomID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
 // Prepare makes the run's directories, see driver.Backend: two
 // size-limited tmpfs mounts, one for what only racelab writes (so a
 // program that fills its disk cannot break the runner) and, inside it,
 // one for the submitted files and the run's cache layer.
 func (r *Runner) Prepare(req *sandbox.Request, files map[string]string, slot int) (driver.Job, error) {
-	id := fmt.Sprintf("%s-%d-%d", r.prefix(), os.Getpid(), r.seq.Add(1))
+	id := r.prefix() + "-" + randomID()
 	dir := filepath.Join(r.runs, id)
 	j := &job{r: r, id: id, uid: r.cfg.UID + slot, gid: r.cfg.GID + slot, dir: dir,
 		data: filepath.Join(dir, "data"), req: req, plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog")}

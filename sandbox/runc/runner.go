@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
@@ -78,7 +77,6 @@ type Runner struct {
 	hostDirs []string
 	cg       cgroups
 	drv      *driver.Driver
-	seq      atomic.Uint64
 	lock     *os.File // flock on StateDir: one runner per state directory
 }
 

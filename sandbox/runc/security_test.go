@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -344,4 +346,52 @@ func main() {
 		"inotify_init1: operation not permitted", "inotify_init: operation not permitted",
 		"fanotify_init: operation not permitted", "preadv2: function not implemented",
 	}}.check(t, res)
+}
+
+// What a container sees of its own names tells nothing of racelab's
+// process or of other learners' runs: its cgroup is "/" (a cgroup
+// namespace), and the run id in its mounts' options is random, not
+// racelab's pid and a sequence number that would count others' runs.
+func TestRunIDsRevealNothing(t *testing.T) {
+	src := `package main
+
+import (
+	"fmt"
+	"os"
+)
+
+func main() {
+	for _, f := range []string{"/proc/self/cgroup", "/proc/self/mountinfo"} {
+		b, _ := os.ReadFile(f)
+		fmt.Print(string(b))
+	}
+}
+`
+	idRE := regexp.MustCompile(`/runs/([^/]+)/`)
+	var ids []string
+	for range 2 {
+		res := runSrc(t, sandbox.ModeRun, src)
+		out := res.text(sandbox.KindStdout)
+		for _, line := range strings.Split(out, "\n") {
+			if _, path, ok := strings.Cut(line, ":"); ok && strings.Count(line, ":") >= 2 && !strings.Contains(line, " ") {
+				if _, p, _ := strings.Cut(path, ":"); p != "/" {
+					t.Errorf("/proc/self/cgroup line %q, want the cgroup seen as /", line)
+				}
+			}
+		}
+		m := idRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no run id found in the mounts:\n%s", out)
+		}
+		ids = append(ids, m[1])
+		if strings.Contains(m[1], strconv.Itoa(os.Getpid())) {
+			t.Errorf("run id %q contains racelab's pid %d", m[1], os.Getpid())
+		}
+	}
+	re := regexp.MustCompile(`^rl[0-9a-f]{6}-[0-9a-f]{16}$`)
+	for _, id := range ids {
+		if !re.MatchString(id) {
+			t.Errorf("run id %q, want rl + the state directory's hash + 16 random hex digits", id)
+		}
+	}
 }

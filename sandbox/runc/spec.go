@@ -78,6 +78,7 @@ func (r *Runner) linux(c containerSpec) *specs.Linux {
 			{Type: specs.IPCNamespace},
 			{Type: specs.UTSNamespace},
 			{Type: specs.MountNamespace},
+			{Type: specs.CgroupNamespace}, // the container sees its cgroup as /
 		},
 		MaskedPaths: []string{
 			"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
