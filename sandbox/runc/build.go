@@ -37,7 +37,7 @@ func (j *job) script(keep bool) string {
 	p := j.plan
 	var b strings.Builder
 	b.WriteString("echo >&4\n") // the container has started
-	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(p.Build))
+	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(j.deadline(p.Build, true)))
 	if keep {
 		// Kept before the status goes out, so that a failed copy is
 		// reported as what it is, not as the program's exit.
@@ -52,9 +52,9 @@ func (j *job) script(keep bool) string {
 	// Wait for the host's go-ahead, so that the build event precedes the
 	// program's first output and the program's clock starts after it.
 	b.WriteString("read -r go <&5 || exit 0\n")
-	b.WriteString("exec 5<&- 6>&- env -i ")
-	env := gotool.RunEnv(j.req, p, ctrTmp, ctrTmp)
-	b.WriteString(gotool.ShellJoin(append(append(env, p.Binary), p.Args...)))
+	b.WriteString("exec 5<&- 6>&- ")
+	env := append([]string{"env", "-i"}, gotool.RunEnv(j.req, p, ctrTmp, ctrTmp)...)
+	b.WriteString(gotool.ShellJoin(j.deadline(append(append(env, p.Binary), p.Args...), false)))
 	b.WriteString("\n")
 	return b.String()
 }

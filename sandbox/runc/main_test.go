@@ -28,6 +28,10 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(deadlineChildEnv); dir != "" {
+		// This process is another racelab's, for TestDeadlineWithoutRacelab.
+		os.Exit(deadlineChild(dir))
+	}
 	flag.Parse()
 	code := func() int {
 		r, err := newTestRunner()
@@ -61,6 +65,11 @@ func newTestRunner() (*Runner, error) {
 	if dir == "" {
 		dir = "/var/lib/racelab-test"
 	}
+	return openTestRunner(filepath.Join(dir, "runc"), filepath.Join(dir, "cache"))
+}
+
+// openTestRunner opens a runner with the suite's limits on stateDir.
+func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root")
 	}
@@ -76,8 +85,7 @@ func newTestRunner() (*Runner, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return New(ctx, Config{StateDir: filepath.Join(dir, "runc"), CacheDir: filepath.Join(dir, "cache"),
-		Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
+	return New(ctx, Config{StateDir: stateDir, CacheDir: cacheDir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
 }
 
 func runner(t testing.TB) *Runner {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -43,7 +44,7 @@ func (j *job) goAhead(ctx context.Context, b *building, out *stream.Output) (dri
 // runAgain runs the kept binary in a fresh container.
 func (j *job) runAgain(ctx context.Context, out *stream.Output) (driver.RunResult, error) {
 	spec := containerSpec{
-		args:   append([]string{ctrProg}, j.plan.Args...),
+		args:   j.deadline(append([]string{ctrProg}, j.plan.Args...), false),
 		env:    gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp),
 		binary: filepath.Join(j.dir, "prog"),
 	}
@@ -105,4 +106,32 @@ func (j *job) result(c *container, stopped sandbox.Reason, before usage) driver.
 	code := c.exitCode()
 	return driver.RunResult{Stopped: stopped, Code: code, Signaled: code > 128,
 		MemoryHit: u.limitHits > before.limitHits, CPUMs: (u.cpuNs - before.cpuNs) / 1e6, PeakBytes: u.peak}
+}
+
+// backstop is how much later than racelab's own timer the deadline
+// inside a container fires: racelab, when it is alive, acts first.
+const backstop = 500 * time.Millisecond
+
+// deadline wraps argv in coreutils' timeout, which runs it as the
+// container's init: the container ends by its own deadline even if
+// racelab itself is killed and cannot stop it. A program gets SIGQUIT
+// (its goroutine dump) at the run timeout and SIGKILL a grace later; a
+// build, SIGKILL at the build timeout. timeout passes on the signals
+// racelab sends (a SIGQUIT also starts its own SIGKILL a grace later) and
+// exits as the program did (128+N after signal N).
+func (j *job) deadline(argv []string, build bool) []string {
+	l := j.r.cfg.Limits
+	if build {
+		return append([]string{"timeout", "-s", "KILL", seconds(l.BuildTimeout + backstop)}, argv...)
+	}
+	t := []string{"timeout", "--preserve-status", "-s", "QUIT", "-k", seconds(l.KillGrace), seconds(l.RunTimeout + backstop)}
+	if l.KillGrace <= 0 {
+		t = []string{"timeout", "--preserve-status", "-s", "KILL", seconds(l.RunTimeout + backstop)}
+	}
+	return append(t, argv...)
+}
+
+// seconds formats d for timeout.
+func seconds(d time.Duration) string {
+	return strconv.FormatFloat(d.Seconds(), 'f', 3, 64) + "s"
 }
