@@ -83,7 +83,33 @@ func (j *job) Build(ctx context.Context, out *stream.Output) (driver.BuildResult
 	if err != nil {
 		return driver.BuildResult{}, err
 	}
+	if err := b.awaitStart(ctx); err != nil {
+		return driver.BuildResult{}, err
+	}
 	return b.await(ctx)
+}
+
+// awaitStart is the start phase: it waits for the build's shell to say
+// it started, at most the runtime timeout. A runtime that does not start
+// the container by then is stopped (killed, if it does not answer
+// either), and the run ends with an error wrapping
+// sandbox.ErrUnavailable. A stop, or a container that ends first, is for
+// the build phase to handle.
+func (b *building) awaitStart(ctx context.Context) error {
+	timeout := b.j.r.cfg.RuntimeTimeout
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case t, ok := <-b.started:
+		b.shell.at, b.shell.ok, b.shell.known = t, ok, true
+	case <-timer.C:
+		b.end()
+		b.j.r.cfg.Log.Error("the runtime did not start a container", "container", b.c.id, "timeout", timeout)
+		return fmt.Errorf("%w: the container runtime did not start a container within %v", sandbox.ErrUnavailable, timeout)
+	case <-ctx.Done():
+	case <-b.c.done:
+	}
+	return nil
 }
 
 // startBuild starts the first container with its fds: 3 the build's

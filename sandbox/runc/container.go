@@ -34,10 +34,6 @@ type container struct {
 // is still being created (the runtime knows it only once created).
 const killRetry = 20 * time.Millisecond
 
-// killTimeout bounds how long kill waits for the runtime to stop a
-// container before it kills the runtime's own process.
-const killTimeout = 10 * time.Second
-
 // drainWait bounds how long a container's output may go on after its
 // runtime has exited (every process of it is dead by then; this only
 // guards against a kernel that is slow to close the pipes).
@@ -139,8 +135,9 @@ func (c *container) signal(sig os.Signal) {
 // kill stops every process of the container with SIGKILL (the init
 // process of a PID namespace takes the rest with it). It returns at once;
 // a goroutine repeats the request until the runtime has exited, and ends
-// then or after killTimeout, when it kills the runtime itself: a runtime
-// that does not answer cannot hold the run (and its slot) for ever.
+// then or after the runtime timeout, when it kills the runtime itself: a
+// runtime that does not answer cannot hold the run (and its slot) for
+// ever.
 func (c *container) kill() {
 	select {
 	case <-c.killed:
@@ -152,8 +149,8 @@ func (c *container) kill() {
 }
 
 func (c *container) killLoop() {
-	deadline := time.NewTimer(killTimeout)
-	defer deadline.Stop()
+	ctx, cancel := context.WithTimeout(context.Background(), c.r.cfg.RuntimeTimeout)
+	defer cancel()
 	t := time.NewTicker(killRetry)
 	defer t.Stop()
 	for {
@@ -162,14 +159,12 @@ func (c *container) killLoop() {
 			return
 		default:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), killTimeout)
-		_ = exec.CommandContext(ctx, c.r.runtime, "--root", c.r.state, "kill", c.id, "KILL").Run()
-		cancel()
+		_, _ = c.r.ask(ctx, "kill", c.id, "KILL")
 		select {
 		case <-c.exited:
 			return
-		case <-deadline.C:
-			_ = c.cmd.Process.Kill()
+		case <-ctx.Done():
+			_ = c.cmd.Process.Kill() // the runtime does not answer
 			return
 		case <-t.C:
 		}
@@ -177,7 +172,7 @@ func (c *container) killLoop() {
 }
 
 // stop kills the container unless it has ended, and waits until it has:
-// at most killTimeout and drainWait, as kill guarantees.
+// at most the runtime timeout and drainWait, as kill guarantees.
 func (c *container) stop() {
 	select {
 	case <-c.done:

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -135,10 +134,10 @@ func under(p string, dirs []string) bool {
 // cleanStale removes what a runner that crashed on this state directory
 // left: containers, mounts, run directories and cgroups.
 func (r *Runner) cleanStale(ctx context.Context) {
-	out, _ := exec.CommandContext(ctx, r.runtime, "--root", r.state, "list", "-q").Output()
+	out, _ := r.ask(ctx, "list", "-q")
 	for _, id := range strings.Fields(string(out)) {
 		r.cfg.Log.Warn("removing a container left by an earlier runner", "id", id)
-		_ = exec.CommandContext(ctx, r.runtime, "--root", r.state, "delete", "--force", id).Run()
+		_, _ = r.ask(ctx, "delete", "--force", id)
 	}
 	for _, m := range mountsUnder(r.runs) {
 		_ = unix.Unmount(m, unix.MNT_DETACH)

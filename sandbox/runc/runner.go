@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -61,9 +62,19 @@ type Config struct {
 	// without a go.mod; they are downloaded once at start-up (default
 	// DefaultModules(); an empty, non-nil slice for none).
 	Modules []string
+	// RuntimeTimeout bounds every wait on the OCI runtime (default
+	// DefaultRuntimeTimeout): a container's start, a kill, a listing. A
+	// runtime that does not answer in time is killed itself, and the run
+	// ends with an error wrapping sandbox.ErrUnavailable, or its limit's
+	// reason, instead of holding its slot for ever.
+	RuntimeTimeout time.Duration
 	// Log receives the runner's own messages (default: discarded).
 	Log *slog.Logger
 }
+
+// DefaultRuntimeTimeout is the default of Config.RuntimeTimeout: runc
+// starts a container in about 40 ms and stops one in less.
+const DefaultRuntimeTimeout = 10 * time.Second
 
 // Runner is the runc backend of sandbox.Runner.
 type Runner struct {
@@ -143,6 +154,9 @@ func (c *Config) fill() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.RuntimeTimeout <= 0 {
+		c.RuntimeTimeout = DefaultRuntimeTimeout
 	}
 	if c.GOROOT != "" {
 		return nil
@@ -237,7 +251,7 @@ func (r *Runner) Close() error {
 // empty whenever no run is going, and the tests assert so.
 func (r *Runner) Leftovers() []string {
 	var left []string
-	out, _ := exec.Command(r.runtime, "--root", r.state, "list", "-q").Output()
+	out, _ := r.ask(context.Background(), "list", "-q")
 	for _, id := range strings.Fields(string(out)) {
 		left = append(left, "container "+id)
 	}
@@ -252,4 +266,13 @@ func (r *Runner) Leftovers() []string {
 		left = append(left, "cgroup "+id)
 	}
 	return left
+}
+
+// ask runs a command of the runtime on racelab's state (list, kill,
+// delete; never run) and returns what it printed; ctx and RuntimeTimeout
+// bound it.
+func (r *Runner) ask(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RuntimeTimeout)
+	defer cancel()
+	return exec.CommandContext(ctx, r.runtime, append([]string{"--root", r.state}, args...)...).Output()
 }
