@@ -129,8 +129,11 @@ const (
 
 // AsmLine is one line of the compiler's -S listing of the user's package.
 type AsmLine struct {
-	// Func is the function the instruction belongs to ("main.main").
-	Func string `json:"func"`
+	// Func is the function the instruction belongs to ("main.main"). In
+	// an asm event it is set on the first line of each function only, and
+	// empty on the lines of the same function that follow: a name is
+	// sent once, however long it is.
+	Func string `json:"func,omitempty"`
 	// Offset is the instruction's offset in the function, in bytes.
 	Offset int `json:"offset"`
 	// File and Line are the source position the instruction came from.

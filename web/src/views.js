@@ -81,7 +81,8 @@ export function asmView(lines, { hover = () => {}, colourOf = () => -1 } = {}) {
   let fn = null;
   let where = '';
   for (const line of lines || []) {
-    if (line.func !== fn) {
+    // A function's name comes on its first line only.
+    if (line.func && line.func !== fn) {
       fn = line.func;
       where = '';
       listing.append(el('div', 'asm-func', fn));

@@ -73,10 +73,11 @@ func AfterBuild(b BuildResult, mode sandbox.Mode, l sandbox.Limits, run int, dir
 		exit.Reason, exit.Code = sandbox.ReasonBuildFailed, b.Status
 		exit.Msg = gotool.Explain(exit.Reason, exit.Code, mode, l)
 	case mode == sandbox.ModeAsm:
-		emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: gotool.Asm(b.Output, dir)})
+		lines, cut := gotool.AsmLines(b.Output, dir, l.AsmOutputBytes)
+		emit(sandbox.Event{Kind: sandbox.KindAsm, Lines: lines})
 		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonExited, 0, gotool.AsmMessage
-		if b.Truncated {
-			exit.Reason, exit.Msg = sandbox.ReasonOutput, gotool.ExplainBuild(sandbox.ReasonOutput, mode, l)
+		if b.Truncated || cut {
+			exit.Reason, exit.Msg = sandbox.ReasonOutput, gotool.AsmCut(len(lines), l)
 		}
 	default:
 		return built(b, run), true

@@ -47,7 +47,7 @@ func TestAfterBuild(t *testing.T) {
 		{"asm", BuildResult{Output: "main.main STEXT size=1 args=0x0 locals=0x0\n"}, sandbox.ModeAsm,
 			"asm exit(exited 0)", false, "assembly listing"},
 		{"asm cut", BuildResult{Output: "main.main STEXT\n", Truncated: true}, sandbox.ModeAsm,
-			"asm exit(output-limit 0)", false, "printed more than"},
+			"asm exit(output-limit 0)", false, "longer than the asm output limit"},
 		{"timeout", BuildResult{Stopped: sandbox.ReasonTimeout, Code: 137}, sandbox.ModeRun,
 			"exit(timeout 137)", false, "The build took longer than 30s"},
 		{"canceled", BuildResult{Stopped: sandbox.ReasonCanceled, Code: 137, Status: 0}, sandbox.ModeRace,

@@ -1,6 +1,7 @@
 package gotool
 
 import (
+	"encoding/json"
 	"path"
 	"regexp"
 	"strconv"
@@ -93,6 +94,26 @@ func Asm(out, dir string) []sandbox.AsmLine {
 		})
 	}
 	return lines
+}
+
+// AsmLines is the lines of an asm event: the listing as Asm reads it,
+// each function's name on its first line only, cut before its JSON
+// passes budget bytes. It reports whether it cut the listing.
+func AsmLines(out, dir string, budget int64) ([]sandbox.AsmLine, bool) {
+	lines := Asm(out, dir)
+	size, fn := int64(0), ""
+	for i := range lines {
+		if lines[i].Func == fn {
+			lines[i].Func = ""
+		} else {
+			fn = lines[i].Func
+		}
+		b, _ := json.Marshal(lines[i])
+		if size += int64(len(b)) + 1; size > budget {
+			return lines[:i], true
+		}
+	}
+	return lines, false
 }
 
 // HasRace reports whether a program's standard error holds a race report.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -784,5 +785,40 @@ func TestQuietBuild(t *testing.T) {
 	}
 	if got := QuietBuild(""); got != "" {
 		t.Errorf("QuietBuild(\"\") = %q", got)
+	}
+}
+
+// An asm event names each function once, on its first line, and stops
+// before its JSON passes the budget: a function with a very long name and
+// many instructions must not multiply into hundreds of megabytes.
+func TestAsmLines(t *testing.T) {
+	name := "main." + strings.Repeat("x", 4000)
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s STEXT size=1 args=0x0 locals=0x0\n", name)
+	for i := range 5000 {
+		fmt.Fprintf(&b, "\t0x%04x %05d (/work/main.go:%d)\tMOVQ\tAX, BX\n", i, i, 3+i%50)
+	}
+	fmt.Fprintf(&b, "main.g STEXT size=1 args=0x0 locals=0x0\n\t0x0000 00000 (/work/main.go:60)\tRET\n")
+	lines, cut := AsmLines(b.String(), "/work", 1<<20)
+	if cut || len(lines) != 5001 {
+		t.Fatalf("AsmLines = %d lines, cut %v; want 5001, not cut", len(lines), cut)
+	}
+	for i, l := range lines {
+		want := ""
+		switch i {
+		case 0:
+			want = name
+		case 5000:
+			want = "main.g"
+		}
+		if l.Func != want {
+			t.Fatalf("line %d has func %.20q, want %.20q: a name goes on a function's first line only", i, l.Func, want)
+		}
+	}
+	const budget = 64 << 10
+	lines, cut = AsmLines(b.String(), "/work", budget)
+	enc, _ := json.Marshal(lines)
+	if !cut || int64(len(enc)) > budget || int64(len(enc)) < budget*9/10 {
+		t.Errorf("with a %d-byte budget: %d lines, %d bytes of JSON, cut %v; want cut, within the budget, and the budget used", budget, len(lines), len(enc), cut)
 	}
 }

@@ -57,5 +57,10 @@ func VetMessage(status int) string {
 	return fmt.Sprintf("go vet found problems (status %d); each is marked on its line.", status)
 }
 
+// AsmCut explains an asm listing cut at n lines.
+func AsmCut(n int, l sandbox.Limits) string {
+	return fmt.Sprintf("The assembly listing is longer than the asm output limit (%d KiB): it was cut after %d lines.", l.AsmOutputBytes>>10, n)
+}
+
 // AsmMessage ends a successful asm run.
 const AsmMessage = "The assembly listing of your package is above; nothing ran."
