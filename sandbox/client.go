@@ -29,16 +29,6 @@ const (
 	maxEventLine       = 64 << 20 // an asm listing is one line
 )
 
-// ErrRunnerLost is wrapped by the error of a run whose runner went away
-// (stopped, crashed, unreachable) before the run ended. It wraps
-// ErrUnavailable: running again may work, on another runner.
-var ErrRunnerLost = fmt.Errorf("%w: the runner went away during the run", ErrUnavailable)
-
-// ErrNotReady is wrapped by the error of a run sent to a sandbox that is
-// still opening (a first start builds its warm cache). It wraps
-// ErrUnavailable.
-var ErrNotReady = fmt.Errorf("%w: the sandbox is still starting", ErrUnavailable)
-
 // ClientOptions tune a Client; zero fields take the defaults above.
 type ClientOptions struct {
 	// IdleTimeout: a runner that sends nothing, not even a heartbeat, for

@@ -33,6 +33,7 @@ func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sa
 	if f.refuse != nil {
 		return f.refuse
 	}
+	req.Normalize() // as every backend does first
 	if err := req.Validate(sandbox.DefaultLimits()); err != nil {
 		return err
 	}

@@ -43,11 +43,6 @@ const (
 	MinHeartbeat          = 10 * time.Millisecond
 )
 
-// ErrUnavailable is wrapped by the errors of a run that no runner could
-// take, or whose runner went away while it ran. Its text is safe to show
-// to the learner.
-var ErrUnavailable = errors.New("no runner available")
-
 // HandlerOptions tune Handler; zero fields take the defaults above.
 type HandlerOptions struct {
 	MaxBodyBytes int64         // the largest request body
