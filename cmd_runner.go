@@ -20,11 +20,8 @@ import (
 	"github.com/racelab/racelab/internal/runmetrics"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
+	"github.com/racelab/racelab/sandbox/remote"
 )
-
-// errShuttingDown ends the runs still going when the shutdown grace of
-// racelab runner runs out.
-var errShuttingDown = fmt.Errorf("%w: the runner shut down during the run", sandbox.ErrUnavailable)
 
 // The defaults of racelab runner.
 const (
@@ -33,7 +30,7 @@ const (
 )
 
 // cmdRunner serves the sandbox over HTTP for web tiers started with
-// racelab serve --runner (sandbox.Handler's protocol). It listens at once
+// racelab serve --runner (remote.Handler's protocol). It listens at once
 // and answers /readyz with 503 until the sandbox is open (its warm cache
 // built); a run sent meanwhile is refused with 503, which sends the
 // client to another runner.
@@ -41,11 +38,11 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	fs := flag.NewFlagSet("racelab runner", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var backend backendFlags
-	var opt sandbox.HandlerOptions
+	var opt remote.HandlerOptions
 	addr := fs.String("addr", defaultRunnerAddr, "listen `address`; the protocol has no authentication, so only the web tier may reach it")
-	fs.Int64Var(&opt.MaxBodyBytes, "max-body", sandbox.DefaultHandlerMaxBody, "`bytes` of one request")
-	fs.DurationVar(&opt.WriteTimeout, "write-timeout", sandbox.DefaultHandlerWrite, "stop a run whose web tier reads nothing for this `long`")
-	fs.DurationVar(&opt.Heartbeat, "heartbeat", sandbox.DefaultHeartbeat, "send a heartbeat after this `long` without an event, so the web tier can tell a silent run from a lost runner")
+	fs.Int64Var(&opt.MaxBodyBytes, "max-body", remote.DefaultHandlerMaxBody, "`bytes` of one request")
+	fs.DurationVar(&opt.WriteTimeout, "write-timeout", remote.DefaultHandlerWrite, "stop a run whose web tier reads nothing for this `long`")
+	fs.DurationVar(&opt.Heartbeat, "heartbeat", remote.DefaultHeartbeat, "send a heartbeat after this `long` without an event, so the web tier can tell a silent run from a lost runner")
 	grace := fs.Duration("shutdown-grace", defaultRunnerGrace, "on SIGTERM, how `long` runs in flight may go on before they are stopped")
 	backend.register(fs)
 	fs.Usage = func() {
@@ -63,8 +60,8 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		fmt.Fprintf(stderr, "racelab runner: -max-body and -write-timeout must be positive, -shutdown-grace not negative\n")
 		return 2
 	}
-	if opt.Heartbeat < sandbox.MinHeartbeat {
-		fmt.Fprintf(stderr, "racelab runner: -heartbeat must be at least %v (and well below the web tier's -runner-idle, %v by default)\n", sandbox.MinHeartbeat, sandbox.DefaultIdleTimeout)
+	if opt.Heartbeat < remote.MinHeartbeat {
+		fmt.Fprintf(stderr, "racelab runner: -heartbeat must be at least %v (and well below the web tier's -runner-idle, %v by default)\n", remote.MinHeartbeat, remote.DefaultIdleTimeout)
 		return 2
 	}
 	if backend.name == "local" {
@@ -89,9 +86,9 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 	runsCtx, stopRuns := context.WithCancelCause(context.WithoutCancel(ctx))
 	defer stopRuns(nil)
 	mux := http.NewServeMux()
-	runs := sandbox.Handler(c, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
-	mux.Handle(sandbox.RunPath, runs)
-	mux.Handle(sandbox.RunPath+"/", runs)
+	runs := remote.Handler(c, opt) // one handler: DELETE /run/{id} finds the runs POST /run started
+	mux.Handle(remote.RunPath, runs)
+	mux.Handle(remote.RunPath+"/", runs)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintln(w, "ok") })
 	mux.HandleFunc("GET /readyz", g.readyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(c.reg, promhttp.HandlerOpts{Registry: c.reg}))
@@ -150,7 +147,7 @@ func cmdRunner(ctx context.Context, args []string, stdout, stderr io.Writer) int
 		// error: the learners are told to run again, on another runner.
 		// A Stop sent now cannot reach this runner (it no longer
 		// accepts); its web tier cuts the stream after the stop grace.
-		stopRuns(errShuttingDown)
+		stopRuns(sandbox.ErrShuttingDown)
 		finalCtx, cancelFinal := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if srv.Shutdown(finalCtx) != nil {
 			srv.Close()

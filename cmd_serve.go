@@ -14,6 +14,7 @@ import (
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
+	"github.com/racelab/racelab/sandbox/remote"
 	"github.com/racelab/racelab/server"
 )
 
@@ -55,7 +56,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
 	var runners urlList
 	fs.Var(&runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
-	runnerIdle := fs.Duration("runner-idle", sandbox.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
+	runnerIdle := fs.Duration("runner-idle", remote.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
 	backend.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
@@ -72,9 +73,9 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "racelab serve: -runner-idle must be positive\n")
 		return 2
 	}
-	var client *sandbox.Client
+	var client *remote.Client
 	if len(runners) > 0 {
-		c, err := sandbox.NewClient(runners, sandbox.ClientOptions{IdleTimeout: *runnerIdle})
+		c, err := remote.NewClient(runners, remote.ClientOptions{IdleTimeout: *runnerIdle})
 		if err != nil {
 			fmt.Fprintf(stderr, "racelab serve: -runner: %v\n", err)
 			return 2

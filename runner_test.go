@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/remote"
 )
 
 // Bad configuration of runner and serve -runner is refused before
@@ -94,7 +95,7 @@ func TestRunnerShutdownMidRun(t *testing.T) {
 		done <- run(ctx, []string{"runner", "--sandbox", "local", "--addr", "127.0.0.1:0", "--shutdown-grace", "300ms"}, stdout, stderr)
 	}()
 	url := waitAddress(t, stdout, &outBuf, stderr, &errBuf)
-	c, err := sandbox.NewClient([]string{url}, sandbox.ClientOptions{})
+	c, err := remote.NewClient([]string{url}, remote.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,7 @@ import (
 	"io"
 	"net/http"
 
-	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/remote"
 )
 
 // errTooLarge is the error for a request body over MaxBodyBytes.
@@ -35,7 +35,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	st := sandbox.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
+	st := remote.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
 	client := clientKey(r, s.cfg.TrustProxy)
 	release, err := s.admit(ctx, client, req, st.Emit)
 	if err != nil {
