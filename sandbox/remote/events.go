@@ -41,21 +41,24 @@ func (s *EventWriter) Started() bool {
 }
 
 // Emit writes e.
-func (s *EventWriter) Emit(e sandbox.Event) {
+func (s *EventWriter) Emit(e sandbox.Event) { s.Send(e) }
+
+// Send writes e and reports whether the client still takes events.
+func (s *EventWriter) Send(e sandbox.Event) bool {
 	b, err := json.Marshal(e)
 	if err != nil {
-		return
+		return true // an event that cannot be written is skipped
 	}
-	s.write(append(b, '\n'))
+	return s.write(append(b, '\n'))
 }
 
-// write writes one line and flushes it; the first write sends the
-// status 200 and the headers of a stream.
-func (s *EventWriter) write(line []byte) {
+// write writes one line and flushes it, and reports whether it went
+// out; the first write sends the status 200 and the headers of a stream.
+func (s *EventWriter) write(line []byte) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.broken {
-		return
+		return false
 	}
 	if !s.started {
 		h := s.w.Header()
@@ -69,13 +72,15 @@ func (s *EventWriter) write(line []byte) {
 	if _, err := s.w.Write(line); err != nil {
 		s.broken = true
 		s.cancel()
-		return
+		return false
 	}
 	if err := s.rc.Flush(); err != nil {
 		s.broken = true
 		s.cancel()
+		return false
 	}
 	s.last = time.Now()
+	return true
 }
 
 // run runs req on r, writing its events, and a heartbeat whenever the
