@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -50,35 +49,6 @@ func TestRunnerURLsFromEnvironment(t *testing.T) {
 	code := run(context.Background(), []string{"serve"}, &stdout, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), `runner URL "ftp://b"`) {
 		t.Errorf("exit %d, stderr %q; want the second URL refused", code, stderr.String())
-	}
-}
-
-// The gate refuses runs (so that clients try another runner) and says
-// not ready until the sandbox is open, and again once shutdown begins.
-func TestRunnerGate(t *testing.T) {
-	g := &gate{}
-	ready := func() int {
-		w := httptest.NewRecorder()
-		g.readyz(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-		return w.Code
-	}
-	req := &sandbox.Request{Files: map[string]string{"main.go": "package main\n"}}
-	emitted := 0
-	emit := func(sandbox.Event) { emitted++ }
-	if err := g.Run(t.Context(), req, emit); !errors.Is(err, sandbox.ErrUnavailable) || ready() != http.StatusServiceUnavailable {
-		t.Fatalf("before open: Run = %v, readyz %d; want unavailable and 503", err, ready())
-	}
-	g.open(sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
-		emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: 5})
-		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited, Ms: 7})
-		return nil
-	}))
-	if err := g.Run(t.Context(), req, emit); err != nil || emitted != 2 || ready() != http.StatusOK {
-		t.Fatalf("open: Run = %v with %d events, readyz %d; want 2 events and 200", err, emitted, ready())
-	}
-	g.drain()
-	if err := g.Run(t.Context(), req, emit); !errors.Is(err, sandbox.ErrUnavailable) || ready() != http.StatusServiceUnavailable {
-		t.Fatalf("draining: Run = %v, readyz %d; want unavailable and 503", err, ready())
 	}
 }
 

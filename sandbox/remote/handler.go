@@ -116,7 +116,8 @@ func (h *handler) handleRun(w http.ResponseWriter, r *http.Request) {
 // to answer.
 var errGone = errors.New("the client went away")
 
-// decode reads the request of a POST /run.
+// decode reads the request of a POST /run, with its defaults filled in;
+// the runner validates it.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*sandbox.Request, error) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
@@ -133,6 +134,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*sandbox.Reque
 		}
 		return nil, badJSON{err}
 	}
+	req.Normalize() // for the runner and whoever counts its runs by mode
 	return &req, nil
 }
 
