@@ -30,8 +30,10 @@ const runsPerRunner = 4
 // URL or several separated by commas.
 type urlList []string
 
+// String returns the URLs, separated by commas.
 func (l *urlList) String() string { return strings.Join(*l, ",") }
 
+// Set adds the URLs of v, separated by commas.
 func (l *urlList) Set(v string) error {
 	for _, u := range strings.Split(v, ",") {
 		if u = strings.TrimSpace(u); u != "" {

@@ -32,11 +32,13 @@ type config interface {
 // usageError marks an error in what the command was given (exit status 2).
 type usageError struct{ error }
 
+// Unwrap returns the error in what the command was given.
 func (e usageError) Unwrap() error { return e.error }
 
 // exitStatus is a status a command ends with, without a message.
 type exitStatus int
 
+// Error names the status.
 func (s exitStatus) Error() string { return fmt.Sprintf("exit status %d", int(s)) }
 
 // main runs the command with args and returns the process's exit status.

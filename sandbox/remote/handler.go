@@ -142,7 +142,10 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request) (*sandbox.Reque
 // bad request whose message is only that.
 type badJSON struct{ err error }
 
-func (e badJSON) Error() string        { return "the request is not valid JSON: " + e.err.Error() }
+// Error says what is wrong, without the words "bad request".
+func (e badJSON) Error() string { return "the request is not valid JSON: " + e.err.Error() }
+
+// Is makes the error a bad request to errors.Is.
 func (e badJSON) Is(target error) bool { return target == sandbox.ErrBadRequest }
 
 // handleStop serves DELETE /run/{id}: it stops the run of that id.
