@@ -12,7 +12,8 @@ import (
 // Mode says what the sandbox does with the submitted files.
 type Mode string
 
-// The modes of a run. See ../shared/DESIGN.md for what each runs.
+// The modes of a run; README.md ("Running code") says what each runs in
+// the container.
 const (
 	ModeRun   Mode = "run"   // go build, then run the program
 	ModeRace  Mode = "race"  // go build -race, then run the program
