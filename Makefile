@@ -30,7 +30,7 @@ check-fmt:
 vet:
 	$(GO) vet ./...
 
-test: test-deps check-fmt vet web-check
+test: test-deps check-fmt vet web-check web-test
 	$(GO) test -race -count=1 -timeout 30m ./...
 
 bench: deps
@@ -44,13 +44,21 @@ clean:
 # web-check fails when the committed bundle is not what the sources build.
 # --ignore-scripts: esbuild's postinstall only verifies its binary, which
 # comes as an ordinary (optional) npm dependency; nothing else needs one.
-.PHONY: web web-check
+# web-test runs the page's unit tests (web/test, node --test); where the
+# page and the server share a rule they are held to one table of cases
+# (web/testdata/ends.json: which event ends a run).
+.PHONY: web web-deps web-check web-test
 
 web:
 	cd web && npm ci --no-audit --no-fund --ignore-scripts && node build.mjs
 
-web-check:
+web-deps:
 	@cd web && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >/dev/null
+
+web-test: web-deps
+	@cd web && node --test test/
+
+web-check: web-deps
 	@tmp=$$(mktemp) && \
 	(cd web && node build.mjs --out "$$tmp") && \
 	if cmp -s "$$tmp" web/static/app.js; then rm -f "$$tmp"; echo "web/static/app.js is up to date"; \

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/racelab/racelab/internal/gate"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
 	"github.com/racelab/racelab/sandbox/runc"
@@ -33,6 +34,15 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")
 	fs.IntVar(&b.parallel, "parallel", 0, "containers running at once (0: one per core)")
 	b.limits.RegisterFlags(fs)
+}
+
+// check refuses a limit that cannot work.
+func (b *backendFlags) check() error { return b.limits.Check() }
+
+// opener returns the opening of the chosen backend, for a gate that
+// opens it in the background; log lines go to logw.
+func (b *backendFlags) opener(logw io.Writer) gate.Opener {
+	return func(ctx context.Context) (sandbox.Runner, func(), error) { return b.open(ctx, logw) }
 }
 
 // open starts the chosen backend; log lines go to logw.

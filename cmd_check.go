@@ -13,53 +13,63 @@ import (
 	"github.com/racelab/racelab/lessons"
 )
 
-// cmdCheck runs every cell of the lessons and holds it to its claims.
-func cmdCheck(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("racelab check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var backend backendFlags
-	dir := fs.String("lessons", "", "check the lessons in `dir` instead of the built-in ones")
-	only := fs.String("cell", "", "check only the cells whose id matches this `regexp`")
-	backend.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: racelab check [flags]\n\nRun every cell of the lessons in the sandbox and verify what each claims.\nPrints one line per cell and \"N passed, M failed\"; exit status 1 on any failure.\n\nflags:\n")
-		printDefaults(fs.Output(), fs)
+// checkConfig is racelab check: which lessons and cells to hold to their
+// claims, in which sandbox.
+type checkConfig struct {
+	backend backendFlags
+	dir     string
+	only    string
+	filter  *regexp.Regexp
+}
+
+func checkFlags(fs *flag.FlagSet) config {
+	c := &checkConfig{}
+	fs.StringVar(&c.dir, "lessons", "", "check the lessons in `dir` instead of the built-in ones")
+	fs.StringVar(&c.only, "cell", "", "check only the cells whose id matches this `regexp`")
+	c.backend.register(fs)
+	return c
+}
+
+func (c *checkConfig) check(args []string) error {
+	if err := c.backend.check(); err != nil {
+		return err
 	}
-	if code, ok := parseFlags(fs, args, &backend); !ok {
-		return code
-	}
-	filter, err := regexp.Compile(*only)
+	filter, err := regexp.Compile(c.only)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab check: -cell: %v\n", err)
-		return 2
+		return fmt.Errorf("-cell: %v", err)
 	}
+	c.filter = filter
+	return nil
+}
+
+// run runs every chosen cell of the lessons and holds it to its claims;
+// any failure is exit status 1.
+func (c *checkConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
 	lessonFS := lessons.Builtin()
-	if *dir != "" {
-		lessonFS = os.DirFS(*dir)
+	if c.dir != "" {
+		lessonFS = os.DirFS(c.dir)
 	}
 	lib, err := lessons.Load(lessonFS)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab check: %v\n", err)
-		return 1
+		return err
 	}
 	var jobs []check.Job
 	for _, j := range check.Jobs(lib) {
-		if filter.MatchString(j.Cell.ID) {
+		if c.filter.MatchString(j.Cell.ID) {
 			jobs = append(jobs, j)
 		}
 	}
-	runner, closeRunner, err := backend.open(ctx, stderr)
+	runner, closeRunner, err := c.backend.open(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab check: %v\n", err)
-		return 1
+		return err
 	}
 	defer closeRunner()
-	parallel := backend.parallel
+	parallel := c.backend.parallel
 	if parallel <= 0 {
 		parallel = runtime.NumCPU()
 	}
 	if check.All(ctx, runner, jobs, parallel, stdout) > 0 {
-		return 1
+		return exitStatus(1)
 	}
-	return 0
+	return nil
 }

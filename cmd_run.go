@@ -15,55 +15,55 @@ import (
 	"github.com/racelab/racelab/sandbox"
 )
 
-// runFlags are the flags of racelab run.
-type runFlags struct {
+// runConfig is racelab run: the request its flags and files make.
+type runConfig struct {
 	req     sandbox.Request
+	mode    string
 	json    bool
 	backend backendFlags
 }
 
-func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("racelab run", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var f runFlags
-	mode := fs.String("mode", "run", "what to do: run, race, asm, test, bench, vet or fmt")
-	fs.IntVar(&f.req.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the program (0: Go's default)")
-	fs.IntVar(&f.req.Repeat, "repeat", 1, "run the built program `N` times, each in a fresh container")
-	fs.BoolVar(&f.json, "json", false, "print the events as JSON, one per line, exactly as the wire protocol")
-	f.backend.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: racelab run [flags] FILE...\n\nBuild and run Go files in the sandbox.\n\nflags:\n")
-		printDefaults(fs.Output(), fs)
+func runFlags(fs *flag.FlagSet) config {
+	c := &runConfig{}
+	fs.StringVar(&c.mode, "mode", "run", "what to do: run, race, asm, test, bench, vet or fmt")
+	fs.IntVar(&c.req.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the program (0: Go's default)")
+	fs.IntVar(&c.req.Repeat, "repeat", 1, "run the built program `N` times, each in a fresh container")
+	fs.BoolVar(&c.json, "json", false, "print the events as JSON, one per line, exactly as the wire protocol")
+	c.backend.register(fs)
+	return c
+}
+
+// check reads the files into the request and checks it: bad input is
+// refused before any sandbox starts.
+func (c *runConfig) check(args []string) error {
+	if err := c.backend.check(); err != nil {
+		return err
 	}
-	if code, ok := parseFlags(fs, args, &f.backend); !ok {
-		return code
-	}
-	f.req.Mode = sandbox.Mode(*mode)
-	files, err := readFiles(fs.Args(), f.backend.limits.MaxSourceBytes)
+	files, err := readFiles(args, c.backend.limits.MaxSourceBytes)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
-		return 2
+		return err
 	}
-	f.req.Files = files
-	if err := f.req.Validate(f.backend.limits); err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
-		return 2
-	}
-	runner, closeRunner, err := f.backend.open(ctx, stderr)
+	c.req.Mode, c.req.Files = sandbox.Mode(c.mode), files
+	c.req.Normalize()
+	return c.req.Validate(c.backend.limits)
+}
+
+// run runs the request and prints its events; the exit status mirrors
+// the program's.
+func (c *runConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
+	runner, closeRunner, err := c.backend.open(ctx, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
-		return 1
+		return err
 	}
 	defer closeRunner()
-	p := &printer{stdout: stdout, stderr: stderr, json: f.json, repeat: f.req.Repeat > 1}
-	if err := runner.Run(ctx, &f.req, p.event); err != nil {
-		fmt.Fprintf(stderr, "racelab run: %v\n", err)
+	p := &printer{stdout: stdout, stderr: stderr, json: c.json, repeat: c.req.Repeat > 1}
+	if err := runner.Run(ctx, &c.req, p.event); err != nil {
 		if errors.Is(err, sandbox.ErrBadRequest) {
-			return 2
+			return usageError{err}
 		}
-		return 1
+		return err
 	}
-	return p.status()
+	return exitStatus(p.status())
 }
 
 // readFiles reads the named files into a request's file map.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,10 +11,13 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
+	"github.com/racelab/racelab/internal/gate"
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/local"
+	"github.com/racelab/racelab/sandbox/remote"
 	"github.com/racelab/racelab/server"
 )
 
@@ -26,8 +30,10 @@ const runsPerRunner = 4
 // URL or several separated by commas.
 type urlList []string
 
+// String returns the URLs, separated by commas.
 func (l *urlList) String() string { return strings.Join(*l, ",") }
 
+// Set adds the URLs of v, separated by commas.
 func (l *urlList) Set(v string) error {
 	for _, u := range strings.Split(v, ",") {
 		if u = strings.TrimSpace(u); u != "" {
@@ -37,13 +43,22 @@ func (l *urlList) Set(v string) error {
 	return nil
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("racelab serve", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	var cfg server.Config
-	var backend backendFlags
+// serveConfig is racelab serve: the web tier's config, the lessons, and
+// where their code runs (the sandbox here, or runners).
+type serveConfig struct {
+	server     server.Config
+	backend    backendFlags
+	dir        string
+	runners    urlList
+	runnerIdle time.Duration
+	client     *remote.Client // of the runners, when -runner is given
+}
+
+func serveFlags(fs *flag.FlagSet) config {
+	c := &serveConfig{}
+	cfg := &c.server
 	fs.StringVar(&cfg.Addr, "addr", server.DefaultAddr, "listen `address`")
-	dir := fs.String("lessons", "", "serve the lessons in `dir` instead of the built-in ones, and reload them (and open pages) when they change")
+	fs.StringVar(&c.dir, "lessons", "", "serve the lessons in `dir` instead of the built-in ones, and reload them (and open pages) when they change")
 	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, fmt.Sprintf("runs going at once (0: one per core; with -runner, %d per runner URL)", runsPerRunner))
 	fs.IntVar(&cfg.QueueSize, "queue", server.DefaultQueueSize, "runs that may wait for a slot; more are told the server is busy")
 	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "runs one client may start per minute, on average")
@@ -53,125 +68,107 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
-	var runners urlList
-	fs.Var(&runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
-	runnerIdle := fs.Duration("runner-idle", sandbox.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
-	backend.register(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "usage: racelab serve [flags]\n\nServe the lessons and run their code in the sandbox.\n\nflags:\n")
-		printDefaults(fs.Output(), fs)
+	fs.Var(&c.runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
+	fs.DurationVar(&c.runnerIdle, "runner-idle", remote.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
+	c.backend.register(fs)
+	return c
+}
+
+func (c *serveConfig) check([]string) error {
+	if err := c.backend.check(); err != nil {
+		return err
 	}
-	if code, ok := parseFlags(fs, args, &backend); !ok {
-		return code
+	if c.runnerIdle <= 0 {
+		return errors.New("-runner-idle must be positive")
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "racelab serve: unexpected argument %q\n", fs.Arg(0))
-		return 2
-	}
-	if *runnerIdle <= 0 {
-		fmt.Fprintf(stderr, "racelab serve: -runner-idle must be positive\n")
-		return 2
-	}
-	var client *sandbox.Client
-	if len(runners) > 0 {
-		c, err := sandbox.NewClient(runners, sandbox.ClientOptions{IdleTimeout: *runnerIdle})
-		if err != nil {
-			fmt.Fprintf(stderr, "racelab serve: -runner: %v\n", err)
-			return 2
+	if len(c.runners) == 0 {
+		if c.backend.name == "local" {
+			return local.CheckListenAddr(c.server.Addr)
 		}
-		client = c
-		if cfg.MaxRuns == 0 {
-			cfg.MaxRuns = runsPerRunner * len(runners)
-		}
-	} else if backend.name == "local" {
-		if err := local.CheckListenAddr(cfg.Addr); err != nil {
-			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-			return 2
-		}
+		return nil
 	}
+	client, err := remote.NewClient(c.runners, remote.ClientOptions{IdleTimeout: c.runnerIdle})
+	if err != nil {
+		return fmt.Errorf("-runner: %w", err)
+	}
+	c.client = client
+	if c.server.MaxRuns == 0 {
+		c.server.MaxRuns = runsPerRunner * len(c.runners)
+	}
+	return nil
+}
+
+// run serves the lessons until ctx ends (SIGINT, SIGTERM), or the
+// sandbox cannot open.
+func (c *serveConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
 	log := slog.New(slog.NewTextHandler(stderr, nil))
-	cfg.Log, cfg.Limits = log, backend.limits
-	lessonFS := lessons.Builtin()
-	var watcher *lessonWatcher
-	if *dir != "" {
-		lessonFS = os.DirFS(*dir)
-		// Watching starts before the first load, so that no change made
-		// while the sandbox warms up is missed.
-		w, err := watchLessons(*dir, log)
-		if err != nil {
-			fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-			return 1
-		}
-		defer w.close()
-		watcher = w
-	}
-	lib, err := lessons.Load(lessonFS)
+	c.server.Log, c.server.Limits, c.server.Live = log, c.backend.limits, c.dir != ""
+	lib, watcher, err := c.loadLessons(log)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 1
+		return err
 	}
-	ln, err := net.Listen("tcp", cfg.Addr)
+	if watcher != nil {
+		defer watcher.close()
+	}
+	ln, err := net.Listen("tcp", c.server.Addr)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 1
+		return err
 	}
 	defer ln.Close()
-	cfg.Live = *dir != ""
 	// The pages are served at once. Until the sandbox is open (a first
 	// start builds its warm cache, about a minute) the gate refuses runs
 	// with words that say to try again in a moment, and /readyz is 503.
-	var runner sandbox.Runner = client
-	where := "runners " + strings.Join(runners, ", ")
-	g := &gate{}
-	if client == nil {
-		runner, where = g, backend.name
-		cfg.Ready = g.notReady
+	// A sandbox that cannot open ends the server, with its reason.
+	serveCtx, stop := context.WithCancelCause(ctx)
+	defer stop(nil)
+	var runner sandbox.Runner = c.client
+	where := "runners " + strings.Join(c.runners, ", ")
+	if c.client == nil {
+		g := gate.Open(serveCtx, c.backend.opener(stderr), log, stop)
+		defer g.Close()
+		runner, where, c.server.Ready = g, c.backend.name, g.NotReady
 	}
-	srv, err := server.New(cfg, lib, runner)
+	srv, err := server.New(c.server, lib, runner)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 1
+		return err
 	}
-	serveCtx, stopServing := context.WithCancel(ctx)
 	var background sync.WaitGroup
-	defer func() { stopServing(); background.Wait() }()
-	var openErr error
-	var closeRunner func()
-	if client == nil {
-		// A sandbox that cannot open ends the server, with its reason.
-		background.Go(func() {
-			r, closeR, err := backend.open(serveCtx, stderr)
-			if err != nil {
-				openErr = err
-				stopServing()
-				return
-			}
-			closeRunner = closeR
-			g.open(r)
-			log.Info("ready: the sandbox is open")
-		})
-	}
 	if watcher != nil {
-		// The watcher ends with the server: its context is canceled and it
-		// is waited for before serve returns.
+		// The watcher ends with the server: its context is canceled and
+		// it is waited for before run returns.
 		background.Go(func() { watcher.run(serveCtx, srv.Reload) })
 	}
 	fmt.Fprintf(stdout, "racelab is serving %d lessons at http://%s/ (sandbox: %s); Ctrl-C stops it\n",
 		len(lib.Lessons()), ln.Addr(), where)
 	err = srv.Serve(serveCtx, ln)
-	stopServing()
+	if ctx.Err() == nil && serveCtx.Err() != nil {
+		err = context.Cause(serveCtx) // only a sandbox that cannot open ends serving early
+	}
+	stop(nil)
 	background.Wait()
-	if closeRunner != nil {
-		closeRunner()
+	if err == nil {
+		log.Info("stopped")
 	}
-	if openErr != nil && ctx.Err() == nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", openErr)
-		return 1
+	return err
+}
+
+// loadLessons loads the lessons. With -lessons it watches their
+// directory too, from before the first load, so that no change made
+// while the sandbox warms up is missed; the watcher then waits, unseen,
+// for its run, and closes when that ends.
+func (c *serveConfig) loadLessons(log *slog.Logger) (*lessons.Library, *lessonWatcher, error) {
+	if c.dir == "" {
+		lib, err := lessons.Load(lessons.Builtin())
+		return lib, nil, err
 	}
+	w, err := watchLessons(c.dir, log)
 	if err != nil {
-		fmt.Fprintf(stderr, "racelab serve: %v\n", err)
-		return 1
+		return nil, nil, err
 	}
-	log.Info("stopped")
-	return 0
+	lib, err := lessons.Load(os.DirFS(c.dir))
+	if err != nil {
+		w.close()
+		return nil, nil, err
+	}
+	return lib, w, nil
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,26 +51,4 @@ func printDefaults(w io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintln(w, ")")
 	})
-}
-
-// parseFlags parses a command's flags, fills the rest from the
-// environment and checks the sandbox's limits. When ok is false the
-// command ends at once with status code (0 for -h); the reason has been
-// printed, prefixed with the command's name.
-func parseFlags(fs *flag.FlagSet, args []string, b *backendFlags) (code int, ok bool) {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
-		}
-		return 2, false
-	}
-	err := applyEnv(fs)
-	if err == nil {
-		err = b.limits.Check()
-	}
-	if err != nil {
-		fmt.Fprintf(fs.Output(), "%s: %v\n", fs.Name(), err)
-		return 2, false
-	}
-	return 0, true
 }

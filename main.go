@@ -5,8 +5,11 @@
 //	racelab run [flags] FILE...    run Go files through the sandbox
 //	racelab check [flags]          prove every lesson cell's claims
 //	racelab runner [flags]         run code for web tiers (serve --runner URL)
+//	racelab warm [flags]           build the sandbox's warm cache ahead of time
 //
-// Run "racelab <command> -h" for a command's flags.
+// Run "racelab <command> -h" for a command's flags. Each command parses
+// its flags into a config (cmd_*.go) whose run wires the packages
+// together; this package holds nothing else.
 package main
 
 import (
@@ -25,42 +28,58 @@ func main() {
 	os.Exit(code)
 }
 
-// run dispatches to a subcommand and returns the process's exit status.
+// commands is the table of racelab's commands, in the order the usage
+// lists them.
+func commands() []command {
+	return []command{
+		{name: "serve", flags: serveFlags,
+			summary: "serve the lessons and run their code in the sandbox",
+			doc:     "Serve the lessons and run their code in the sandbox."},
+		{name: "run", args: "FILE...", flags: runFlags,
+			summary: "build and run Go files in the sandbox and print what they print",
+			doc:     "Build and run Go files in the sandbox."},
+		{name: "check", flags: checkFlags,
+			summary: "run every cell of the lessons and verify what each claims",
+			doc: "Run every cell of the lessons in the sandbox and verify what each claims.\n" +
+				"Prints one line per cell and \"N passed, M failed\"; exit status 1 on any failure."},
+		{name: "runner", flags: runnerFlags,
+			summary: "run code for web tiers started with serve --runner URL",
+			doc:     "Run code for web tiers started with racelab serve --runner URL."},
+		{name: "warm", flags: warmFlags,
+			summary: "build the sandbox's warm build cache ahead of time (image builds)",
+			doc: "Build the runc sandbox's warm build cache (the standard library with and\n" +
+				"without -race, for the Go toolchain on PATH and gcc) and download the modules\n" +
+				"the sandbox provides, unless they exist. No container is started: an image\n" +
+				"build runs this so that racelab serve starts in seconds."},
+	}
+}
+
+// run runs the command args names and returns the process's exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		usage(stderr)
 		return 2
 	}
 	switch args[0] {
-	case "run":
-		return cmdRun(ctx, args[1:], stdout, stderr)
-	case "serve":
-		return cmdServe(ctx, args[1:], stdout, stderr)
-	case "check":
-		return cmdCheck(ctx, args[1:], stdout, stderr)
-	case "runner":
-		return cmdRunner(ctx, args[1:], stdout, stderr)
-	case "warm":
-		return cmdWarm(ctx, args[1:], stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
+	}
+	for _, c := range commands() {
+		if c.name == args[0] {
+			return c.main(ctx, args[1:], stdout, stderr)
+		}
 	}
 	fmt.Fprintf(stderr, "racelab: unknown command %q\n", args[0])
 	usage(stderr)
 	return 2
 }
 
+// usage lists the commands.
 func usage(w io.Writer) {
-	fmt.Fprint(w, `usage: racelab <command> [flags]
-
-commands:
-  serve          serve the lessons and run their code in the sandbox
-  run FILE...    build and run Go files in the sandbox and print what they print
-  check          run every cell of the lessons and verify what each claims
-  runner         run code for web tiers started with serve --runner URL
-  warm           build the sandbox's warm build cache ahead of time (image builds)
-
-Run "racelab <command> -h" for a command's flags.
-`)
+	fmt.Fprint(w, "usage: racelab <command> [flags]\n\ncommands:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  %-14s %s\n", c.name+prefixed(" ", c.args), c.summary)
+	}
+	fmt.Fprint(w, "\nRun \"racelab <command> -h\" for a command's flags.\n")
 }

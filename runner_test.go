@@ -5,12 +5,12 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/remote"
 )
 
 // Bad configuration of runner and serve -runner is refused before
@@ -52,35 +52,6 @@ func TestRunnerURLsFromEnvironment(t *testing.T) {
 	}
 }
 
-// The gate refuses runs (so that clients try another runner) and says
-// not ready until the sandbox is open, and again once shutdown begins.
-func TestRunnerGate(t *testing.T) {
-	g := &gate{}
-	ready := func() int {
-		w := httptest.NewRecorder()
-		g.readyz(w, httptest.NewRequest(http.MethodGet, "/readyz", nil))
-		return w.Code
-	}
-	req := &sandbox.Request{Files: map[string]string{"main.go": "package main\n"}}
-	emitted := 0
-	emit := func(sandbox.Event) { emitted++ }
-	if err := g.Run(t.Context(), req, emit); !errors.Is(err, sandbox.ErrUnavailable) || ready() != http.StatusServiceUnavailable {
-		t.Fatalf("before open: Run = %v, readyz %d; want unavailable and 503", err, ready())
-	}
-	g.open(sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
-		emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: 5})
-		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited, Ms: 7})
-		return nil
-	}))
-	if err := g.Run(t.Context(), req, emit); err != nil || emitted != 2 || ready() != http.StatusOK {
-		t.Fatalf("open: Run = %v with %d events, readyz %d; want 2 events and 200", err, emitted, ready())
-	}
-	g.drain()
-	if err := g.Run(t.Context(), req, emit); !errors.Is(err, sandbox.ErrUnavailable) || ready() != http.StatusServiceUnavailable {
-		t.Fatalf("draining: Run = %v, readyz %d; want unavailable and 503", err, ready())
-	}
-}
-
 // A runner stopped (SIGTERM) while a run goes on lets it run for the
 // shutdown grace, then stops it; its client is told the runner went away
 // (so the learner runs again), not that the run was stopped by them.
@@ -94,7 +65,7 @@ func TestRunnerShutdownMidRun(t *testing.T) {
 		done <- run(ctx, []string{"runner", "--sandbox", "local", "--addr", "127.0.0.1:0", "--shutdown-grace", "300ms"}, stdout, stderr)
 	}()
 	url := waitAddress(t, stdout, &outBuf, stderr, &errBuf)
-	c, err := sandbox.NewClient([]string{url}, sandbox.ClientOptions{})
+	c, err := remote.NewClient([]string{url}, remote.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

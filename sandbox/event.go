@@ -52,8 +52,7 @@ const (
 
 // Event is one message of a run's stream: one JSON object per websocket
 // message, or one line of application/x-ndjson. Only the fields of its
-// Kind are set. Exit is the last event of every run; when Repeat > 1, a
-// summary event follows the last exit.
+// Kind are set. Which event ends a run is said once, by Ends.
 type Event struct {
 	// Kind says which of the other fields are set.
 	Kind Kind `json:"kind"`
@@ -253,6 +252,22 @@ type Outcome struct {
 	Truncated bool `json:"truncated,omitempty"`
 	// Count is how many runs printed it.
 	Count int `json:"count"`
+}
+
+// Ends reports whether e is the last event of a run of req: an error
+// (the request did not run, or its runner failed), a summary, or an exit
+// when req does not repeat. A repeated request always ends with its
+// summary after its last exit, also when it was stopped before any
+// execution (its summary then counts no runs). Whoever passes a run's
+// events on (the web tier, the remote client, the page) uses this rule.
+func (e Event) Ends(req *Request) bool {
+	switch e.Kind {
+	case KindError, KindSummary:
+		return true
+	case KindExit:
+		return req.Repeat <= 1
+	}
+	return false
 }
 
 // MarshalJSON writes only the fields of the event's kind; code appears

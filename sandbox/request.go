@@ -3,8 +3,6 @@ package sandbox
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"path"
 	"sort"
 	"strings"
@@ -14,7 +12,8 @@ import (
 // Mode says what the sandbox does with the submitted files.
 type Mode string
 
-// The modes of a run. See ../shared/DESIGN.md for what each runs.
+// The modes of a run; README.md ("Running code") says what each runs in
+// the container.
 const (
 	ModeRun   Mode = "run"   // go build, then run the program
 	ModeRace  Mode = "race"  // go build -race, then run the program
@@ -58,14 +57,6 @@ type Request struct {
 	Repeat int `json:"repeat,omitempty"`
 }
 
-// ErrBadRequest is wrapped by every error that a request's content causes.
-// Its text is safe and useful to show to the person who sent it.
-var ErrBadRequest = errors.New("bad request")
-
-func badRequest(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", ErrBadRequest, fmt.Sprintf(format, args...))
-}
-
 // Names returns the request's file names in sorted order.
 func (r *Request) Names() []string {
 	names := make([]string, 0, len(r.Files))
@@ -76,7 +67,9 @@ func (r *Request) Names() []string {
 	return names
 }
 
-// Normalize fills in defaults: mode run, repeat 1.
+// Normalize fills in the defaults that the zero values stand for: mode
+// run, repeat 1. A caller that reads Mode or Repeat (a backend, the web
+// tier's edge) normalizes a request before it validates it.
 func (r *Request) Normalize() {
 	if r.Mode == "" {
 		r.Mode = ModeRun
@@ -87,9 +80,17 @@ func (r *Request) Normalize() {
 }
 
 // Validate checks the request against the limits and returns an error
-// wrapping ErrBadRequest that says what to change. It normalizes r first.
+// wrapping ErrBadRequest that says what to change. It does not change r:
+// an empty mode and a zero repeat are checked as the defaults Normalize
+// would set.
 func (r *Request) Validate(l Limits) error {
-	r.Normalize()
+	n := *r
+	n.Normalize()
+	return n.validate(l)
+}
+
+// validate checks a normalized request.
+func (r *Request) validate(l Limits) error {
 	if !validMode(r.Mode) {
 		return badRequest("unknown mode %q (want one of %s)", r.Mode, modeList())
 	}

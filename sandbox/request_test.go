@@ -28,7 +28,7 @@ func TestValidateAccepts(t *testing.T) {
 	tests := []struct {
 		name string
 		req  sandbox.Request
-		want sandbox.Request // after normalization
+		want sandbox.Request // after Normalize
 	}{
 		{
 			name: "defaults",
@@ -72,8 +72,15 @@ func TestValidateAccepts(t *testing.T) {
 			if err := req.Validate(sandbox.DefaultLimits()); err != nil {
 				t.Fatalf("Validate(%+v) = %v, want nil", tt.req, err)
 			}
+			if !reflect.DeepEqual(req, tt.req) {
+				t.Errorf("Validate changed the request to %+v, want it as it was: %+v", req, tt.req)
+			}
+			req.Normalize()
+			if err := req.Validate(sandbox.DefaultLimits()); err != nil {
+				t.Fatalf("Validate(%+v) after Normalize = %v, want nil", req, err)
+			}
 			if !reflect.DeepEqual(req, tt.want) {
-				t.Errorf("after Validate, request = %+v, want %+v", req, tt.want)
+				t.Errorf("after Normalize, request = %+v, want %+v", req, tt.want)
 			}
 		})
 	}

@@ -1,10 +1,24 @@
-// Package sandbox holds the wire types of a racelab run (Request, Event)
-// and the Runner interface that every backend implements. It uses only
-// the standard library, so any client can speak the protocol.
+// Package sandbox holds the wire types of a racelab run (Request, Event,
+// Limits, Summary), the Runner interface that every backend implements,
+// and the errors a run can end with (errors.go). It uses only the
+// standard library, so any client can speak the protocol. Backends live
+// in sub-packages (sandbox/runc, sandbox/local) and only main chooses
+// one; sandbox/remote carries a Runner over HTTP.
 //
-// A backend builds and runs untrusted Go code; see ../shared/DESIGN.md for
-// the security invariants each one keeps. Backends live in sub-packages
-// (sandbox/runc, sandbox/local) and only main chooses one.
+// A backend builds and runs code written by strangers. An isolating one
+// (runc) keeps these invariants on every run: no network inside the
+// container; the toolchain and system read-only, the only writable
+// places the run's own tmpfs and its own throw-away build-cache layer, so
+// that nothing one run writes is ever read by another (the warm cache is
+// built by trusted code and mounted read-only); compilation (cgo, gcc,
+// //go:embed) inside the container too; every run bounded in wall time,
+// CPU, memory, processes, output, source size and files, a limit ending
+// only that run with a clear exit reason; every process and file of a
+// run gone within a second of its end; a timed-out run sent SIGQUIT
+// (its goroutines dumped) and then SIGKILL, and dead by its deadline even
+// if racelab dies; whatever a run produces bounded in racelab too. The
+// local backend keeps none of them and is for one's own laptop only.
+// README.md ("Architecture") has the whole picture.
 package sandbox
 
 import "context"

@@ -9,10 +9,8 @@ import (
 	"net/http"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/remote"
 )
-
-// errTooLarge is the error for a request body over MaxBodyBytes.
-var errTooLarge = errors.New("the request is too large")
 
 // handleRun serves POST /api/run: the request as a JSON body, the events
 // as application/x-ndjson, one per line, flushed as they happen. Errors
@@ -22,36 +20,26 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		s.writeError(w, fmt.Errorf("%w: at most %d bytes", errTooLarge, s.cfg.MaxBodyBytes))
+		s.writeError(w, fmt.Errorf("%w: at most %d bytes", sandbox.ErrTooLarge, s.cfg.MaxBodyBytes))
 		return
 	}
 	if err != nil {
 		return // the client went away
 	}
-	req, err := decodeRequest(body)
+	req, err := s.request(body)
 	if err != nil {
 		s.writeError(w, err)
 		return
 	}
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
-	st := sandbox.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
-	client := clientKey(r, s.cfg.TrustProxy)
-	release, err := s.admit(ctx, client, req, st.Emit)
-	if err != nil {
-		if !st.Started() {
-			s.writeError(w, err)
-		} else if ctx.Err() == nil {
-			st.Emit(s.classify(err).event())
-		}
-		return
-	}
-	defer release()
-	if err := s.execute(ctx, client, req, st.Emit); err != nil {
-		if !st.Started() {
+	out := remote.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
+	f := &flow{s: s, client: clientKey(r, s.cfg.TrustProxy), req: req, send: out.Send, cancel: cancel}
+	if err := s.serveRun(ctx, f); err != nil {
+		if !out.Started() {
 			s.writeError(w, err) // nothing ran: the status says why
 		} else {
-			st.Emit(s.classify(err).event())
+			f.emit(s.classify(err).event())
 		}
 	}
 }
@@ -60,10 +48,10 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 func (s *Server) writeError(w http.ResponseWriter, err error) {
 	e := s.classify(err)
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	if e.status == http.StatusServiceUnavailable || e.status == http.StatusTooManyRequests {
+	if e.code.Status == http.StatusServiceUnavailable || e.code.Status == http.StatusTooManyRequests {
 		w.Header().Set("Retry-After", "5")
 	}
-	w.WriteHeader(e.status)
+	w.WriteHeader(e.code.Status)
 	b, _ := json.Marshal(e.event())
 	w.Write(append(b, '\n'))
 }

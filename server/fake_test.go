@@ -36,6 +36,7 @@ func newFake() *fakeRunner {
 var _ sandbox.Runner = (*fakeRunner)(nil)
 
 func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	req.Normalize() // as every backend does first
 	if err := req.Validate(sandbox.DefaultLimits()); err != nil {
 		return err
 	}

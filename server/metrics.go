@@ -34,7 +34,7 @@ func newMetrics(s *Server) *metrics {
 			Help: "Time a run waited in the admission queue.", Buckets: runmetrics.Buckets()}),
 	}
 	m.sockets = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_websockets",
-		Help: "Websockets open now."}, func() float64 { return float64(s.sockets.Load()) })
+		Help: "Websockets open now."}, func() float64 { return float64(s.sockets.count()) })
 	m.running = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_runs_running",
 		Help: "Runs holding a slot now."}, func() float64 { r, _ := s.queue.stats(); return float64(r) })
 	m.queueLen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_queue_length",

@@ -17,6 +17,10 @@ const clientIdleTTL = 10 * time.Minute
 // rateLimitError says when the client may run again.
 type rateLimitError struct{ wait time.Duration }
 
+// Unwrap makes the error a rate limit to errors.Is, for the table of codes.
+func (e *rateLimitError) Unwrap() error { return errRateLimited }
+
+// Error says when the client may run again.
 func (e *rateLimitError) Error() string {
 	return fmt.Sprintf("you are starting runs faster than this server allows; try again in %d s", int(e.wait.Seconds())+1)
 }

@@ -106,9 +106,8 @@ type Server struct {
 	css     []byte // the highlighting styles
 	queue   *admission
 	clients *clients
-	sockets atomic.Int64 // websockets open now
+	sockets *sockets // the open websockets
 	metrics *metrics
-	conns   sync.WaitGroup // websocket handlers, which outlive http.Server.Shutdown
 }
 
 // New renders every page and returns a server ready to serve them.
@@ -122,6 +121,7 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		css:     []byte(lessons.ChromaCSS()),
 		queue:   newAdmission(cfg.MaxRuns, cfg.QueueSize),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
+		sockets: newSockets(),
 	}
 	s.metrics = newMetrics(s)
 	tmpl, err := web.Templates()
@@ -210,7 +210,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	running, waiting := s.queue.stats()
 	fmt.Fprintf(w, "ok\nlessons %d\nruns %d\nwaiting %d\nwebsockets %d\n",
-		len(s.site.Load().lib.Lessons()), running, waiting, s.sockets.Load())
+		len(s.site.Load().lib.Lessons()), running, waiting, s.sockets.count())
 }
 
 // handleReady is /readyz: 200 once runs can start, 503 before.
@@ -227,7 +227,9 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 // Serve serves on ln until ctx is done, then shuts down gracefully: it
 // stops accepting, cancels the runs in flight (their clients get a
 // canceled exit event and their containers are removed), and waits for
-// every connection to end, at most ShutdownGrace.
+// every connection to end. Websockets still open after ShutdownGrace are
+// closed hard, and Serve returns once their handlers have ended (as soon
+// as their runs have).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	base, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
@@ -250,14 +252,16 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	err := srv.Shutdown(grace)
 	waited := make(chan struct{})
-	go func() {
-		s.conns.Wait()
+	go func() { // ends when the last websocket handler has, which Serve waits for
+		s.sockets.wait()
 		close(waited)
 	}()
 	select {
 	case <-waited:
 	case <-grace.Done():
-		err = errors.Join(err, errors.New("server: websockets still open after the shutdown grace"))
+		err = errors.Join(err, errors.New("server: websockets still open after the shutdown grace: closed"))
+		s.sockets.closeNow()
+		<-waited
 	}
 	if e := <-served; e != nil && !errors.Is(e, http.ErrServerClosed) {
 		err = errors.Join(err, e)

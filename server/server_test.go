@@ -417,33 +417,42 @@ func TestRateLimit(t *testing.T) {
 	}
 }
 
-// Shutdown cancels the runs in flight: their clients get the exit event
-// and a going-away close, and Serve returns.
-func TestGracefulShutdown(t *testing.T) {
-	f := newFake()
-	s, err := New(Config{ShutdownGrace: 5 * time.Second}, testLessons(t), f)
+// serveAndDial serves a server with cfg and the fake runner on a
+// loopback port, and opens a websocket to it. stop shuts the server
+// down; served receives what Serve returned.
+func serveAndDial(t *testing.T, cfg Config) (s *Server, ln net.Listener, c *websocket.Conn, stop func(), served <-chan error) {
+	t.Helper()
+	s, err := New(cfg, testLessons(t), newFake())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err = net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	c, _, err := websocket.Dial(context.Background(), "ws://"+ln.Addr().String()+"/api/ws", nil)
+	t.Cleanup(stop)
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx, ln) }()
+	c, _, err = websocket.Dial(context.Background(), "ws://"+ln.Addr().String()+"/api/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.CloseNow()
+	t.Cleanup(func() { c.CloseNow() })
+	return s, ln, c, stop, done
+}
+
+// Shutdown cancels the runs in flight: their clients get the exit event
+// and a going-away close, and Serve returns.
+func TestGracefulShutdown(t *testing.T) {
+	_, ln, c, stop, served := serveAndDial(t, Config{ShutdownGrace: 5 * time.Second})
 	send(t, c, sandbox.Request{Files: src("BLOCK")})
 	recvUntil(t, c, sandbox.KindStdout)
 	stop()
 	if e := recvUntil(t, c, sandbox.KindExit); e[len(e)-1].Reason != sandbox.ReasonCanceled {
 		t.Errorf("in-flight run ended %+v, want canceled", e[len(e)-1])
 	}
-	_, _, err = c.Read(context.Background())
+	_, _, err := c.Read(context.Background())
 	if got := websocket.CloseStatus(err); got != websocket.StatusGoingAway {
 		t.Errorf("close status %v, want going away", got)
 	}
@@ -457,6 +466,31 @@ func TestGracefulShutdown(t *testing.T) {
 	}
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Errorf("server still answers after shutdown")
+	}
+}
+
+// Shutdown with a client that stops reading: once the grace is spent,
+// its websocket is closed hard, and Serve returns only after its handler
+// has ended (no goroutine of the server outlives Serve).
+func TestShutdownClosesSocketsAfterGrace(t *testing.T) {
+	s, _, c, stop, served := serveAndDial(t, Config{ShutdownGrace: 200 * time.Millisecond})
+	send(t, c, sandbox.Request{Files: src("BLOCK")})
+	recvUntil(t, c, sandbox.KindStdout)
+	stop() // the client reads nothing more: the server's close handshake waits in vain
+	start := time.Now()
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "still open after the shutdown grace") {
+			t.Errorf("Serve = %v, want it to say a websocket outlived the grace", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("Serve did not return after the grace")
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Errorf("Serve returned after %v, before the grace", d)
+	}
+	if n := s.sockets.count(); n != 0 {
+		t.Errorf("%d websockets still open after Serve returned", n)
 	}
 }
 

@@ -19,26 +19,32 @@ import (
 // answers with one JSON event per message. Runs on one socket go one at a
 // time; closing the socket stops the run.
 func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
+	s.sockets.enter()
+	defer s.sockets.leave()
 	// Accept checks that the page asking is served by this host.
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return // Accept has answered the client
 	}
-	s.conns.Add(1)
-	defer s.conns.Done()
-	s.sockets.Add(1)
-	defer s.sockets.Add(-1)
 	// A bigger message closes the socket with 1009 (message too big).
 	c.SetReadLimit(s.cfg.MaxMessageBytes)
-	ws := &wsConn{s: s, c: c, client: clientKey(r, s.cfg.TrustProxy)}
-	ws.serve(r.Context())
+	// The reader has a context of its own: coder/websocket closes the
+	// connection when a Read's context ends, and on shutdown the run's
+	// last events must still go out before the close.
+	readCtx, stopReading := context.WithCancel(context.WithoutCancel(r.Context()))
+	defer stopReading()
+	ws := &wsConn{s: s, c: c, client: clientKey(r, s.cfg.TrustProxy), stopReading: stopReading}
+	s.sockets.add(ws)
+	defer s.sockets.remove(ws)
+	ws.serve(r.Context(), readCtx)
 }
 
 // wsConn is one websocket connection.
 type wsConn struct {
-	s      *Server
-	c      *websocket.Conn
-	client string
+	s           *Server
+	c           *websocket.Conn
+	client      string
+	stopReading context.CancelFunc // ends the reader's context, which closes the connection
 
 	mu     sync.Mutex // serializes writes
 	broken bool       // a write failed: the client is gone or not reading
@@ -51,43 +57,12 @@ type wsRun struct {
 	done   chan struct{} // closed when the run is over and cleaned up
 }
 
-// last reports whether e is the last event of a run of req: the client
-// may send its next request as soon as it has it.
-func last(e sandbox.Event, req *sandbox.Request) bool {
-	switch e.Kind {
-	case sandbox.KindError, sandbox.KindSummary:
-		return true
-	case sandbox.KindExit:
-		return req.Repeat <= 1
-	}
-	return false
-}
-
-// serve reads messages until the client leaves or the server shuts down.
-func (ws *wsConn) serve(ctx context.Context) {
-	// The reader has a context of its own: coder/websocket closes the
-	// connection when a Read's context ends, and on shutdown the run's
-	// last events must still go out before the close.
-	readCtx, stopReading := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopReading()
+// serve reads messages, with a reader of its own that ends with readCtx,
+// until the client leaves or the server shuts down.
+func (ws *wsConn) serve(ctx, readCtx context.Context) {
 	msgs := make(chan []byte)
 	var reader sync.WaitGroup
-	reader.Add(1)
-	go func() {
-		defer reader.Done()
-		defer close(msgs)
-		for {
-			_, b, err := ws.c.Read(readCtx)
-			if err != nil {
-				return // closed by the client or by serve, or too big (1009 sent)
-			}
-			select {
-			case msgs <- b:
-			case <-readCtx.Done():
-				return
-			}
-		}
-	}()
+	reader.Go(func() { ws.read(readCtx, msgs) })
 	var run *wsRun
 	var done <-chan struct{}
 loop:
@@ -113,8 +88,34 @@ loop:
 	} else {
 		ws.c.Close(websocket.StatusNormalClosure, "")
 	}
-	stopReading()
+	ws.stopReading()
 	reader.Wait()
+}
+
+// read passes the client's messages to msgs until reading fails or ctx
+// ends, and then closes msgs.
+func (ws *wsConn) read(ctx context.Context, msgs chan<- []byte) {
+	defer close(msgs)
+	for {
+		_, b, err := ws.c.Read(ctx)
+		if err != nil {
+			return // closed by the client or by serve, or too big (1009 sent)
+		}
+		select {
+		case msgs <- b:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// closeNow closes the connection at once, without the closing handshake,
+// even one under way: the reader's context ends (on which coder/websocket
+// closes the connection, and a Close waiting for the client's answer
+// gives up), and the connection is closed. Reads and writes fail at once.
+func (ws *wsConn) closeNow() {
+	ws.stopReading()
+	ws.c.CloseNow()
 }
 
 // handle acts on one message and returns the run going on afterwards.
@@ -140,10 +141,7 @@ func (ws *wsConn) handle(ctx context.Context, b []byte, run *wsRun, done <-chan 
 			return run, done
 		}
 	}
-	req, err := decodeRequest(b)
-	if err == nil {
-		err = req.Validate(ws.s.cfg.Limits)
-	}
+	req, err := ws.s.request(b)
 	if err != nil {
 		ws.send(ws.s.classify(err).event())
 		return nil, nil
@@ -160,25 +158,9 @@ func (ws *wsConn) handle(ctx context.Context, b []byte, run *wsRun, done <-chan 
 
 // run admits and executes req, streaming its events.
 func (ws *wsConn) run(ctx context.Context, run *wsRun, req *sandbox.Request) {
-	var once sync.Once
-	emit := func(e sandbox.Event) {
-		if last(e, req) {
-			once.Do(func() { close(run.ending) })
-		}
-		if !ws.send(e) {
-			run.cancel() // the client does not read: stop its run
-		}
-	}
-	release, err := ws.s.admit(ctx, ws.client, req, emit)
-	if err != nil {
-		if ctx.Err() == nil {
-			emit(ws.s.classify(err).event())
-		}
-		return
-	}
-	defer release()
-	if err := ws.s.execute(ctx, ws.client, req, emit); err != nil {
-		emit(ws.s.classify(err).event())
+	f := &flow{s: ws.s, client: ws.client, req: req, send: ws.send, cancel: run.cancel, ending: run.ending}
+	if err := ws.s.serveRun(ctx, f); err != nil {
+		f.emit(ws.s.classify(err).event())
 	}
 }
 

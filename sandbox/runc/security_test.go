@@ -20,7 +20,7 @@ import (
 )
 
 // Each case is a hostile program and the safe outcome it must meet. The
-// security invariants are in ../shared/DESIGN.md.
+// security invariants are in package sandbox's documentation.
 func TestContainment(t *testing.T) {
 	tests := []struct {
 		name  string

@@ -1,8 +1,7 @@
 // The run protocol over a WebSocket (see sandbox/event.go and
 // sandbox/request.go): open /api/ws, send one request as a JSON text
-// message, receive one JSON event per message. A run is over after its
-// exit event (a repeated run: after the summary that follows the last
-// exit) or an error event; the client then closes the socket.
+// message, receive one JSON event per message. A run is over after the
+// event isLast names; the client then closes the socket.
 
 // wsURL is the address of the run endpoint, ws: or wss: as the page is.
 export function wsURL(loc = window.location) {
@@ -10,17 +9,18 @@ export function wsURL(loc = window.location) {
   return `${scheme}//${loc.host}/api/ws`;
 }
 
-// isLast reports whether ev ends the run of a request repeated `repeat` times.
+// isLast reports whether ev ends the run of a request repeated `repeat`
+// times: an error, a summary, or an exit when the request does not
+// repeat. A repeated request always ends with its summary, also when it
+// was stopped before any execution. This is sandbox.Event.Ends; the two
+// are held to the same cases, web/testdata/ends.json.
 export function isLast(ev, repeat) {
   switch (ev.kind) {
     case 'error':
     case 'summary':
       return true;
     case 'exit':
-      // A repeated run ends with a summary; an exit without a run number
-      // there means the request ended before any execution (canceled
-      // while queued), and no summary will follow.
-      return repeat <= 1 || !ev.run;
+      return !(repeat > 1);
     default:
       return false;
   }

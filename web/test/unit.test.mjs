@@ -1,6 +1,7 @@
 // Unit tests of the page's pure functions: npm test (node --test).
 
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { Text } from '@codemirror/state';
 import { ordinal, exitStats } from '../src/output.js';
@@ -22,19 +23,12 @@ test('exitStats', () => {
   assert.equal(exitStats({}), '0 ms wall');
 });
 
-test('isLast', () => {
-  const cases = [
-    [{ kind: 'stdout' }, 1, false],
-    [{ kind: 'exit', code: 0 }, 1, true],
-    [{ kind: 'exit', run: 1 }, 3, false],
-    [{ kind: 'exit', run: 3 }, 3, false], // the summary follows
-    [{ kind: 'exit' }, 3, true], // canceled while queued: no summary
-    [{ kind: 'summary', summary: {} }, 3, true],
-    [{ kind: 'error', msg: 'x' }, 1, true],
-    [{ kind: 'queued', position: 2 }, 1, false],
-  ];
-  for (const [ev, repeat, want] of cases) {
-    assert.equal(isLast(ev, repeat), want, `isLast(${JSON.stringify(ev)}, ${repeat})`);
+test('isLast agrees with sandbox.Event.Ends', () => {
+  // The cases the Go side (web/ends_test.go) is held to as well.
+  const cases = JSON.parse(readFileSync(new URL('../testdata/ends.json', import.meta.url), 'utf8'));
+  assert.ok(cases.length > 0, 'testdata/ends.json has cases');
+  for (const { name, event, repeat, ends } of cases) {
+    assert.equal(isLast(event, repeat), ends, `${name}: isLast(${JSON.stringify(event)}, ${repeat})`);
   }
 });
 

@@ -1,4 +1,4 @@
-package sandbox_test
+package remote_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/remote"
 )
 
 // fakeRunner plays a backend: it checks the request, then emits events
@@ -33,6 +34,7 @@ func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sa
 	if f.refuse != nil {
 		return f.refuse
 	}
+	req.Normalize() // as every backend does first
 	if err := req.Validate(sandbox.DefaultLimits()); err != nil {
 		return err
 	}
@@ -68,16 +70,16 @@ func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sa
 	return nil
 }
 
-func serveRunner(t *testing.T, r sandbox.Runner, o sandbox.HandlerOptions) *httptest.Server {
+func serveRunner(t *testing.T, r sandbox.Runner, o remote.HandlerOptions) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(sandbox.Handler(r, o))
+	srv := httptest.NewServer(remote.Handler(r, o))
 	t.Cleanup(srv.Close)
 	return srv
 }
 
-func newClient(t *testing.T, o sandbox.ClientOptions, urls ...string) *sandbox.Client {
+func newClient(t *testing.T, o remote.ClientOptions, urls ...string) *remote.Client {
 	t.Helper()
-	c, err := sandbox.NewClient(urls, o)
+	c, err := remote.NewClient(urls, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,8 +124,8 @@ func TestClientPassesEventsThrough(t *testing.T) {
 		}
 		return nil
 	})
-	srv := serveRunner(t, runner, sandbox.HandlerOptions{})
-	got, err := collect(t.Context(), newClient(t, sandbox.ClientOptions{}, srv.URL), hello())
+	srv := serveRunner(t, runner, remote.HandlerOptions{})
+	got, err := collect(t.Context(), newClient(t, remote.ClientOptions{}, srv.URL), hello())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,8 +137,8 @@ func TestClientPassesEventsThrough(t *testing.T) {
 // TestClientBadRequest: a request the runner refuses comes back as an
 // error wrapping ErrBadRequest with the runner's words, before any event.
 func TestClientBadRequest(t *testing.T) {
-	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{})
-	c := newClient(t, sandbox.ClientOptions{}, srv.URL)
+	srv := serveRunner(t, &fakeRunner{name: "a"}, remote.HandlerOptions{})
+	c := newClient(t, remote.ClientOptions{}, srv.URL)
 	req := hello()
 	req.Mode = "sing"
 	evs, err := collect(t.Context(), c, req)
@@ -151,40 +153,6 @@ func TestClientBadRequest(t *testing.T) {
 	}
 }
 
-// TestHandlerRefusesBadBodies: the runner's own limits and errors.
-func TestHandlerRefusesBadBodies(t *testing.T) {
-	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{MaxBodyBytes: 1000})
-	for _, tt := range []struct {
-		name, body string
-		status     int
-		msg        string
-	}{
-		{"too large", `{"files":{"main.go":"` + strings.Repeat("x", 2000) + `"}}`, 413, "at most 1000 bytes"},
-		{"not json", `{"files":`, 400, "not valid JSON"},
-		{"duplicate file", `{"files":{"a.go":"x","a.go":"y"}}`, 400, "a.go"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			resp, err := http.Post(srv.URL+sandbox.RunPath, "application/json", strings.NewReader(tt.body))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			if resp.StatusCode != tt.status || !strings.Contains(string(b), tt.msg) || !strings.Contains(string(b), `"kind":"error"`) {
-				t.Errorf("answer %d %q, want %d with an error event saying %q", resp.StatusCode, b, tt.status, tt.msg)
-			}
-		})
-	}
-	resp, err := http.Get(srv.URL + sandbox.RunPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("GET /run = %d, want 405", resp.StatusCode)
-	}
-}
-
 // TestClientSpreadsRuns: runs going at once go to the runner with fewer
 // runs in flight, so two runners share a class.
 func TestClientSpreadsRuns(t *testing.T) {
@@ -192,7 +160,7 @@ func TestClientSpreadsRuns(t *testing.T) {
 	started := make(chan string, 8)
 	a := &fakeRunner{name: "a", hold: hold, started: started}
 	b := &fakeRunner{name: "b", hold: hold, started: started}
-	c := newClient(t, sandbox.ClientOptions{}, serveRunner(t, a, sandbox.HandlerOptions{}).URL, serveRunner(t, b, sandbox.HandlerOptions{}).URL)
+	c := newClient(t, remote.ClientOptions{}, serveRunner(t, a, remote.HandlerOptions{}).URL, serveRunner(t, b, remote.HandlerOptions{}).URL)
 	var wg sync.WaitGroup
 	errs := make([]error, 6)
 	for i := range errs {
@@ -221,16 +189,16 @@ func TestClientSkipsUnavailableRunners(t *testing.T) {
 	}
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
-	starting := serveRunner(t, &fakeRunner{name: "starting", refuse: sandbox.ErrUnavailable}, sandbox.HandlerOptions{}).URL
+	starting := serveRunner(t, &fakeRunner{name: "starting", refuse: sandbox.ErrUnavailable}, remote.HandlerOptions{}).URL
 	ok := &fakeRunner{name: "ok"}
-	c := newClient(t, sandbox.ClientOptions{}, closed, starting, serveRunner(t, ok, sandbox.HandlerOptions{}).URL)
+	c := newClient(t, remote.ClientOptions{}, closed, starting, serveRunner(t, ok, remote.HandlerOptions{}).URL)
 	for i := range 4 {
 		evs, err := collect(t.Context(), c, hello())
 		if err != nil || len(evs) != 2 || evs[0].Data != "hello from ok\n" {
 			t.Fatalf("run %d: events %v, err %v; want the ok runner's", i, evs, err)
 		}
 	}
-	down := newClient(t, sandbox.ClientOptions{}, closed, starting)
+	down := newClient(t, remote.ClientOptions{}, closed, starting)
 	_, err = collect(t.Context(), down, hello())
 	if !errors.Is(err, sandbox.ErrUnavailable) || errors.Is(err, sandbox.ErrRunnerLost) {
 		t.Fatalf("err = %v, want ErrUnavailable (not lost: nothing ran)", err)
@@ -246,10 +214,10 @@ func TestClientSkipsUnavailableRunners(t *testing.T) {
 func TestClientRunnerLost(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
-	dying := httptest.NewServer(sandbox.Handler(&fakeRunner{name: "dying", hold: hold}, sandbox.HandlerOptions{}))
+	dying := httptest.NewServer(remote.Handler(&fakeRunner{name: "dying", hold: hold}, remote.HandlerOptions{}))
 	defer dying.Close()
 	survivor := &fakeRunner{name: "survivor"}
-	c := newClient(t, sandbox.ClientOptions{}, dying.URL, serveRunner(t, survivor, sandbox.HandlerOptions{}).URL)
+	c := newClient(t, remote.ClientOptions{}, dying.URL, serveRunner(t, survivor, remote.HandlerOptions{}).URL)
 	type result struct {
 		evs []sandbox.Event
 		err error
@@ -302,8 +270,8 @@ func TestClientStop(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
 	started := make(chan string, 1)
-	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
-	c := newClient(t, sandbox.ClientOptions{StopGrace: 10 * time.Second}, srv.URL)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, remote.HandlerOptions{})
+	c := newClient(t, remote.ClientOptions{StopGrace: 10 * time.Second}, srv.URL)
 	ctx, cancel := context.WithCancel(t.Context())
 	req := hello()
 	req.Repeat = 3
@@ -327,8 +295,8 @@ func TestClientStopGrace(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
 	started := make(chan string, 1)
-	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started, ignore: true}, sandbox.HandlerOptions{})
-	c := newClient(t, sandbox.ClientOptions{StopGrace: 100 * time.Millisecond}, srv.URL)
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started, ignore: true}, remote.HandlerOptions{})
+	c := newClient(t, remote.ClientOptions{StopGrace: 100 * time.Millisecond}, srv.URL)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-started; cancel() }()
 	start := time.Now()
@@ -354,8 +322,8 @@ func TestClientHeartbeat(t *testing.T) {
 		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
 		return nil
 	})
-	srv := serveRunner(t, slow, sandbox.HandlerOptions{Heartbeat: 50 * time.Millisecond})
-	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 500 * time.Millisecond}, srv.URL)
+	srv := serveRunner(t, slow, remote.HandlerOptions{Heartbeat: 50 * time.Millisecond})
+	c := newClient(t, remote.ClientOptions{IdleTimeout: 500 * time.Millisecond}, srv.URL)
 	if evs, err := collect(t.Context(), c, hello()); err != nil || len(evs) != 1 {
 		t.Fatalf("silent run with heartbeats: %v, %v", evs, err)
 	}
@@ -372,7 +340,7 @@ func TestClientHeartbeat(t *testing.T) {
 	}))
 	defer mute.Close()
 	defer close(hung)
-	c = newClient(t, sandbox.ClientOptions{IdleTimeout: 300 * time.Millisecond}, mute.URL)
+	c = newClient(t, remote.ClientOptions{IdleTimeout: 300 * time.Millisecond}, mute.URL)
 	start := time.Now()
 	_, err := collect(t.Context(), c, hello())
 	if !errors.Is(err, sandbox.ErrRunnerLost) || !strings.Contains(err.Error(), "nothing heard") {
@@ -394,7 +362,7 @@ func TestClientSlowReader(t *testing.T) {
 		emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
 		return nil
 	})
-	c := newClient(t, sandbox.ClientOptions{IdleTimeout: 200 * time.Millisecond}, serveRunner(t, chatty, sandbox.HandlerOptions{}).URL)
+	c := newClient(t, remote.ClientOptions{IdleTimeout: 200 * time.Millisecond}, serveRunner(t, chatty, remote.HandlerOptions{}).URL)
 	n := 0
 	err := c.Run(t.Context(), hello(), func(sandbox.Event) { n++; time.Sleep(300 * time.Millisecond) })
 	if err != nil || n != 4 {
@@ -411,7 +379,7 @@ func TestClientEndOfStream(t *testing.T) {
 		emit(sandbox.Event{Kind: sandbox.KindExit, Code: 1, Reason: sandbox.ReasonBuildFailed})
 		return nil
 	})
-	c := newClient(t, sandbox.ClientOptions{}, serveRunner(t, buildFailed, sandbox.HandlerOptions{}).URL)
+	c := newClient(t, remote.ClientOptions{}, serveRunner(t, buildFailed, remote.HandlerOptions{}).URL)
 	req := hello()
 	req.Repeat = 3
 	if evs, err := collect(t.Context(), c, req); err != nil || len(evs) != 2 {
@@ -421,55 +389,9 @@ func TestClientEndOfStream(t *testing.T) {
 		emit(sandbox.Event{Kind: sandbox.KindStdout, Data: "x"})
 		return nil
 	})
-	c = newClient(t, sandbox.ClientOptions{}, serveRunner(t, noExit, sandbox.HandlerOptions{}).URL)
+	c = newClient(t, remote.ClientOptions{}, serveRunner(t, noExit, remote.HandlerOptions{}).URL)
 	if _, err := collect(t.Context(), c, hello()); !errors.Is(err, sandbox.ErrRunnerLost) {
 		t.Fatalf("a stream without an exit: err %v, want ErrRunnerLost", err)
-	}
-}
-
-// TestHandlerStopRoutes: DELETE /run/{id} of no run is 404; a run id in
-// use is refused.
-func TestHandlerStopRoutes(t *testing.T) {
-	hold := make(chan struct{})
-	defer close(hold)
-	started := make(chan string, 1)
-	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
-	del, _ := http.NewRequest(http.MethodDelete, srv.URL+sandbox.RunPath+"/nosuchrun", nil)
-	resp, err := http.DefaultClient.Do(del)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusNotFound {
-		t.Errorf("DELETE of no run = %d, want 404", resp.StatusCode)
-	}
-	post := func() *http.Response {
-		req, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+sandbox.RunPath, strings.NewReader(`{"files":{"main.go":"package main\n"}}`))
-		req.Header.Set(sandbox.RunIDHeader, "same")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp
-	}
-	first := post()
-	defer first.Body.Close()
-	<-started
-	second := post()
-	b, _ := io.ReadAll(second.Body)
-	second.Body.Close()
-	if second.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "already in use") {
-		t.Errorf("a second run with the same id = %d %q, want 400", second.StatusCode, b)
-	}
-	long, _ := http.NewRequestWithContext(t.Context(), http.MethodPost, srv.URL+sandbox.RunPath, strings.NewReader(`{"files":{"main.go":"package main\n"}}`))
-	long.Header.Set(sandbox.RunIDHeader, strings.Repeat("x", 65))
-	resp, err = http.DefaultClient.Do(long)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusBadRequest {
-		t.Errorf("a run id of 65 bytes = %d, want 400 (at most 64)", resp.StatusCode)
 	}
 }
 
@@ -477,11 +399,11 @@ func TestHandlerStopRoutes(t *testing.T) {
 // that say what to give.
 func TestNewClientChecksURLs(t *testing.T) {
 	for _, urls := range [][]string{nil, {"localhost:8081"}, {"ftp://x"}, {"http://"}, {"http://a:1", "http://a:1/"}, {"http://a:1/?x=1"}} {
-		if _, err := sandbox.NewClient(urls, sandbox.ClientOptions{}); err == nil {
+		if _, err := remote.NewClient(urls, remote.ClientOptions{}); err == nil {
 			t.Errorf("NewClient(%q) succeeded", urls)
 		}
 	}
-	c, err := sandbox.NewClient([]string{"http://10.0.0.1:8081/", "https://runner.example/racelab"}, sandbox.ClientOptions{})
+	c, err := remote.NewClient([]string{"http://10.0.0.1:8081/", "https://runner.example/racelab"}, remote.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -517,7 +439,7 @@ func TestClientResolvesRunners(t *testing.T) {
 	b := &fakeRunner{name: "b", hold: hold, started: started}
 	var hosts sync.Map
 	serve := func(ln net.Listener, r sandbox.Runner) {
-		h := sandbox.Handler(r, sandbox.HandlerOptions{})
+		h := remote.Handler(r, remote.HandlerOptions{})
 		srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			hosts.Store(req.Host, true)
 			h.ServeHTTP(w, req)
@@ -537,7 +459,7 @@ func TestClientResolvesRunners(t *testing.T) {
 		defer mu.Unlock()
 		return slices.Clone(addrs), nil
 	}
-	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, Refresh: time.Millisecond, StopGrace: 10 * time.Second}, "http://runners.test:"+port)
+	c := newClient(t, remote.ClientOptions{Resolve: resolve, Refresh: time.Millisecond, StopGrace: 10 * time.Second}, "http://runners.test:"+port)
 
 	// One address: the first run goes to a.
 	var wg sync.WaitGroup
@@ -584,10 +506,10 @@ func TestClientStopReachesResolvedRunner(t *testing.T) {
 	hold := make(chan struct{})
 	defer close(hold)
 	started := make(chan string, 1)
-	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, sandbox.HandlerOptions{})
+	srv := serveRunner(t, &fakeRunner{name: "a", hold: hold, started: started}, remote.HandlerOptions{})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	resolve := func(ctx context.Context, host string) ([]string, error) { return []string{"127.0.0.1"}, nil }
-	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, StopGrace: 10 * time.Second}, "http://runner.test:"+port)
+	c := newClient(t, remote.ClientOptions{Resolve: resolve, StopGrace: 10 * time.Second}, "http://runner.test:"+port)
 	ctx, cancel := context.WithCancel(t.Context())
 	go func() { <-started; cancel() }()
 	evs, err := collect(ctx, c, hello())
@@ -600,7 +522,7 @@ func TestClientStopReachesResolvedRunner(t *testing.T) {
 // hiccup), or a run whose context is already over when a resolution is
 // due, does not lose the runners: the last good addresses stay.
 func TestClientKeepsAddresses(t *testing.T) {
-	srv := serveRunner(t, &fakeRunner{name: "a"}, sandbox.HandlerOptions{})
+	srv := serveRunner(t, &fakeRunner{name: "a"}, remote.HandlerOptions{})
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(srv.URL, "http://"))
 	var lookups atomic.Int64
 	resolve := func(ctx context.Context, host string) ([]string, error) {
@@ -612,7 +534,7 @@ func TestClientKeepsAddresses(t *testing.T) {
 		}
 		return nil, errors.New("server misbehaving")
 	}
-	c := newClient(t, sandbox.ClientOptions{Resolve: resolve, Refresh: time.Millisecond}, "http://runner.test:"+port)
+	c := newClient(t, remote.ClientOptions{Resolve: resolve, Refresh: time.Millisecond}, "http://runner.test:"+port)
 	for i := range 4 {
 		if i == 2 {
 			ctx, cancel := context.WithCancel(t.Context())
@@ -629,5 +551,29 @@ func TestClientKeepsAddresses(t *testing.T) {
 	}
 	if lookups.Load() < 3 {
 		t.Errorf("%d lookups, want a new one for each due refresh", lookups.Load())
+	}
+}
+
+// TestClientStoppedRepeatEndsWithSummary: a repeated request stopped
+// before any runner took it ends as every repeated request does: its
+// canceled exit, then a summary (of no runs); a single run ends with the
+// exit alone.
+func TestClientStoppedRepeatEndsWithSummary(t *testing.T) {
+	c := newClient(t, remote.ClientOptions{}, serveRunner(t, &fakeRunner{name: "a"}, remote.HandlerOptions{}).URL)
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	for _, repeat := range []int{1, 3} {
+		req := hello()
+		req.Repeat = repeat
+		evs, err := collect(ctx, c, req)
+		if err != nil || len(evs) == 0 || evs[0].Kind != sandbox.KindExit || evs[0].Reason != sandbox.ReasonCanceled {
+			t.Fatalf("repeat %d: events %+v, err %v; want a canceled exit first", repeat, evs, err)
+		}
+		if last := evs[len(evs)-1]; !last.Ends(req) {
+			t.Errorf("repeat %d: the last event %+v does not end the run", repeat, last)
+		}
+		if repeat > 1 && (len(evs) != 2 || evs[1].Kind != sandbox.KindSummary || evs[1].Summary.Runs != 0) {
+			t.Errorf("repeat %d: events %+v, want the canceled exit and a summary of no runs", repeat, evs)
+		}
 	}
 }
