@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"time"
 
 	"github.com/racelab/racelab/internal/gate"
 	"github.com/racelab/racelab/sandbox"
@@ -22,6 +23,7 @@ type backendFlags struct {
 	cacheDir string
 	seccomp  bool
 	parallel int
+	patience time.Duration // runc.Config.RuntimeTimeout
 	limits   sandbox.Limits
 }
 
@@ -33,11 +35,17 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.cacheDir, "cache-dir", "", "`dir` for the runc backend's warm build caches, shareable (default: STATE-DIR/cache)")
 	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")
 	fs.IntVar(&b.parallel, "parallel", 0, "containers running at once (0: one per core)")
+	fs.DurationVar(&b.patience, "runtime-timeout", runc.DefaultRuntimeTimeout, "how `long` the runc backend waits for the OCI runtime to start or stop a container before it gives up on it (and kills it)")
 	b.limits.RegisterFlags(fs)
 }
 
 // check refuses a limit that cannot work.
-func (b *backendFlags) check() error { return b.limits.Check() }
+func (b *backendFlags) check() error {
+	if b.patience <= 0 {
+		return fmt.Errorf("-runtime-timeout must be positive, not %v", b.patience)
+	}
+	return b.limits.Check()
+}
 
 // opener returns the opening of the chosen backend, for a gate that
 // opens it in the background; log lines go to logw.
@@ -58,6 +66,8 @@ func (b *backendFlags) open(ctx context.Context, logw io.Writer) (sandbox.Runner
 			Concurrency: b.parallel,
 			Seccomp:     b.seccomp,
 			Log:         log,
+
+			RuntimeTimeout: b.patience,
 		})
 		if err != nil {
 			return nil, nil, err

@@ -159,7 +159,7 @@ func printAsm(w io.Writer, lines []sandbox.AsmLine) {
 		if l.Noise {
 			continue
 		}
-		if l.Func != fn {
+		if l.Func != "" && l.Func != fn { // a function's name comes on its first line only
 			fn = l.Func
 			fmt.Fprintf(w, "\n%s:\n", fn)
 		}

@@ -49,6 +49,7 @@ func TestRunBadInput(t *testing.T) {
 		{"same name twice", []string{"run", good, dup}, "two files are named main.go"},
 		{"directory", []string{"run", sub}, "not a regular file"},
 		{"bad limit", []string{"run", "--run-timeout", "0s", good}, "-run-timeout must be positive"},
+		{"bad runtime timeout", []string{"run", "--runtime-timeout", "0s", good}, "-runtime-timeout must be positive"},
 		{"unknown command", []string{"fly"}, `unknown command "fly"`},
 	}
 	for _, tt := range tests {

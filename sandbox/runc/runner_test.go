@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -156,8 +157,10 @@ func TestAsmListing(t *testing.T) {
 		}
 	}
 	var mainLine8, lock, noise bool
+	fn := "" // a function's name comes on its first line only
 	for _, l := range lines {
-		mainLine8 = mainLine8 || (l.Func == "main.main" && l.File == "main.go" && l.Line == 8)
+		fn = cmp.Or(l.Func, fn)
+		mainLine8 = mainLine8 || (fn == "main.main" && l.File == "main.go" && l.Line == 8)
 		lock = lock || strings.HasPrefix(l.Text, "LOCK")
 		noise = noise || l.Noise
 	}
