@@ -27,7 +27,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 
 	"github.com/racelab/racelab/sandbox"
@@ -73,14 +72,8 @@ func New(cfg Config) (*Runner, error) {
 }
 
 func (c *Config) fill() error {
-	if c.Limits == (sandbox.Limits{}) {
-		c.Limits = sandbox.DefaultLimits()
-	}
-	if err := c.Limits.Check(); err != nil {
+	if err := driver.Fill(&c.Limits, &c.Concurrency); err != nil {
 		return err
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = runtime.NumCPU()
 	}
 	if c.GOROOT != "" && c.CacheDir != "" {
 		return nil

@@ -15,7 +15,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -134,14 +133,8 @@ func (c *Config) fill() error {
 	c.Runtime = cmp.Or(c.Runtime, "runc")
 	c.StateDir = cmp.Or(c.StateDir, DefaultStateDir)
 	c.CacheDir = cmp.Or(c.CacheDir, filepath.Join(c.StateDir, "cache"))
-	if c.Limits == (sandbox.Limits{}) {
-		c.Limits = sandbox.DefaultLimits()
-	}
-	if err := c.Limits.Check(); err != nil {
+	if err := driver.Fill(&c.Limits, &c.Concurrency); err != nil {
 		return err
-	}
-	if c.Concurrency <= 0 {
-		c.Concurrency = runtime.NumCPU()
 	}
 	if c.UID == 0 && c.GID == 0 {
 		c.UID, c.GID = DefaultUID, DefaultUID

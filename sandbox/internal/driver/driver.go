@@ -10,6 +10,7 @@ package driver
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -60,6 +61,19 @@ func New(backend Backend, limits sandbox.Limits, concurrency int) *Driver {
 		d.slots <- i
 	}
 	return d
+}
+
+// Fill gives a backend's limits and concurrency their defaults (the zero
+// Limits are sandbox.DefaultLimits, and 0 is one run per core) and checks
+// the limits.
+func Fill(l *sandbox.Limits, concurrency *int) error {
+	if *l == (sandbox.Limits{}) {
+		*l = sandbox.DefaultLimits()
+	}
+	if *concurrency <= 0 {
+		*concurrency = runtime.NumCPU()
+	}
+	return l.Check()
 }
 
 // Wait returns once no run is going on; cancel their contexts first to
