@@ -76,7 +76,7 @@ func (j *job) Close() {
 // Build runs the plan's go command in the source directory.
 func (j *job) Build(ctx context.Context, _ *stream.Output) (driver.BuildResult, error) {
 	cfg := j.r.cfg
-	cmd := exec.Command(j.r.goBin, j.plan.Build[1:]...)
+	cmd := exec.Command(filepath.Join(cfg.GOROOT, "bin", j.plan.Build[0]), j.plan.Build[1:]...)
 	cmd.Dir = j.Dir()
 	cmd.Env = gotool.BuildEnv(cfg.GOROOT, filepath.Join(j.dir, "home"), cfg.CacheDir, filepath.Join(j.dir, "tmp"))
 	out := &capped{limit: cfg.Limits.OutputFor(j.req.Mode)}
@@ -86,8 +86,12 @@ func (j *job) Build(ctx context.Context, _ *stream.Output) (driver.BuildResult, 
 	if err != nil {
 		return driver.BuildResult{}, fmt.Errorf("local: %s: %w", strings.Join(j.plan.Build, " "), err)
 	}
-	return driver.BuildResult{Stopped: o.reason, Status: o.code, Code: o.code, Output: string(out.data),
-		Truncated: out.truncated, Ms: time.Since(start).Milliseconds(), CPUMs: o.cpuMs, PeakBytes: o.peak}, nil
+	res := driver.BuildResult{Stopped: o.reason, Status: o.code, Code: o.code, Output: string(out.data),
+		Truncated: out.truncated, Ms: time.Since(start).Milliseconds(), CPUMs: o.cpuMs, PeakBytes: o.peak}
+	if j.plan.Output == gotool.Formatted && o.reason == "" && o.code == 0 {
+		res.Files, res.FilesCut, err = gotool.ReadSource(j.Dir(), j.req.Files, cfg.Limits.OutputBytes)
+	}
+	return res, err
 }
 
 // Run executes the built program as execution i. Like a fresh container,

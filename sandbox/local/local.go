@@ -50,9 +50,8 @@ type Config struct {
 
 // Runner is the local backend of sandbox.Runner.
 type Runner struct {
-	cfg   Config
-	goBin string // GOROOT/bin/go
-	drv   *driver.Driver
+	cfg Config
+	drv *driver.Driver
 }
 
 var _ sandbox.Runner = (*Runner)(nil)
@@ -62,11 +61,10 @@ func New(cfg Config) (*Runner, error) {
 	if err := cfg.fill(); err != nil {
 		return nil, err
 	}
-	goBin := filepath.Join(cfg.GOROOT, "bin", "go")
-	if _, err := os.Stat(goBin); err != nil {
+	if _, err := os.Stat(filepath.Join(cfg.GOROOT, "bin", "go")); err != nil {
 		return nil, fmt.Errorf("local: GOROOT %s has no bin/go", cfg.GOROOT)
 	}
-	r := &Runner{cfg: cfg, goBin: goBin}
+	r := &Runner{cfg: cfg}
 	r.drv = driver.New(r, cfg.Limits, cfg.Concurrency)
 	return r, nil
 }

@@ -200,7 +200,13 @@ func (b *building) await(ctx context.Context) (driver.BuildResult, error) {
 	if err := b.failure(stopped, st); err != nil {
 		return driver.BuildResult{}, err
 	}
-	return b.result(stopped, st, b.c.exitCode(), ms), nil
+	res := b.result(stopped, st, b.c.exitCode(), ms)
+	var err error
+	if b.j.plan.Output == gotool.Formatted && stopped == "" && st == 0 {
+		// gofmt rewrote the files in the run's source directory.
+		res.Files, res.FilesCut, err = gotool.ReadSource(filepath.Join(b.j.data, "src"), b.j.req.Files, b.j.r.cfg.Limits.OutputBytes)
+	}
+	return res, err
 }
 
 // first returns the reason a container was stopped for: the first one.

@@ -87,10 +87,6 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 		return err
 	}
 	emit = serialize(emit)
-	if req.Mode == sandbox.ModeFmt {
-		gotool.FormatRun(req, d.limits, emit)
-		return nil
-	}
 	d.active.Add(1)
 	defer d.active.Done()
 	r := newRun(req, d.limits, emit)

@@ -23,6 +23,10 @@ type BuildResult struct {
 	Truncated bool
 	// MemoryHit is set when the memory limit was reached during the build.
 	MemoryHit bool
+	// Files are the formatted files of a fmt build that succeeded, read
+	// back within the output limit; FilesCut says they were over it.
+	Files    map[string]string
+	FilesCut bool
 	// Ms is the build's wall time, StartMs the part of it spent starting a
 	// container; CPUMs and PeakBytes what it used.
 	Ms, StartMs, CPUMs, PeakBytes int64
@@ -57,14 +61,17 @@ func AfterBuild(b BuildResult, mode sandbox.Mode, l sandbox.Limits, run int, dir
 	emit := func(e sandbox.Event) { evs = append(evs, e) }
 	exit := sandbox.Event{Kind: sandbox.KindExit, Run: run, Ms: b.Ms, Code: b.Code, Reason: b.Stopped,
 		CPUMs: b.CPUMs, PeakBytes: b.PeakBytes}
-	if exit.Reason == "" && b.Status != 0 && b.MemoryHit && strings.Contains(b.Output, "signal: killed") {
+	if exit.Reason == "" && b.MemoryHit && (b.Status == sigkill || strings.Contains(b.Output, "signal: killed")) {
 		// The compiler (or gcc) was killed for memory: the go command
-		// reports a bare "signal: killed", and the limit was reached.
+		// reports a bare "signal: killed", and the limit was reached; a
+		// tool run directly (gofmt) ends with SIGKILL's status.
 		exit.Reason = sandbox.ReasonMemory
 	}
 	switch {
 	case exit.Reason != "":
 		exit.Msg = gotool.ExplainBuild(exit.Reason, mode, l)
+	case mode == sandbox.ModeFmt:
+		formatted(emit, &exit, b, l)
 	case mode == sandbox.ModeVet:
 		gotool.EmitDiagnostics(emit, b.Output, b.Truncated)
 		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonExited, b.Status, gotool.VetMessage(b.Status)
@@ -83,6 +90,21 @@ func AfterBuild(b BuildResult, mode sandbox.Mode, l sandbox.Limits, run int, dir
 		return built(b, run), true
 	}
 	return append(evs, exit), false
+}
+
+// formatted emits what a fmt build did and completes its exit event: the
+// formatted files, or the reason there are none.
+func formatted(emit func(sandbox.Event), exit *sandbox.Event, b BuildResult, l sandbox.Limits) {
+	switch {
+	case b.Status != 0:
+		gotool.EmitDiagnostics(emit, b.Output, b.Truncated)
+		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonBuildFailed, b.Status, gotool.FmtFailed
+	case b.FilesCut:
+		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonOutput, 0, gotool.FmtTooLarge(l)
+	default:
+		emit(sandbox.Event{Kind: sandbox.KindFmt, Files: b.Files})
+		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonExited, 0, gotool.FmtMessage
+	}
 }
 
 // built is the events of a build that succeeded: the build event, and

@@ -1,71 +1,44 @@
 package gotool
 
 import (
-	"go/format"
-	"go/scanner"
-	"path"
-	"strings"
-	"time"
-
-	"github.com/racelab/racelab/sandbox"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"syscall"
 )
 
-// Format runs gofmt over the .go files of a request, in process: parsing
-// is all it does, so it needs no container. It returns a fmt event with
-// every file (formatted, or unchanged when it is not Go) or, when a file
-// does not parse, compile_error events and false.
-func Format(files map[string]string) ([]sandbox.Event, bool) {
+// ReadSource reads back from dir the files of a request (the names of
+// files) that a fmt build rewrote there, at most limit bytes in all. It
+// reports whether they were over the limit, and then returns none: gofmt
+// ran as untrusted work in the sandbox, and what it left is bounded here
+// too. A name that is no longer a regular file is an error.
+func ReadSource(dir string, files map[string]string, limit int64) (map[string]string, bool, error) {
 	out := make(map[string]string, len(files))
-	var errs []sandbox.Event
-	for name, src := range files {
-		if !strings.HasSuffix(name, ".go") {
-			out[name] = src
-			continue
-		}
-		b, err := format.Source([]byte(src))
+	left := limit
+	for name := range files {
+		b, err := readRegular(filepath.Join(dir, name), left)
 		if err != nil {
-			errs = append(errs, formatErrors(name, err)...)
-			continue
+			return nil, false, fmt.Errorf("read back %s: %w", name, err)
+		}
+		if left -= int64(len(b)); left < 0 {
+			return nil, true, nil
 		}
 		out[name] = string(b)
 	}
-	if len(errs) > 0 {
-		return errs, false
-	}
-	return []sandbox.Event{{Kind: sandbox.KindFmt, Files: out}}, true
+	return out, false, nil
 }
 
-func formatErrors(name string, err error) []sandbox.Event {
-	list, ok := err.(scanner.ErrorList)
-	if !ok {
-		return []sandbox.Event{{Kind: sandbox.KindCompileError, File: name, Msg: err.Error()}}
+// readRegular reads at most limit+1 bytes of the regular file at path,
+// without following a symbolic link.
+func readRegular(path string, limit int64) ([]byte, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
 	}
-	evs := make([]sandbox.Event, 0, len(list))
-	for _, e := range list {
-		evs = append(evs, sandbox.Event{
-			Kind: sandbox.KindCompileError,
-			File: path.Base(name),
-			Line: e.Pos.Line,
-			Col:  e.Pos.Column,
-			Msg:  e.Msg,
-		})
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file")
 	}
-	return evs
-}
-
-// FormatRun carries out a fmt request: the fmt event (or the parse
-// errors), then the exit event.
-func FormatRun(req *sandbox.Request, l sandbox.Limits, emit func(sandbox.Event)) {
-	start := time.Now()
-	evs, ok := Format(req.Files)
-	for _, e := range evs {
-		emit(e)
-	}
-	exit := sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited, Ms: time.Since(start).Milliseconds(),
-		Msg: "The files are formatted."}
-	if !ok {
-		exit.Code, exit.Reason = 2, sandbox.ReasonBuildFailed
-		exit.Msg = "The files do not parse, so they cannot be formatted; the errors point at the lines to fix."
-	}
-	emit(exit)
+	return io.ReadAll(io.LimitReader(f, limit+1))
 }

@@ -617,87 +617,29 @@ func TestEnv(t *testing.T) {
 	}
 }
 
-func TestFormat(t *testing.T) {
-	files := map[string]string{
-		"main.go":      "package main\nimport \"fmt\"\nfunc main(){x:=1\nfmt.Println( x )}\n",
-		"main_test.go": "package main\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {}\n",
-		"go.mod":       "module   prog\ngo 1.26\n",
+func TestReadSource(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{"main.go": "", "util.go": ""}
+	for name, body := range map[string]string{"main.go": "package main\n\nfunc main() {}\n", "util.go": "package main\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	evs, ok := Format(files)
-	want := []sandbox.Event{{Kind: sandbox.KindFmt, Files: map[string]string{
-		"main.go":      "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tx := 1\n\tfmt.Println(x)\n}\n",
-		"main_test.go": files["main_test.go"],
-		"go.mod":       files["go.mod"],
-	}}}
-	if !ok || !reflect.DeepEqual(evs, want) {
-		t.Errorf("Format(%q) =\n%+v, %v\nwant\n%+v, true", files, evs, ok, want)
+	got, cut, err := ReadSource(dir, files, 1<<10)
+	if err != nil || cut || got["main.go"] != "package main\n\nfunc main() {}\n" || got["util.go"] != "package main\n" {
+		t.Errorf("ReadSource = %q, %v, %v; want both files", got, cut, err)
 	}
-}
-
-func TestFormatSyntaxError(t *testing.T) {
-	files := map[string]string{
-		"main.go": "package main\n\nfunc main() {\n\tx := \n}\n",
-		"ok.go":   "package main\n",
+	if got, cut, err := ReadSource(dir, files, 40); err != nil || !cut || got != nil {
+		t.Errorf("ReadSource within 40 bytes = %q, %v, %v; want none, cut", got, cut, err)
 	}
-	evs, ok := Format(files)
-	if ok {
-		t.Fatalf("Format(%q) = %+v, true; want compile errors and false", files, evs)
+	if err := os.Remove(filepath.Join(dir, "util.go")); err != nil {
+		t.Fatal(err)
 	}
-	want := []sandbox.Event{{Kind: sandbox.KindCompileError, File: "main.go", Line: 5, Col: 1, Msg: "expected operand, found '}'"}}
-	if !reflect.DeepEqual(evs, want) {
-		t.Errorf("Format(%q) =\n%+v\nwant\n%+v", files, evs, want)
+	if err := os.Symlink("/etc/passwd", filepath.Join(dir, "util.go")); err != nil {
+		t.Fatal(err)
 	}
-}
-
-func TestFormatRun(t *testing.T) {
-	tests := []struct {
-		name   string
-		files  map[string]string
-		errs   bool // compile errors before the exit, instead of a fmt event
-		code   int
-		reason sandbox.Reason
-	}{
-		{
-			name:   "formats",
-			files:  map[string]string{"main.go": "package main\nfunc main(){}\n"},
-			reason: sandbox.ReasonExited,
-		},
-		{
-			name:   "does not parse",
-			files:  map[string]string{"main.go": "package main\nfunc main() {\n\tif {\n}\n", "b.go": "package\n"},
-			errs:   true,
-			code:   2,
-			reason: sandbox.ReasonBuildFailed,
-		},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var evs []sandbox.Event
-			req := &sandbox.Request{Files: tt.files, Mode: sandbox.ModeFmt}
-			FormatRun(req, sandbox.DefaultLimits(), func(e sandbox.Event) { evs = append(evs, e) })
-			if len(evs) < 2 || evs[len(evs)-1].Kind != sandbox.KindExit {
-				t.Fatalf("FormatRun(%q) emitted %+v, want events ending with one exit", tt.files, evs)
-			}
-			files := map[string]bool{}
-			for _, e := range evs[:len(evs)-1] {
-				switch {
-				case !tt.errs && (e.Kind != sandbox.KindFmt || len(evs) != 2):
-					t.Errorf("FormatRun(%q) emitted %+v before the exit, want one fmt event", tt.files, e)
-				case tt.errs && e.Kind != sandbox.KindCompileError:
-					t.Errorf("FormatRun(%q) emitted %+v before the exit, want only compile errors", tt.files, e)
-				case tt.errs && (e.Line == 0 || e.Col == 0 || e.Msg == ""):
-					t.Errorf("compile error %+v, want a line, a column and a message", e)
-				}
-				files[e.File] = true
-			}
-			if tt.errs && len(files) != len(tt.files) {
-				t.Errorf("FormatRun(%q) placed errors in %v, want in every file", tt.files, files)
-			}
-			exit := evs[len(evs)-1]
-			if exit.Code != tt.code || exit.Reason != tt.reason || exit.Msg == "" {
-				t.Errorf("exit = %+v, want code %d, reason %s and a message", exit, tt.code, tt.reason)
-			}
-		})
+	if got, _, err := ReadSource(dir, files, 1<<20); err == nil {
+		t.Errorf("ReadSource followed a symbolic link: %q", got)
 	}
 }
 

@@ -35,6 +35,7 @@ const (
 	CompilerErrors BuildOutput = iota // only errors, one per line
 	AsmListing                        // the -S listing (and errors)
 	VetReport                         // go vet's findings
+	Formatted                         // gofmt's errors; the files are rewritten in place
 )
 
 // PlanFor returns the plan of mode m, with the program written to bin.
@@ -54,6 +55,8 @@ func PlanFor(m sandbox.Mode, bin string) Plan {
 			Args: []string{"-test.run=^$", "-test.bench=.", "-test.benchmem"}}
 	case sandbox.ModeVet:
 		return Plan{Build: []string{"go", "vet", "."}, Output: VetReport}
+	case sandbox.ModeFmt:
+		return Plan{Build: []string{"gofmt", "-w", "."}, Output: Formatted}
 	default:
 		return Plan{Build: []string{"go", "build", "-o", bin, "."}, Binary: bin}
 	}

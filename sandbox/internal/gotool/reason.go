@@ -36,6 +36,9 @@ func Explain(r sandbox.Reason, code int, mode sandbox.Mode, l sandbox.Limits) st
 
 // ExplainBuild says why a build step was stopped.
 func ExplainBuild(r sandbox.Reason, mode sandbox.Mode, l sandbox.Limits) string {
+	if mode == sandbox.ModeFmt {
+		return explainFmt(r, l)
+	}
 	switch r {
 	case sandbox.ReasonTimeout:
 		return fmt.Sprintf("The build took longer than %s and was stopped. Very large literals or generated code can do that.", round(l.BuildTimeout))
@@ -45,6 +48,17 @@ func ExplainBuild(r sandbox.Reason, mode sandbox.Mode, l sandbox.Limits) string 
 		return fmt.Sprintf("The build printed more than %d KiB and was stopped.", l.OutputFor(mode)>>10)
 	}
 	return Explain(r, 0, mode, l)
+}
+
+// explainFmt says why formatting was stopped.
+func explainFmt(r sandbox.Reason, l sandbox.Limits) string {
+	switch r {
+	case sandbox.ReasonTimeout:
+		return fmt.Sprintf("Formatting took longer than %s and was stopped. Very long expressions can do that.", round(l.BuildTimeout))
+	case sandbox.ReasonMemory:
+		return fmt.Sprintf("Formatting needed more than the %d MiB of memory it may use and was stopped. Very deeply nested code can do that.", l.MemoryBytes>>20)
+	}
+	return Explain(r, 0, sandbox.ModeFmt, l)
 }
 
 func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
@@ -60,6 +74,17 @@ func VetMessage(status int) string {
 // AsmCut explains an asm listing cut at n lines.
 func AsmCut(n int, l sandbox.Limits) string {
 	return fmt.Sprintf("The assembly listing is longer than the asm output limit (%d KiB): it was cut after %d lines.", l.AsmOutputBytes>>10, n)
+}
+
+// The messages of a fmt run's exit.
+const (
+	FmtMessage = "The files are formatted."
+	FmtFailed  = "The files do not parse, so they cannot be formatted; the errors point at the lines to fix."
+)
+
+// FmtTooLarge explains formatted files over the output limit.
+func FmtTooLarge(l sandbox.Limits) string {
+	return fmt.Sprintf("The formatted files are larger than the output limit (%d KiB), so they are not sent back.", l.OutputBytes>>10)
 }
 
 // AsmMessage ends a successful asm run.
