@@ -11,6 +11,7 @@ import (
 const (
 	DefaultBuildTimeout   = 30 * time.Second
 	DefaultRunTimeout     = 10 * time.Second
+	DefaultRequestTimeout = 30 * time.Second // all the runs of one request: a lesson's repeat=20 cell takes a few seconds
 	DefaultKillGrace      = 1 * time.Second // between SIGQUIT and SIGKILL on a timeout
 	DefaultMemoryBytes    = 512 << 20
 	DefaultRaceMemory     = 1 << 30 // race and test modes: the race runtime needs shadow memory
@@ -31,6 +32,7 @@ const (
 type Limits struct {
 	BuildTimeout   time.Duration // wall time for go build / go vet / the compile step of go test
 	RunTimeout     time.Duration // wall time for one execution of the program
+	RequestTimeout time.Duration // wall time for all executions of one request together (its repeats)
 	KillGrace      time.Duration // after SIGQUIT on a timeout, before SIGKILL
 	MemoryBytes    int64         // memory of one container (run, asm, bench, vet)
 	RaceMemory     int64         // memory of one container in the race and test modes
@@ -51,6 +53,7 @@ func DefaultLimits() Limits {
 	return Limits{
 		BuildTimeout:   DefaultBuildTimeout,
 		RunTimeout:     DefaultRunTimeout,
+		RequestTimeout: DefaultRequestTimeout,
 		KillGrace:      DefaultKillGrace,
 		MemoryBytes:    DefaultMemoryBytes,
 		RaceMemory:     DefaultRaceMemory,
@@ -88,6 +91,7 @@ func (l Limits) OutputFor(m Mode) int64 {
 func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&l.BuildTimeout, "build-timeout", l.BuildTimeout, "wall-time `limit` of the build step")
 	fs.DurationVar(&l.RunTimeout, "run-timeout", l.RunTimeout, "wall-time `limit` of one run of the program")
+	fs.DurationVar(&l.RequestTimeout, "request-timeout", l.RequestTimeout, "wall-time `limit` of all the runs of one request together (its repeats)")
 	fs.DurationVar(&l.KillGrace, "kill-grace", l.KillGrace, "`time` between SIGQUIT and SIGKILL when a run times out")
 	fs.Int64Var(&l.MemoryBytes, "memory", l.MemoryBytes, "memory `bytes` of one container")
 	fs.Int64Var(&l.RaceMemory, "race-memory", l.RaceMemory, "memory `bytes` of one container in the race and test modes")
@@ -110,6 +114,8 @@ func (l Limits) Check() error {
 		return fmt.Errorf("limits: -build-timeout must be positive, not %v", l.BuildTimeout)
 	case l.RunTimeout <= 0:
 		return fmt.Errorf("limits: -run-timeout must be positive, not %v", l.RunTimeout)
+	case l.RequestTimeout < l.RunTimeout:
+		return fmt.Errorf("limits: -request-timeout (%v) must be at least -run-timeout (%v): it bounds all the runs of a request together", l.RequestTimeout, l.RunTimeout)
 	case l.KillGrace < 0:
 		return fmt.Errorf("limits: -kill-grace must not be negative, not %v", l.KillGrace)
 	case l.MemoryBytes < 64<<20 || l.RaceMemory < 64<<20:

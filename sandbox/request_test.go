@@ -176,6 +176,7 @@ func TestLimitsCheck(t *testing.T) {
 	}{
 		{"build timeout 0", func(l *sandbox.Limits) { l.BuildTimeout = 0 }, "-build-timeout"},
 		{"run timeout 0", func(l *sandbox.Limits) { l.RunTimeout = 0 }, "-run-timeout"},
+		{"request timeout under a run's", func(l *sandbox.Limits) { l.RequestTimeout = l.RunTimeout - time.Second }, "-request-timeout"},
 		{"kill grace negative", func(l *sandbox.Limits) { l.KillGrace = -time.Second }, "-kill-grace"},
 		{"memory tiny", func(l *sandbox.Limits) { l.MemoryBytes = 1 << 20 }, "-memory"},
 		{"race memory tiny", func(l *sandbox.Limits) { l.RaceMemory = 63 << 20 }, "-race-memory"},

@@ -131,3 +131,38 @@ func runnerWith(t *testing.T, name string, change func(*sandbox.Limits)) *Runner
 	})
 	return r
 }
+
+// A repeated request of a program that sleeps held its slot for up to
+// repeat × (run timeout + grace): two of them, 18 minutes of both slots.
+// Its runs now share the request's time budget, so it gives the slot back
+// within the budget (and its build).
+func TestRepeatCannotHoldASlot(t *testing.T) {
+	r := runnerWith(t, "runc-budget", func(l *sandbox.Limits) { l.RequestTimeout = 4 * time.Second })
+	req := &sandbox.Request{Repeat: 100, Files: main(`time.Sleep(time.Second)
+	fmt.Println("slept")`, "fmt", "time")}
+	res := &result{}
+	start := time.Now()
+	res.err = r.Run(context.Background(), req, res.add)
+	took := time.Since(start)
+	if res.err != nil {
+		t.Fatal(res.err)
+	}
+	var build time.Duration
+	for _, e := range res.events {
+		if e.Kind == sandbox.KindBuild {
+			build = time.Duration(e.Ms) * time.Millisecond
+		}
+	}
+	if limit := build + 4*time.Second + 2*time.Second; took > limit {
+		t.Errorf("the request held its slot %v, want at most its build, its 4s budget and 2s", took)
+	}
+	last := res.events[len(res.events)-1]
+	if last.Kind != sandbox.KindSummary || last.Summary.Runs > 4 {
+		t.Fatalf("last event %s (%+v), want the summary of at most 4 runs%s", last.Kind, last.Summary, res.dump())
+	}
+	exits := res.exits()
+	if end := exits[len(exits)-1]; end.Reason != sandbox.ReasonTimeout || !strings.Contains(end.Msg, "may take 4s together") {
+		t.Errorf("last exit %s: %q, want timeout saying the runs' time ran out", end.Reason, end.Msg)
+	}
+	t.Logf("%d runs in %v (build %v)", last.Summary.Runs, took.Round(time.Millisecond), build)
+}

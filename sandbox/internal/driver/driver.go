@@ -147,9 +147,11 @@ func newRun(req *sandbox.Request, l sandbox.Limits, emit func(sandbox.Event)) *r
 }
 
 // execute builds once, then runs the program Repeat times, stopping early
-// when a run is canceled. A repeated request always ends with its summary
-// (of the runs that finished), also when the build failed or it was
-// stopped; an error from the backend ends it without one.
+// when a run is canceled or the runs have spent the request's time
+// budget (Limits.RequestTimeout, for all of them together). A repeated
+// request always ends with its summary (of the runs that finished), also
+// when the build failed or it was stopped; an error from the backend ends
+// it without one.
 func (r *run) execute(ctx context.Context, job Job) error {
 	out := r.output(1)
 	b, err := job.Build(ctx, out)
@@ -160,17 +162,16 @@ func (r *run) execute(ctx context.Context, job Job) error {
 	for _, e := range evs {
 		r.emit(e)
 	}
+	budget, spent := context.WithTimeout(ctx, r.limits.RequestTimeout)
+	defer spent()
 	for i := 1; runs && i <= r.req.Repeat; i++ {
 		if i > 1 {
-			if ctx.Err() != nil {
-				// Stopped between two runs: say so, as a run stopped
-				// midway would.
-				r.emit(Canceled(r.req, r.limits))
+			if !r.goOn(ctx, budget, i) {
 				break
 			}
 			out = r.output(i)
 		}
-		if runs, err = r.runOnce(ctx, job, i, out); err != nil {
+		if runs, err = r.runOnce(ctx, budget, job, i, out); err != nil {
 			return err
 		}
 	}
@@ -178,25 +179,47 @@ func (r *run) execute(ctx context.Context, job Job) error {
 	return nil
 }
 
-// runOnce runs execution i and emits what its standard error shows (races,
-// stuck goroutines) and its exit event. It reports whether the repeats may
-// go on.
-func (r *run) runOnce(ctx context.Context, job Job, i int, out *stream.Output) (bool, error) {
+// goOn reports whether run i may start; when not, it says why with an
+// exit event, as a run stopped midway would.
+func (r *run) goOn(ctx, budget context.Context, i int) bool {
+	switch {
+	case ctx.Err() != nil: // stopped between two runs
+		r.emit(Canceled(r.req, r.limits))
+	case budget.Err() != nil:
+		r.emit(sandbox.Event{Kind: sandbox.KindExit, Code: -1, Reason: sandbox.ReasonTimeout,
+			Msg: gotool.BudgetSpent(i-1, r.req.Repeat, r.limits)})
+	default:
+		return true
+	}
+	return false
+}
+
+// runOnce runs execution i within the budget of ctx's runs and emits what
+// its standard error shows (races, stuck goroutines) and its exit event.
+// It reports whether the repeats may go on.
+func (r *run) runOnce(ctx, budget context.Context, job Job, i int, out *stream.Output) (bool, error) {
 	start := time.Now()
 	out.Restart(start)
-	res, err := job.Run(ctx, i, out)
+	res, err := job.Run(budget, i, out)
 	if err != nil {
 		return false, err
 	}
+	if res.Stopped == sandbox.ReasonCanceled && ctx.Err() == nil && budget.Err() != nil {
+		// Not the client's stop: the budget of the request's runs ran out.
+		res.Stopped, res.OverBudget = sandbox.ReasonTimeout, true
+	}
 	out.Flush()
 	ev := ExitEvent(res, r.index(i), time.Since(start).Milliseconds(), r.req.Mode, r.limits)
+	if res.OverBudget {
+		ev.Msg = gotool.BudgetSpent(i, r.req.Repeat, r.limits)
+	}
 	stdout, stderr := out.Text()
 	gotool.EmitViews(r.emit, r.index(i), stderr, ev.Reason == sandbox.ReasonTimeout, r.req.Files, job.Dir())
 	r.emit(ev)
 	if r.tally != nil {
 		r.tally.Add(stdout, gotool.HasRace(stderr), ev)
 	}
-	return ev.Reason != sandbox.ReasonCanceled, nil
+	return ev.Reason != sandbox.ReasonCanceled && !res.OverBudget, nil
 }
 
 // stopped ends a request stopped before it could start: its canceled exit

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/internal/stream"
@@ -238,4 +239,43 @@ func TestDriverViewsBeforeExit(t *testing.T) {
 	if want := "build stderr goroutines exit(exited 2)"; got != want {
 		t.Errorf("events %s, want %s", got, want)
 	}
+}
+
+// The runs of one request share a time budget: repeats stop when it is
+// spent, a run under way is cut at its end (reason timeout, in words that
+// say why), and the summary counts the runs that finished.
+func TestDriverRequestBudget(t *testing.T) {
+	l := sandbox.DefaultLimits()
+	l.RunTimeout, l.RequestTimeout = 100*time.Millisecond, 250*time.Millisecond
+	t.Run("spent between runs", func(t *testing.T) {
+		f := &fake{run: func(ctx context.Context, i int, out *stream.Output) (RunResult, error) {
+			time.Sleep(60 * time.Millisecond) // shorter than a run may take
+			return RunResult{}, nil
+		}}
+		got, evs, err := record(t, t.Context(), New(f, l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
+		last := evs[len(evs)-2]
+		if err != nil || !strings.HasSuffix(got, "exit(timeout -1) summary") || !strings.Contains(last.Msg, "may take 250ms together") {
+			t.Fatalf("Run = %v, %s (last exit %q); want the budget's exit and the summary", err, got, last.Msg)
+		}
+		if n := evs[len(evs)-1].Summary.Runs; n < 3 || n > 5 {
+			t.Errorf("summary of %d runs, want the 4 or so that fit in 250ms", n)
+		}
+	})
+	t.Run("cut during a run", func(t *testing.T) {
+		f := &fake{run: func(ctx context.Context, i int, out *stream.Output) (RunResult, error) {
+			<-ctx.Done() // a run that waits to be stopped
+			return RunResult{Stopped: sandbox.ReasonCanceled, Code: 137, Signaled: true}, nil
+		}}
+		start := time.Now()
+		got, evs, err := record(t, t.Context(), New(f, l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
+		if err != nil || got != "build exit(timeout 137) summary" {
+			t.Fatalf("Run = %v, %s; want one run cut by the budget, then the summary", err, got)
+		}
+		if msg := evs[1].Msg; !strings.Contains(msg, "ran out in run 1 of 100") {
+			t.Errorf("exit message %q, want it to say the budget ran out in run 1", msg)
+		}
+		if took := time.Since(start); took > time.Second {
+			t.Errorf("the request took %v, want about its 250ms budget", took)
+		}
+	})
 }

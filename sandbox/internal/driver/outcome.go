@@ -46,6 +46,9 @@ type RunResult struct {
 	MemoryHit bool
 	// CPUMs and PeakBytes are what it used.
 	CPUMs, PeakBytes int64
+	// OverBudget is set when it was stopped because the runs of its
+	// request spent their time budget together (then Stopped is timeout).
+	OverBudget bool
 }
 
 // sigkill is the exit status of a process ended by SIGKILL, as the

@@ -63,6 +63,13 @@ func explainFmt(r sandbox.Reason, l sandbox.Limits) string {
 
 func round(d time.Duration) time.Duration { return d.Round(time.Millisecond) }
 
+// BudgetSpent explains repeats stopped by the request's time budget after
+// n of repeat runs (n counts a run cut short by it).
+func BudgetSpent(n, repeat int, l sandbox.Limits) string {
+	return fmt.Sprintf("All the runs of one request may take %s together; that time ran out in run %d of %d, so the rest did not run.",
+		round(l.RequestTimeout), n, repeat)
+}
+
 // VetMessage explains how go vet ended.
 func VetMessage(status int) string {
 	if status == 0 {
