@@ -12,7 +12,7 @@ const (
 	DefaultBuildTimeout   = 30 * time.Second
 	DefaultRunTimeout     = 10 * time.Second
 	DefaultRequestTimeout = 30 * time.Second // all the runs of one request: a lesson's repeat=20 cell takes a few seconds
-	DefaultKillGrace      = 1 * time.Second // between SIGQUIT and SIGKILL on a timeout
+	DefaultKillGrace      = 1 * time.Second  // between SIGQUIT and SIGKILL on a timeout
 	DefaultMemoryBytes    = 512 << 20
 	DefaultRaceMemory     = 1 << 30 // race and test modes: the race runtime needs shadow memory
 	DefaultPids           = 256
