@@ -87,7 +87,7 @@ func (c *serveConfig) check([]string) error {
 		}
 		return nil
 	}
-	client, err := remote.NewClient(c.runners, remote.ClientOptions{IdleTimeout: c.runnerIdle})
+	client, err := remote.NewClient(c.runners, remote.ClientOptions{IdleTimeout: c.runnerIdle, Limits: c.backend.limits})
 	if err != nil {
 		return fmt.Errorf("-runner: %w", err)
 	}

@@ -33,9 +33,11 @@ func (c *Client) try(ctx context.Context, t *target, req *sandbox.Request, body 
 	defer t.inflight.Add(-1)
 	id := newRunID()
 	hctx, cut := context.WithCancel(context.WithoutCancel(ctx))
-	var idle atomic.Bool
+	var idle, late atomic.Bool
 	watchdog := time.AfterFunc(c.opt.IdleTimeout, func() { idle.Store(true); cut() })
 	defer watchdog.Stop()
+	overdue := time.AfterFunc(c.opt.deadline(), func() { late.Store(true); cut() })
+	defer overdue.Stop()
 	defer c.stopOnDone(ctx, hctx, cut, t, id)()
 
 	resp, err := c.post(hctx, t, id, body)
@@ -43,6 +45,9 @@ func (c *Client) try(ctx context.Context, t *target, req *sandbox.Request, body 
 		if ctx.Err() != nil {
 			stopped(req, emit)
 			return true, nil
+		}
+		if late.Load() {
+			return true, fmt.Errorf("%w: runner %s: no answer by the run's deadline (%v)", sandbox.ErrRunnerLost, t.base, c.opt.deadline())
 		}
 		if idle.Load() {
 			err = fmt.Errorf("no answer in %v", c.opt.IdleTimeout)
@@ -59,6 +64,10 @@ func (c *Client) try(ctx context.Context, t *target, req *sandbox.Request, body 
 	}
 
 	end := read(resp.Body, t, req, watchdog, c.opt.IdleTimeout, emit)
+	if late.Load() {
+		c.stop(context.WithoutCancel(ctx), t, id) // best effort, within the stop grace
+		return true, fmt.Errorf("%w: runner %s: the run went on past its deadline (%v)", sandbox.ErrRunnerLost, t.base, c.opt.deadline())
+	}
 	switch {
 	case end.err != nil:
 		return true, end.err

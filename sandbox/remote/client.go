@@ -23,6 +23,7 @@ const (
 	DefaultStopGrace   = 3 * time.Second
 	DefaultCooldown    = 2 * time.Second
 	DefaultRefresh     = 5 * time.Second
+	DefaultSlack       = time.Minute // of a run's deadline, for a wait for a slot on its runner and its containers' starts
 )
 
 // ClientOptions tune a Client; zero fields take the defaults above.
@@ -44,6 +45,20 @@ type ClientOptions struct {
 	// HTTP is the client used to reach the runners (default: one that
 	// opens a connection per run, so that a Service spreads them).
 	HTTP *http.Client
+	// Limits are the runners' limits (default sandbox.DefaultLimits()).
+	// With Slack they make each run's deadline: its build, all its runs
+	// together and a kill grace, plus Slack. A runner that has not ended
+	// a run by then, however busy its heartbeats say it is, is asked to
+	// stop it, and the run ends with an error wrapping
+	// sandbox.ErrRunnerLost.
+	Limits sandbox.Limits
+	Slack  time.Duration
+}
+
+// deadline is how long one run may take on a runner, all told.
+func (o ClientOptions) deadline() time.Duration {
+	l := o.Limits
+	return l.BuildTimeout + l.RequestTimeout + l.KillGrace + o.Slack
 }
 
 // Client is a sandbox.Runner that sends each run to one of several runners
@@ -76,6 +91,12 @@ type Client struct {
 func NewClient(urls []string, o ClientOptions) (*Client, error) {
 	if len(urls) == 0 {
 		return nil, errors.New("no runner URL given")
+	}
+	if o.Limits == (sandbox.Limits{}) {
+		o.Limits = sandbox.DefaultLimits()
+	}
+	if o.Slack <= 0 {
+		o.Slack = DefaultSlack
 	}
 	if o.IdleTimeout <= 0 {
 		o.IdleTimeout = DefaultIdleTimeout

@@ -577,3 +577,35 @@ func TestClientStoppedRepeatEndsWithSummary(t *testing.T) {
 		}
 	}
 }
+
+// TestClientRunDeadline: a runner whose run wedges keeps sending
+// heartbeats, and held the learner for ever. Each run now has a deadline
+// from the limits (its build, all its runs, a grace, and slack): past it,
+// the runner is asked to stop the run and the learner is told the runner
+// was lost.
+func TestClientRunDeadline(t *testing.T) {
+	stopped := make(chan struct{})
+	wedged := sandbox.RunnerFunc(func(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+		emit(sandbox.Event{Kind: sandbox.KindBuild, Ms: 1})
+		<-ctx.Done() // only a stop ends it
+		close(stopped)
+		return nil
+	})
+	srv := serveRunner(t, wedged, remote.HandlerOptions{Heartbeat: 50 * time.Millisecond})
+	l := sandbox.DefaultLimits()
+	l.BuildTimeout, l.RunTimeout, l.RequestTimeout, l.KillGrace = 200*time.Millisecond, 300*time.Millisecond, 300*time.Millisecond, 0
+	c := newClient(t, remote.ClientOptions{IdleTimeout: 500 * time.Millisecond, Limits: l, Slack: 100 * time.Millisecond}, srv.URL)
+	start := time.Now()
+	evs, err := collect(t.Context(), c, hello())
+	if !errors.Is(err, sandbox.ErrRunnerLost) || !strings.Contains(err.Error(), "deadline (600ms)") {
+		t.Fatalf("err = %v (events %v), want the runner lost past the run's 600ms deadline", err, evs)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("the wedged run ended after %v, want about its 600ms deadline", d)
+	}
+	select {
+	case <-stopped:
+	case <-time.After(5 * time.Second):
+		t.Error("the runner was not asked to stop the wedged run")
+	}
+}
