@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -110,7 +109,7 @@ func (p *printer) event(e sandbox.Event) {
 		p.last = &ev
 	}
 	if p.json {
-		b, _ := json.Marshal(e)
+		b, _ := e.JSON()
 		fmt.Fprintf(p.stdout, "%s\n", b)
 		return
 	}

@@ -1,6 +1,9 @@
 package sandbox
 
-import "encoding/json"
+import (
+	"bytes"
+	"encoding/json"
+)
 
 // Kind names what an Event reports.
 type Kind string
@@ -271,15 +274,33 @@ func (e Event) Ends(req *Request) bool {
 }
 
 // MarshalJSON writes only the fields of the event's kind; code appears
-// on exit events even when it is 0.
+// on exit events even when it is 0. It leaves <, > and & as they are
+// (events are data, never HTML), as JSON does.
 func (e Event) MarshalJSON() ([]byte, error) {
 	type plain Event
 	if e.Kind == KindExit {
-		return json.Marshal(plain(e))
+		return marshal(plain(e))
 	}
 	type noCode struct {
 		plain
 		Code int `json:"code,omitempty"`
 	}
-	return json.Marshal(noCode{plain: plain(e)})
+	return marshal(noCode{plain: plain(e)})
+}
+
+// JSON encodes e as the wire carries it, one line without its newline:
+// as MarshalJSON, and without the HTML escaping json.Marshal adds around
+// it, so that a program's output costs on the wire what the output limit
+// counts.
+func (e Event) JSON() ([]byte, error) { return marshal(e) }
+
+// marshal is json.Marshal without HTML escaping.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -52,6 +51,6 @@ func (s *Server) writeError(w http.ResponseWriter, err error) {
 		w.Header().Set("Retry-After", "5")
 	}
 	w.WriteHeader(e.code.Status)
-	b, _ := json.Marshal(e.event())
+	b, _ := e.event().JSON()
 	w.Write(append(b, '\n'))
 }

@@ -178,7 +178,7 @@ func (ws *wsConn) send(e sandbox.Event) bool {
 	if ws.broken {
 		return false
 	}
-	b, err := json.Marshal(e)
+	b, err := e.JSON()
 	if err != nil {
 		return false
 	}

@@ -2,7 +2,6 @@ package remote
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"sync"
 	"time"
@@ -45,7 +44,7 @@ func (s *EventWriter) Emit(e sandbox.Event) { s.Send(e) }
 
 // Send writes e and reports whether the client still takes events.
 func (s *EventWriter) Send(e sandbox.Event) bool {
-	b, err := json.Marshal(e)
+	b, err := e.JSON()
 	if err != nil {
 		return true // an event that cannot be written is skipped
 	}

@@ -188,6 +188,6 @@ func refuse(w http.ResponseWriter, code Code, msg string) {
 		w.Header().Set("Retry-After", "2")
 	}
 	w.WriteHeader(code.Status)
-	b, _ := json.Marshal(sandbox.Event{Kind: sandbox.KindError, Reason: code.Reason, Msg: msg})
+	b, _ := sandbox.Event{Kind: sandbox.KindError, Reason: code.Reason, Msg: msg}.JSON()
 	w.Write(append(b, '\n'))
 }

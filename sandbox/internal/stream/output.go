@@ -133,12 +133,14 @@ func (o *Output) send(kind sandbox.Kind, b []byte) {
 	if len(b) == 0 || o.overDone {
 		return
 	}
-	if room := o.limit - o.used; int64(len(b)) > room {
-		b = b[:completePrefix(b[:room])]
+	cost := WireLen(b)
+	if room := o.limit - o.used; cost > room {
+		b = b[:completePrefix(b[:fit(b, room)])]
+		cost = WireLen(b)
 		o.overDone = true
 		defer close(o.over)
 	}
-	o.used += int64(len(b))
+	o.used += cost
 	if len(b) == 0 {
 		return
 	}
@@ -163,4 +165,46 @@ func completePrefix(b []byte) int {
 		}
 	}
 	return len(b)
+}
+
+// WireLen is how many bytes b takes in a JSON string, as events go on the
+// wire: the output limit counts these, so that a program printing bytes
+// JSON must escape (a control byte becomes six) cannot send six times the
+// limit.
+func WireLen(b []byte) int64 {
+	var n int64
+	for i := 0; i < len(b); {
+		cost, size := wireCost(b[i:])
+		n += cost
+		i += size
+	}
+	return n
+}
+
+// fit returns the length of the longest prefix of b whose JSON takes at
+// most room bytes.
+func fit(b []byte, room int64) int {
+	for i := 0; i < len(b); {
+		cost, size := wireCost(b[i:])
+		if room -= cost; room < 0 {
+			return i
+		}
+		i += size
+	}
+	return len(b)
+}
+
+// wireCost returns the JSON length of the rune b starts with, and the
+// rune's length in b.
+func wireCost(b []byte) (int64, int) {
+	r, size := utf8.DecodeRune(b)
+	switch {
+	case r == utf8.RuneError && size == 1, r == '\u2028', r == '\u2029':
+		return 6, size // \ufffd, \u2028, \u2029
+	case r == '\n', r == '\r', r == '\t', r == '\b', r == '\f', r == '"', r == '\\':
+		return 2, size
+	case r < 0x20:
+		return 6, size
+	}
+	return int64(size), size
 }

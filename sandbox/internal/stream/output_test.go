@@ -2,6 +2,7 @@ package stream
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"os"
 	"reflect"
@@ -103,6 +104,10 @@ func TestOutputLimit(t *testing.T) {
 		{"limit 0", 0, []string{"a"}, 0, ""},
 		{"rune at the limit", 6, []string{"abcde", "é", "z"}, 1, "abcde"},
 		{"rune at the limit in one write", 4, []string{"ab€cd"}, 0, "ab"},
+		// The limit counts bytes as JSON sends them.
+		{"control bytes count six", 14, []string{"\x01\x02\x03"}, 0, "\x01\x02"},
+		{"quotes and newlines count two", 6, []string{"a\"\n\\"}, 0, "a\"\n"},
+		{"invalid UTF-8 counts six", 7, []string{"a\xff\xfe"}, 0, "a\xff"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,16 +133,25 @@ func TestOutputLimit(t *testing.T) {
 			if tt.over >= 0 && got != tt.want {
 				t.Errorf("emitted %q, want %q", got, tt.want)
 			}
-			if int64(len(got)) > tt.limit {
-				t.Errorf("emitted %d bytes, want at most the limit %d", len(got), tt.limit)
-			}
-			if !utf8.ValidString(got) {
-				t.Errorf("emitted %q, want valid UTF-8", got)
+			if n := WireLen([]byte(got)); n > tt.limit {
+				t.Errorf("emitted %d bytes as JSON, want at most the limit %d", n, tt.limit)
 			}
 			if stdout, _ := o.Text(); !strings.HasPrefix(got, stdout) {
 				t.Errorf("Text() stdout = %q, want what was emitted, %q", stdout, got)
 			}
 		})
+	}
+}
+
+func TestWireLen(t *testing.T) {
+	for _, s := range []string{"", "hello", "é€😀", "a\"b\\c\n\t\r\b\f", "\x00\x01\x1f\x7f", "\xff\xfe<>&", "\u2028\u2029"} {
+		var b bytes.Buffer // the string as events carry it: JSON without HTML escaping
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if got, want := WireLen([]byte(s)), int64(b.Len()-3); got != want { // quotes and newline
+			t.Errorf("WireLen(%q) = %d, want %d (json: %s)", s, got, want, b.String())
+		}
 	}
 }
 
