@@ -114,9 +114,15 @@ func TestAsmAttack(t *testing.T) {
 // runnerWith opens a runner of its own, on the state directory name beside
 // the suite's, with the suite's limits changed by change. It is closed
 // when the test ends.
-func runnerWith(t *testing.T, name string, change func(*sandbox.Limits)) *Runner {
+func runnerWith(t testing.TB, name string, change func(*sandbox.Limits)) *Runner {
+	return runnerOn(t, name, runner(t).cfg.Runtime, change)
+}
+
+// runnerOn is runnerWith on another OCI runtime.
+func runnerOn(t testing.TB, name, runtime string, change func(*sandbox.Limits)) *Runner {
 	base := runner(t)
 	cfg := base.cfg
+	cfg.Runtime = runtime
 	cfg.StateDir = filepath.Join(filepath.Dir(base.cfg.StateDir), name)
 	change(&cfg.Limits)
 	r, err := New(t.Context(), cfg)

@@ -107,39 +107,69 @@ func runnerRun(b *testing.B, r *Runner, req *sandbox.Request) {
 	}
 }
 
+// benchRunner is a runner a benchmark measures, by its runtime's name.
+type benchRunner struct {
+	name string
+	r    *Runner
+}
+
+// benchRunners are the runners a benchmark compares: one on runc and one
+// on gVisor's runsc when it is installed (make runsc), whichever the
+// suite runs on.
+func benchRunners(b *testing.B) []benchRunner {
+	var rs []benchRunner
+	for _, rt := range []string{"runc", "runsc"} {
+		switch _, err := exec.LookPath(rt); {
+		case rt == testRuntime():
+			rs = append(rs, benchRunner{rt, runner(b)})
+		case err != nil:
+			b.Logf("%s is not installed: not measured", rt)
+		default:
+			rs = append(rs, benchRunner{rt, runnerOn(b, "bench-"+rt, rt, func(*sandbox.Limits) {})})
+		}
+	}
+	return rs
+}
+
 // BenchmarkRaceVsBare alternates, in one run on the same machine, the
-// bare `go build -race && ./prog` and the same through the runner (a
-// cold container start, the warm cache), and reports both and their
-// ratio: the sandbox's overhead where a learner feels it.
+// bare `go build -race && ./prog` and the same through a runner on each
+// runtime (a cold container start, the warm cache), and reports each and
+// their ratios to bare: the sandbox's overhead where a learner feels it.
 func BenchmarkRaceVsBare(b *testing.B) {
-	r := runner(b)
-	bt := newBare(b, r)
-	var bare, sand time.Duration
+	rs := benchRunners(b)
+	bt := newBare(b, rs[0].r)
+	var bare time.Duration
+	sand := make([]time.Duration, len(rs))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		src := benchProgram(i)
 		t0 := time.Now()
 		bt.buildAndRun(b, src)
-		t1 := time.Now()
-		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
-		bare += t1.Sub(t0)
-		sand += time.Since(t1)
+		bare += time.Since(t0)
+		for k, br := range rs {
+			t := time.Now()
+			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
+			sand[k] += time.Since(t)
+		}
 	}
 	b.ReportMetric(float64(bare.Milliseconds())/float64(b.N), "bare-ms/op")
-	b.ReportMetric(float64(sand.Milliseconds())/float64(b.N), "sandbox-ms/op")
-	b.ReportMetric(float64(sand)/float64(bare), "ratio")
+	for k, br := range rs {
+		b.ReportMetric(float64(sand[k].Milliseconds())/float64(b.N), br.name+"-ms/op")
+		b.ReportMetric(float64(sand[k])/float64(bare), br.name+"-ratio")
+	}
 }
 
 // BenchmarkRepeatVsBare compares running an already-built race binary
-// again: bare exec against a fresh container per run (repeat=11 minus
-// repeat=1, per extra run).
+// again: bare exec against a fresh container per run on each runtime
+// (repeat=11 minus repeat=1, per extra run).
 func BenchmarkRepeatVsBare(b *testing.B) {
-	r := runner(b)
-	bt := newBare(b, r)
+	rs := benchRunners(b)
+	bt := newBare(b, rs[0].r)
 	const extra = 10
 	bt.buildAndRun(b, benchProgram(-1))
 	prog := filepath.Join(bt.dir, "prog")
-	var bare, sand time.Duration
+	var bare time.Duration
+	sand := make([]time.Duration, len(rs))
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		src := map[string]string{"main.go": benchProgram(1_000_000 + i)}
@@ -147,15 +177,19 @@ func BenchmarkRepeatVsBare(b *testing.B) {
 		for range extra {
 			bt.run(b, prog)
 		}
-		t1 := time.Now()
-		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src})
-		t2 := time.Now()
-		runnerRun(b, r, &sandbox.Request{Mode: sandbox.ModeRace, Repeat: extra + 1, Files: src})
-		bare += t1.Sub(t0)
-		sand += time.Since(t2) - t2.Sub(t1)
+		bare += time.Since(t0)
+		for k, br := range rs {
+			t1 := time.Now()
+			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src})
+			t2 := time.Now()
+			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Repeat: extra + 1, Files: src})
+			sand[k] += time.Since(t2) - t2.Sub(t1)
+		}
 	}
 	perRun := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N*extra) }
 	b.ReportMetric(perRun(bare), "bare-ms/run")
-	b.ReportMetric(perRun(sand), "sandbox-ms/run")
-	b.ReportMetric(float64(sand)/float64(bare), "ratio")
+	for k, br := range rs {
+		b.ReportMetric(perRun(sand[k]), br.name+"-ms/run")
+		b.ReportMetric(float64(sand[k])/float64(bare), br.name+"-ratio")
+	}
 }

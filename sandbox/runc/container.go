@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -48,6 +47,11 @@ func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) 
 	}
 	cmd := r.runCommand(id, bundle, len(extra))
 	cmd.Stdout, cmd.Stderr, cmd.ExtraFiles = p.outW, p.errW, extra
+	// Its own process group: a Ctrl-C at the terminal reaches racelab,
+	// which then stops the container in order, not the runtime directly.
+	// Should racelab die, the runtime gets SIGTERM and passes it on to the
+	// container's init, whose timeout then ends the program a grace later.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	err = cmd.Start()
 	p.outW.Close() // the runtime has its own copies now
 	p.errW.Close()
@@ -59,24 +63,6 @@ func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) 
 	c := &container{r: r, id: id, bundle: bundle, cmd: cmd, exited: make(chan struct{}), done: make(chan struct{}), killed: make(chan struct{})}
 	go c.wait(p, out)
 	return c, nil
-}
-
-// runCommand is the runtime's command that runs the container of bundle
-// in the foreground, passing it fds 3 to 3+fds-1.
-func (r *Runner) runCommand(id, bundle string, fds int) *exec.Cmd {
-	args := []string{"--root", r.state, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json",
-		"run", "--bundle", bundle}
-	if fds > 0 {
-		args = append(args, "--preserve-fds", strconv.Itoa(fds))
-	}
-	cmd := exec.Command(r.runtime, append(args, id)...)
-	// Its own process group: a Ctrl-C at the terminal reaches racelab,
-	// which then stops the container in order, not the runtime directly.
-	// Should racelab die, the runtime gets SIGTERM and forwards it to the
-	// program, which ends (unless it handles SIGTERM itself); what is left
-	// is removed when a runner next starts on the state directory.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
-	return cmd
 }
 
 // pipes are the container's stdout and stderr.
@@ -122,14 +108,23 @@ func (c *container) wait(p *pipes, out *stream.Output) {
 	close(c.done)
 }
 
-// signal sends sig to the container's init process: the runtime forwards
-// the signals it receives.
-func (c *container) signal(sig os.Signal) {
+// quit sends SIGQUIT to the container's init process, which passes it on
+// to the program (the Go runtime then prints where every goroutine is).
+// runc passes on the signals it receives; runsc, a Go program, would dump
+// its own goroutines instead, so it is asked through its kill command.
+func (c *container) quit() {
 	select {
 	case <-c.done:
+		return
 	default:
-		_ = c.cmd.Process.Signal(sig)
 	}
+	if !c.r.flavour.gvisor {
+		_ = c.cmd.Process.Signal(syscall.SIGQUIT)
+		return
+	}
+	go func() { // ends within the runtime timeout (ask bounds it)
+		_, _ = c.r.ask(context.Background(), "kill", c.id, "QUIT")
+	}()
 }
 
 // kill stops every process of the container with SIGKILL (the init

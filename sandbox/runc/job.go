@@ -82,7 +82,26 @@ func (j *job) writeData(files map[string]string) error {
 	if err := j.mountTmpfs(j.data, "0755"); err != nil {
 		return err
 	}
-	return j.writeFiles(files)
+	if err := j.writeFiles(files); err != nil {
+		return err
+	}
+	return j.mountCache()
+}
+
+// mountCache mounts the run's view of the build cache: the warm cache as
+// the lower, read-only layer and the run's own upper layer, which takes
+// everything the run writes and is thrown away with it. It is mounted
+// here, on the host, and bound into the build's container, so that every
+// runtime sees the same (gVisor cannot mount an overlay of host
+// directories itself).
+func (j *job) mountCache() error {
+	c := filepath.Join(j.data, "cache")
+	merged := filepath.Join(c, "merged")
+	if err := os.Mkdir(merged, 0o755); err != nil {
+		return err
+	}
+	opts := "lowerdir=" + j.r.warmDir + ",upperdir=" + filepath.Join(c, "upper") + ",workdir=" + filepath.Join(c, "work")
+	return unix.Mount("overlay", merged, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts)
 }
 
 // mountTmpfs mounts a tmpfs of the run's size at dir.
@@ -137,7 +156,10 @@ func (j *job) Close() {
 		j.held.end()
 		j.held = nil
 	}
-	unmount(j.data, j.dir)
+	if j.r.flavour.gvisor {
+		j.r.forget(j.id)
+	}
+	unmount(filepath.Join(j.data, "cache", "merged"), j.data, j.dir)
 	if err := os.RemoveAll(j.dir); err != nil {
 		j.r.cfg.Log.Error("remove run directory", "dir", j.dir, "err", err)
 	}

@@ -48,7 +48,9 @@ func TestRunsDoNotShareUserBudgets(t *testing.T) {
 		once.Do(func() { close(holding) })
 	}()
 	<-holding
-	if !strings.Contains(held, "used up: true") {
+	if !strings.Contains(held, "used up: true") && !gvisor() {
+		// (Under gVisor pipes are its own kernel's, so no run can use up
+		// a budget of the host's; the second run is checked all the same.)
 		t.Fatalf("the first run said %q: it did not use up its pipe pages, so the test shows nothing", held)
 	}
 	res := runSrc(t, sandbox.ModeRun, `package main

@@ -65,7 +65,24 @@ func newTestRunner() (*Runner, error) {
 	if dir == "" {
 		dir = "/var/lib/racelab-test"
 	}
-	return openTestRunner(filepath.Join(dir, "runc"), filepath.Join(dir, "cache"))
+	state := "runc"
+	if rt := testRuntime(); rt != "runc" {
+		state += "-" + rt
+	}
+	return openTestRunner(filepath.Join(dir, state), filepath.Join(dir, "cache"))
+}
+
+// gvisor reports whether the suite runs on gVisor's runsc.
+func gvisor() bool { return testRuntime() == "runsc" }
+
+// testRuntime is the OCI runtime the suite runs on: RACELAB_TEST_RUNTIME,
+// runc by default. The whole suite runs on each runtime racelab supports
+// (make test runs it on runsc too).
+func testRuntime() string {
+	if rt := os.Getenv("RACELAB_TEST_RUNTIME"); rt != "" {
+		return rt
+	}
+	return "runc"
 }
 
 // openTestRunner opens a runner with the suite's limits on stateDir.
@@ -73,8 +90,8 @@ func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root")
 	}
-	if _, err := exec.LookPath("runc"); err != nil {
-		return nil, fmt.Errorf("runc is not installed (apt-get install runc)")
+	if _, err := exec.LookPath(testRuntime()); err != nil {
+		return nil, fmt.Errorf("the runtime %s is not installed (runc: apt-get install runc; runsc: make runsc)", testRuntime())
 	}
 	lim := sandbox.DefaultLimits()
 	lim.RunTimeout = 3 * time.Second
@@ -85,7 +102,7 @@ func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return New(ctx, Config{StateDir: stateDir, CacheDir: cacheDir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
+	return New(ctx, Config{Runtime: testRuntime(), StateDir: stateDir, CacheDir: cacheDir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
 }
 
 func runner(t testing.TB) *Runner {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
@@ -82,7 +81,7 @@ func (j *job) supervise(ctx context.Context, c *container, out *stream.Output) s
 		select {
 		case <-timer.C:
 			stopped = first(stopped, sandbox.ReasonTimeout)
-			c.signal(syscall.SIGQUIT)
+			c.quit()
 			grace = time.After(l.KillGrace)
 		case <-grace:
 			grace = nil

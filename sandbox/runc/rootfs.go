@@ -134,7 +134,7 @@ func under(p string, dirs []string) bool {
 // cleanStale removes what a runner that crashed on this state directory
 // left: containers, mounts, run directories and cgroups.
 func (r *Runner) cleanStale(ctx context.Context) {
-	out, _ := r.ask(ctx, "list", "-q")
+	out, _ := r.ask(ctx, r.flavour.list()...)
 	for _, id := range strings.Fields(string(out)) {
 		r.cfg.Log.Warn("removing a container left by an earlier runner", "id", id)
 		_, _ = r.ask(ctx, "delete", "--force", id)

@@ -1,8 +1,9 @@
 // Package runc runs racelab requests in containers started by an OCI
 // runtime: runc by default, or gVisor's runsc for public hosting (set
-// Config.Runtime; nothing else changes). It writes an OCI bundle per
-// container, with the host's toolchain bind-mounted read-only, an empty
-// network namespace, no capabilities and cgroup limits.
+// Config.Runtime; runtime.go holds the few places their command lines
+// differ, and the whole test suite runs on both). It writes an OCI bundle
+// per container, with the host's toolchain bind-mounted read-only, an
+// empty network namespace, no capabilities and cgroup limits.
 package runc
 
 import (
@@ -78,12 +79,13 @@ const DefaultRuntimeTimeout = 10 * time.Second
 // Runner is the runc backend of sandbox.Runner.
 type Runner struct {
 	cfg      Config
-	runtime  string // absolute path of the OCI runtime
-	state    string // runtime state (--root)
-	runs     string // parent of the runs' directories
-	rootfs   string // the read-only root file system skeleton
-	warmDir  string // the trusted warm build cache
-	proxyDir string // the module download directory the containers use as GOPROXY ("" for none)
+	runtime  string  // absolute path of the OCI runtime
+	flavour  flavour // how its command line reads
+	state    string  // runtime state (--root)
+	runs     string  // parent of the runs' directories
+	rootfs   string  // the read-only root file system skeleton
+	warmDir  string  // the trusted warm build cache
+	proxyDir string  // the module download directory the containers use as GOPROXY ("" for none)
 	hostDirs []string
 	cg       cgroups
 	drv      *driver.Driver
@@ -169,7 +171,7 @@ func (r *Runner) checkHost() error {
 	if err != nil {
 		return fmt.Errorf("the OCI runtime %q is not installed (Debian: apt-get install runc)", r.cfg.Runtime)
 	}
-	r.runtime = path
+	r.runtime, r.flavour = path, flavourOf(path)
 	if os.Geteuid() != 0 {
 		return errors.New("starting containers needs root: run racelab as root, or use --sandbox local on your own machine")
 	}
@@ -244,7 +246,7 @@ func (r *Runner) Close() error {
 // empty whenever no run is going, and the tests assert so.
 func (r *Runner) Leftovers() []string {
 	var left []string
-	out, _ := r.ask(context.Background(), "list", "-q")
+	out, _ := r.ask(context.Background(), r.flavour.list()...)
 	for _, id := range strings.Fields(string(out)) {
 		left = append(left, "container "+id)
 	}
@@ -259,13 +261,4 @@ func (r *Runner) Leftovers() []string {
 		left = append(left, "cgroup "+id)
 	}
 	return left
-}
-
-// ask runs a command of the runtime on racelab's state (list, kill,
-// delete; never run) and returns what it printed; ctx and RuntimeTimeout
-// bound it.
-func (r *Runner) ask(ctx context.Context, args ...string) ([]byte, error) {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.RuntimeTimeout)
-	defer cancel()
-	return exec.CommandContext(ctx, r.runtime, append([]string{"--root", r.state}, args...)...).Output()
 }

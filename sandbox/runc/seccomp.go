@@ -69,7 +69,7 @@ func deniedFamilies() []uint64 {
 // would hand the program capabilities over its own namespaces), and make
 // clone3 report ENOSYS so that libc falls back to clone, whose flags the
 // filter can see.
-func seccompProfile() *specs.LinuxSeccomp {
+func seccompProfile(f flavour) *specs.LinuxSeccomp {
 	eperm := uint(syscall.EPERM)
 	enosys := uint(syscall.ENOSYS)
 	eafnosupport := uint(syscall.EAFNOSUPPORT)
@@ -80,7 +80,13 @@ func seccompProfile() *specs.LinuxSeccomp {
 		{Names: []string{"clone"}, Action: specs.ActErrno, ErrnoRet: &eperm, Args: []specs.LinuxSeccompArg{
 			{Index: 0, Value: syscall.CLONE_NEWUSER, ValueTwo: syscall.CLONE_NEWUSER, Op: specs.OpMaskedEqual},
 		}},
-		{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys},
+	}
+	if !f.gvisor {
+		// clone3's flags are in memory, out of a filter's reach: make libc
+		// fall back to clone, whose flags the rule above sees. gVisor does
+		// not have clone3 (ENOSYS already), and a filter naming it there
+		// makes libc's pthread_create fail with EPERM.
+		rules = append(rules, specs.LinuxSyscall{Names: []string{"clone3"}, Action: specs.ActErrno, ErrnoRet: &enosys})
 	}
 	for _, fam := range deniedFamilies() {
 		rules = append(rules, specs.LinuxSyscall{Names: []string{"socket", "socketpair"}, Action: specs.ActErrno,

@@ -90,7 +90,7 @@ func (r *Runner) linux(c containerSpec) *specs.Linux {
 		},
 	}
 	if r.cfg.Seccomp {
-		l.Seccomp = seccompProfile()
+		l.Seccomp = seccompProfile(r.flavour)
 	}
 	return l
 }
@@ -100,7 +100,7 @@ func (r *Runner) linux(c containerSpec) *specs.Linux {
 func (r *Runner) mounts(c containerSpec) []specs.Mount {
 	ms := kernelMounts()
 	for _, d := range r.hostDirs {
-		ms = append(ms, readOnly(d, d))
+		ms = append(ms, r.readOnly(d, d))
 	}
 	return append(ms, r.runMounts(c)...)
 }
@@ -117,9 +117,14 @@ func kernelMounts() []specs.Mount {
 }
 
 // readOnly bind-mounts the host's src at dst, read-only all the way down
-// (rro: submounts included).
-func readOnly(dst, src string) specs.Mount {
-	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", "rro", "nosuid", "nodev"}}
+// (runc: rro, submounts included; gVisor, which mounts through its own
+// gofer and ignores rro, takes ro for the whole tree).
+func (r *Runner) readOnly(dst, src string) specs.Mount {
+	ro := "rro"
+	if r.flavour.gvisor {
+		ro = "ro"
+	}
+	return specs.Mount{Destination: dst, Type: "bind", Source: src, Options: []string{"rbind", ro, "nosuid", "nodev"}}
 }
 
 // runMounts are the run's own places: a fresh /tmp, /work (the sources,
@@ -134,17 +139,12 @@ func (r *Runner) runMounts(c containerSpec) []specs.Mount {
 	}
 	ms := []specs.Mount{tmp, work}
 	if c.cacheDir != "" {
-		// The warm cache is the lower, read-only layer; everything this run
-		// writes lands in its own upper layer and is thrown away with it.
-		ms = append(ms, specs.Mount{Destination: ctrCache, Type: "overlay", Source: "overlay", Options: []string{
-			"lowerdir=" + r.warmDir,
-			"upperdir=" + filepath.Join(c.cacheDir, "upper"),
-			"workdir=" + filepath.Join(c.cacheDir, "work"),
-			"nosuid", "nodev",
-		}})
+		// The run's overlay of the warm cache (see job.mountCache).
+		ms = append(ms, specs.Mount{Destination: ctrCache, Type: "bind", Source: filepath.Join(c.cacheDir, "merged"),
+			Options: []string{"bind", "nosuid", "nodev"}})
 	}
 	if c.cacheDir != "" && r.proxyDir != "" {
-		ms = append(ms, readOnly(ctrProxy, r.proxyDir))
+		ms = append(ms, r.readOnly(ctrProxy, r.proxyDir))
 	}
 	if c.binary != "" {
 		ms = append(ms, specs.Mount{Destination: ctrProg, Type: "bind", Source: c.binary, Options: []string{"bind", "ro", "nosuid", "nodev"}})

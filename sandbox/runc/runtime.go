@@ -1,0 +1,85 @@
+package runc
+
+import (
+	"context"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+)
+
+// flavour is how a runtime's command line reads: runc's, or gVisor's
+// runsc, whose flags differ in places and which takes a few of its own.
+type flavour struct {
+	gvisor bool
+}
+
+// flavourOf tells the flavour of the runtime at path by its name.
+func flavourOf(path string) flavour {
+	return flavour{gvisor: strings.HasPrefix(filepath.Base(path), "runsc")}
+}
+
+// global is the runtime's flags before its subcommand: racelab's state
+// and the log of the container of bundle. runsc also gets its network
+// off (the container's namespace has no network either), and the spec's
+// seccomp profile applied inside its sandbox, as runc applies it.
+func (f flavour) global(state, bundle string) []string {
+	args := []string{"--root", state, "--log", filepath.Join(bundle, "runtime.log"), "--log-format", "json"}
+	if f.gvisor {
+		args = append(args, "--network=none", "--oci-seccomp")
+	}
+	return args
+}
+
+// passFds is how the runtime is told to give the container its fds 3 to
+// 3+n-1, as racelab's own.
+func (f flavour) passFds(n int) []string {
+	if !f.gvisor {
+		if n == 0 {
+			return nil
+		}
+		return []string{"--preserve-fds", strconv.Itoa(n)}
+	}
+	var args []string
+	for fd := 3; fd < 3+n; fd++ {
+		args = append(args, "--pass-fd", strconv.Itoa(fd)+":"+strconv.Itoa(fd))
+	}
+	return args
+}
+
+// list is the subcommand that lists container ids, one a line.
+func (f flavour) list() []string {
+	if f.gvisor {
+		return []string{"list", "--quiet"}
+	}
+	return []string{"list", "-q"}
+}
+
+// forget deletes the runtime's state of the containers whose ids start
+// with prefix: runsc keeps a killed container's state after its run
+// command has ended (runc removes it itself).
+func (r *Runner) forget(prefix string) {
+	out, _ := r.ask(context.Background(), r.flavour.list()...)
+	for _, id := range strings.Fields(string(out)) {
+		if strings.HasPrefix(id, prefix+"-") {
+			_, _ = r.ask(context.Background(), "delete", "--force", id)
+		}
+	}
+}
+
+// runCommand is the runtime's command that runs the container of bundle
+// in the foreground, passing it fds 3 to 3+fds-1.
+func (r *Runner) runCommand(id, bundle string, fds int) *exec.Cmd {
+	args := append(r.flavour.global(r.state, bundle), "run", "--bundle", bundle)
+	args = append(append(args, r.flavour.passFds(fds)...), id)
+	return exec.Command(r.runtime, args...)
+}
+
+// ask runs a command of the runtime on racelab's state (list, kill,
+// delete; never run) and returns what it printed; ctx and RuntimeTimeout
+// bound it.
+func (r *Runner) ask(ctx context.Context, args ...string) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.RuntimeTimeout)
+	defer cancel()
+	return exec.CommandContext(ctx, r.runtime, append([]string{"--root", r.state}, args...)...).Output()
+}
