@@ -1,6 +1,8 @@
 # racelab — the two commands of the README:
 #   make run    build racelab and serve the site at http://127.0.0.1:8080/
-#   make test   install what the tests need (runc, gcc, chromium, runsc) and run them all
+#   make test   install what the tests need (runc, gcc, chromium) and run them all
+#
+# CI (.ci/run) also runs the sandbox's suite on gVisor (make test-runsc).
 #
 # Both install missing Debian packages when run as root, and otherwise
 # print the apt-get command to run.
@@ -32,7 +34,6 @@ vet:
 
 test: test-deps check-fmt vet web-check web-test
 	$(GO) test -race -count=1 -timeout 30m ./...
-	@$(MAKE) --no-print-directory test-runsc
 
 # gVisor's runsc, a tested runtime of the sandbox (--runtime runsc). It is
 # built from the Go module proxy at the version pinned here (Debian 12's
