@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -24,6 +25,7 @@ type backendFlags struct {
 	seccomp  bool
 	parallel int
 	patience time.Duration // runc.Config.RuntimeTimeout
+	binCache int64         // runc.Config.BinCacheBytes; 0 turns it off
 	limits   sandbox.Limits
 }
 
@@ -35,12 +37,16 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.cacheDir, "cache-dir", "", "`dir` for the runc backend's warm build caches, shareable (default: STATE-DIR/cache)")
 	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")
 	fs.IntVar(&b.parallel, "parallel", 0, "containers running at once (0: one per core)")
+	fs.Int64Var(&b.binCache, "bin-cache-size", runc.DefaultBinCacheBytes, "`bytes` of the runc backend's cache of built programs (the same source is built once; 0: no cache)")
 	fs.DurationVar(&b.patience, "runtime-timeout", runc.DefaultRuntimeTimeout, "how `long` the runc backend waits for the OCI runtime to start or stop a container before it gives up on it (and kills it)")
 	b.limits.RegisterFlags(fs)
 }
 
 // check refuses a limit that cannot work.
 func (b *backendFlags) check() error {
+	if b.binCache < 0 {
+		return fmt.Errorf("-bin-cache-size must be 0 (no cache) or positive, not %d", b.binCache)
+	}
 	if b.patience <= 0 {
 		return fmt.Errorf("-runtime-timeout must be positive, not %v", b.patience)
 	}
@@ -68,6 +74,7 @@ func (b *backendFlags) open(ctx context.Context, logw io.Writer) (sandbox.Runner
 			Log:         log,
 
 			RuntimeTimeout: b.patience,
+			BinCacheBytes:  cmp.Or(b.binCache, -1), // the flag's 0 is off
 		})
 		if err != nil {
 			return nil, nil, err

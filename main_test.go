@@ -50,6 +50,7 @@ func TestRunBadInput(t *testing.T) {
 		{"directory", []string{"run", sub}, "not a regular file"},
 		{"bad limit", []string{"run", "--run-timeout", "0s", good}, "-run-timeout must be positive"},
 		{"bad runtime timeout", []string{"run", "--runtime-timeout", "0s", good}, "-runtime-timeout must be positive"},
+		{"bad bin cache size", []string{"run", "--bin-cache-size", "-1", good}, "-bin-cache-size must be 0"},
 		{"unknown command", []string{"fly"}, `unknown command "fly"`},
 	}
 	for _, tt := range tests {

@@ -86,6 +86,11 @@ type Event struct {
 	// Reason says why the run ended, for exit, or why it never ran, for
 	// error.
 	Reason Reason `json:"reason,omitempty"`
+	// Cached is set on a build event when the program was built earlier
+	// from the same source (racelab keeps the programs it builds): no
+	// build ran now, and Ms is 0. Results are never kept: the program
+	// runs.
+	Cached bool `json:"cached,omitempty"`
 	// StartMs is the part of a build event's Ms spent starting the
 	// container (the runtime, namespaces, mounts) before the build ran;
 	// 0 when the backend starts none.

@@ -88,11 +88,17 @@ func (j *job) Build(ctx context.Context, _ *stream.Output) (driver.BuildResult, 
 	}
 	res := driver.BuildResult{Stopped: o.reason, Status: o.code, Code: o.code, Output: string(out.data),
 		Truncated: out.truncated, Ms: time.Since(start).Milliseconds(), CPUMs: o.cpuMs, PeakBytes: o.peak}
+	if o.reason == "" && o.code == 0 {
+		res.Binary = j.plan.Binary
+	}
 	if j.plan.Output == gotool.Formatted && o.reason == "" && o.code == 0 {
 		res.Files, res.FilesCut, err = gotool.ReadSource(j.Dir(), j.req.Files, cfg.Limits.OutputBytes)
 	}
 	return res, err
 }
+
+// Use runs the program built earlier at binary; see driver.Job.
+func (j *job) Use(binary string) { j.plan.Binary = binary }
 
 // Run executes the built program as execution i. Like a fresh container,
 // it has its own HOME and TMPDIR and, after the first execution (which

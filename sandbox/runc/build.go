@@ -116,14 +116,14 @@ func (b *building) awaitStart(ctx context.Context) error {
 // output, 4 the status, 5 the go-ahead, and 6 the kept binary for repeats.
 func (j *job) startBuild(out *stream.Output) (*building, error) {
 	b := &building{j: j, log: filepath.Join(j.dir, "build.log")}
-	extra, err := b.openFds(j.req.Repeat > 1)
+	extra, err := b.openFds(j.keep())
 	defer closeAll(extra) // the container has its own copies once started
 	if err != nil {
 		b.closeOurs()
 		return nil, err
 	}
 	spec := containerSpec{
-		args:     []string{"/bin/sh", "-c", j.script(j.req.Repeat > 1)},
+		args:     []string{"/bin/sh", "-c", j.script(j.keep())},
 		env:      j.r.buildEnv(),
 		workDir:  filepath.Join(j.data, "src"),
 		cacheDir: filepath.Join(j.data, "cache"),
@@ -134,6 +134,12 @@ func (j *job) startBuild(out *stream.Output) (*building, error) {
 		return nil, err
 	}
 	return b, nil
+}
+
+// keep reports whether the build copies the program out (fd 6): for the
+// repeats, and for the binary cache.
+func (j *job) keep() bool {
+	return j.plan.Binary != "" && (j.req.Repeat > 1 || j.r.cache != nil)
 }
 
 // openFds opens the container's fds 3 to 6 and returns them; racelab's
@@ -181,7 +187,11 @@ func (b *building) await(ctx context.Context) (driver.BuildResult, error) {
 			status, got, ms = nil, true, time.Since(b.start).Milliseconds()
 			if stopped == "" && st == 0 && b.j.plan.Binary != "" {
 				b.j.held = b
-				return b.result("", st, 0, ms), nil
+				res := b.result("", st, 0, ms)
+				if b.j.keep() {
+					res.Binary = b.j.binary
+				}
+				return res, nil
 			}
 		case <-timer.C:
 			stopped = first(stopped, sandbox.ReasonTimeout)

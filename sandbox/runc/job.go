@@ -29,6 +29,7 @@ type job struct {
 	data     string // below dir, a second tmpfs the containers write: src/ and cache/
 	req      *sandbox.Request
 	plan     gotool.Plan
+	binary   string    // the host path of the built program the repeats run: the kept one, or the cache's
 	n        int       // containers started so far
 	held     *building // the build's container, built and waiting for the go-ahead; nil otherwise
 }
@@ -58,7 +59,8 @@ func (r *Runner) Prepare(req *sandbox.Request, files map[string]string, slot int
 	id := r.prefix() + "-" + randomID()
 	dir := filepath.Join(r.runs, id)
 	j := &job{r: r, id: id, uid: r.cfg.UID + slot, gid: r.cfg.GID + slot, dir: dir,
-		data: filepath.Join(dir, "data"), req: req, plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog")}
+		data: filepath.Join(dir, "data"), req: req, plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog"),
+		binary: filepath.Join(dir, "prog")}
 	if err := os.Mkdir(j.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runc: run directory: %w", err)
 	}

@@ -3,7 +3,6 @@ package runc
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"time"
 
@@ -40,12 +39,16 @@ func (j *job) goAhead(ctx context.Context, b *building, out *stream.Output) (dri
 	return j.result(b.c, stopped, before), nil
 }
 
+// Use runs the program built earlier at binary; see driver.Job. Its
+// containers get it bound read-only, as a kept one.
+func (j *job) Use(binary string) { j.binary = binary }
+
 // runAgain runs the kept binary in a fresh container.
 func (j *job) runAgain(ctx context.Context, out *stream.Output) (driver.RunResult, error) {
 	spec := containerSpec{
 		args:   j.deadline(append([]string{ctrProg}, j.plan.Args...), false),
 		env:    gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp),
-		binary: filepath.Join(j.dir, "prog"),
+		binary: j.binary,
 	}
 	c, err := j.launch(spec, j.r.cfg.Limits.CPUs, out, nil)
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/bincache"
 	"github.com/racelab/racelab/sandbox/internal/driver"
 )
 
@@ -62,6 +63,10 @@ type Config struct {
 	// without a go.mod; they are downloaded once at start-up (default
 	// DefaultModules(); an empty, non-nil slice for none).
 	Modules []string
+	// BinCacheBytes bounds the cache of the programs the runner built
+	// (default DefaultBinCacheBytes; negative: no cache): the same source
+	// is built once, and run from there again.
+	BinCacheBytes int64
 	// RuntimeTimeout bounds every wait on the OCI runtime (default
 	// DefaultRuntimeTimeout): a container's start, a kill, a listing. A
 	// runtime that does not answer in time is killed itself, and the run
@@ -71,6 +76,10 @@ type Config struct {
 	// Log receives the runner's own messages (default: discarded).
 	Log *slog.Logger
 }
+
+// DefaultBinCacheBytes is the default of Config.BinCacheBytes: a race
+// binary is 2 to 5 MiB, so some three hundred programs.
+const DefaultBinCacheBytes = 1 << 30
 
 // DefaultRuntimeTimeout is the default of Config.RuntimeTimeout: runc
 // starts a container in about 40 ms and stops one in less.
@@ -89,7 +98,8 @@ type Runner struct {
 	hostDirs []string
 	cg       cgroups
 	drv      *driver.Driver
-	lock     *os.File // flock on StateDir: one runner per state directory
+	cache    *bincache.Cache // the programs built; nil when off
+	lock     *os.File        // flock on StateDir: one runner per state directory
 }
 
 var _ sandbox.Runner = (*Runner)(nil)
@@ -128,7 +138,28 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: warm build cache: %v", ErrSetup, err)
 	}
 	r.ensureModules(ctx)
+	if err := r.openBinCache(); err != nil {
+		r.Close()
+		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
 	return r, nil
+}
+
+// openBinCache opens the runner's cache of built programs, in its state
+// directory (a runner's own: each keeps what it built), unless it is off.
+// Its keys name the warm cache (the toolchain and gcc) and the provided
+// modules: a change of either builds again.
+func (r *Runner) openBinCache() error {
+	if r.cfg.BinCacheBytes < 0 {
+		return nil
+	}
+	c, err := bincache.Open(filepath.Join(r.cfg.StateDir, "bin"), r.cfg.BinCacheBytes)
+	if err != nil {
+		return err
+	}
+	r.cache = c
+	r.drv.UseCache(c, filepath.Base(r.warmDir)+" "+filepath.Base(r.proxyDir))
+	return nil
 }
 
 func (c *Config) fill() error {
@@ -149,6 +180,9 @@ func (c *Config) fill() error {
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if c.BinCacheBytes == 0 {
+		c.BinCacheBytes = DefaultBinCacheBytes
 	}
 	if c.RuntimeTimeout <= 0 {
 		c.RuntimeTimeout = DefaultRuntimeTimeout

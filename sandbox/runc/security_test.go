@@ -245,7 +245,8 @@ func TestCachePoisoning(t *testing.T) {
 	for i := 0; i < 256; i++ {
 		os.WriteFile(fmt.Sprintf("/cache/%02x/%02x-poison-a", i, i), []byte("poisoned"), 0o644)
 	}
-	fmt.Println("poisoned", n, "files")`
+	fmt.Println("poisoned", n, "files")
+	// ` + randomHex(t) // a source of its own: built (its container has the cache), not taken from the binary cache
 	for _, mode := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
 		res := runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: main(poison, "fmt", "io/fs", "os", "path/filepath")})
 		outcome{reason: sandbox.ReasonExited, stdout: []string{"poisoned"}}.check(t, res)
@@ -254,7 +255,7 @@ func TestCachePoisoning(t *testing.T) {
 		}
 	}
 	for _, mode := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
-		res := runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: main(`fmt.Println("still healthy")`, "fmt")})
+		res := runReq(t, context.Background(), &sandbox.Request{Mode: mode, Files: main(`fmt.Println("still healthy") // `+randomHex(t), "fmt")})
 		outcome{reason: sandbox.ReasonExited, stdout: []string{"still healthy\n"}}.check(t, res)
 	}
 }
@@ -392,8 +393,10 @@ func main() {
 `
 	idRE := regexp.MustCompile(`/runs/([^/]+)/`)
 	var ids []string
-	for range 2 {
-		res := runSrc(t, sandbox.ModeRun, src)
+	for i := range 2 {
+		// A source of its own each time: built, not taken from the cache,
+		// so that the run's mounts include its build's.
+		res := runSrc(t, sandbox.ModeRun, src+"\n// "+randomHex(t)+strconv.Itoa(i)+"\n")
 		out := res.text(sandbox.KindStdout)
 		for _, line := range strings.Split(out, "\n") {
 			if _, path, ok := strings.Cut(line, ":"); ok && strings.Count(line, ":") >= 2 && !strings.Contains(line, " ") {

@@ -356,7 +356,7 @@ export class Cell {
         out.setStatus('waiting', `waiting: ${ordinal(ev.position || 1)} in line`);
         break;
       case 'build':
-        out.setStatus('running', `built in ${ev.ms || 0} ms, running…`);
+        out.setStatus('running', ev.cached ? 'built earlier · 0 ms, running…' : `built in ${ev.ms || 0} ms, running…`);
         break;
       case 'stdout':
       case 'stderr':

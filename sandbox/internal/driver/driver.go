@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/bincache"
 	"github.com/racelab/racelab/sandbox/internal/gotool"
 	"github.com/racelab/racelab/sandbox/internal/stream"
 )
@@ -41,16 +42,22 @@ type Job interface {
 	// Run executes the built program as execution i (from 1), printing
 	// to out, and reports how it ended.
 	Run(ctx context.Context, i int, out *stream.Output) (RunResult, error)
+	// Use says the program was built earlier, and is the file at the host
+	// path binary, which the job must not change: Build is not called,
+	// and Run runs that file.
+	Use(binary string)
 	// Close ends what is left of the job and removes its files.
 	Close()
 }
 
 // Driver runs requests on one backend, at most a fixed number at once.
 type Driver struct {
-	backend Backend
-	limits  sandbox.Limits
-	slots   chan int       // free slot indexes
-	active  sync.WaitGroup // runs going on; Wait waits for them
+	backend   Backend
+	limits    sandbox.Limits
+	slots     chan int       // free slot indexes
+	active    sync.WaitGroup // runs going on; Wait waits for them
+	cache     *bincache.Cache
+	toolchain string
 }
 
 // New returns a driver of backend that runs at most concurrency requests
@@ -61,6 +68,13 @@ func New(backend Backend, limits sandbox.Limits, concurrency int) *Driver {
 		d.slots <- i
 	}
 	return d
+}
+
+// UseCache makes the driver keep the programs it builds in c, by keys that
+// name toolchain as what builds them (a change of it must change the
+// string). Call it before the first Run.
+func (d *Driver) UseCache(c *bincache.Cache, toolchain string) {
+	d.cache, d.toolchain = c, toolchain
 }
 
 // Fill gives a backend's limits and concurrency their defaults (the zero
@@ -90,6 +104,15 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	d.active.Add(1)
 	defer d.active.Done()
 	r := newRun(req, d.limits, emit)
+	files := gotool.Source(req.Files, req.Mode)
+	// The cache first: a request that waits for another's build of the
+	// same program needs no slot meanwhile.
+	c, err := d.lookup(ctx, req.Mode, files)
+	if err != nil {
+		r.stopped()
+		return nil
+	}
+	defer c.done()
 	var slot int
 	select {
 	case slot = <-d.slots:
@@ -98,12 +121,12 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 		return nil
 	}
 	defer func() { d.slots <- slot }()
-	job, err := d.backend.Prepare(req, gotool.Source(req.Files, req.Mode), slot)
+	job, err := d.backend.Prepare(req, files, slot)
 	if err != nil {
 		return err
 	}
 	defer job.Close()
-	return r.execute(ctx, job)
+	return r.execute(ctx, job, c)
 }
 
 // Check normalizes req and checks it against the limits: the error wraps
@@ -146,15 +169,15 @@ func newRun(req *sandbox.Request, l sandbox.Limits, emit func(sandbox.Event)) *r
 	return r
 }
 
-// execute builds once, then runs the program Repeat times, stopping early
+// execute builds once (or takes the program built earlier), then runs the program Repeat times, stopping early
 // when a run is canceled or the runs have spent the request's time
 // budget (Limits.RequestTimeout, for all of them together). A repeated
 // request always ends with its summary (of the runs that finished), also
 // when the build failed or it was stopped; an error from the backend ends
 // it without one.
-func (r *run) execute(ctx context.Context, job Job) error {
+func (r *run) execute(ctx context.Context, job Job, c cached) error {
 	out := r.output(1)
-	b, err := job.Build(ctx, out)
+	b, err := c.build(ctx, job, out)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,8 @@ func (f *fake) Prepare(req *sandbox.Request, files map[string]string, slot int) 
 
 type fakeJob struct{ f *fake }
 
-func (j *fakeJob) Dir() string { return "/work" }
+func (j *fakeJob) Dir() string       { return "/work" }
+func (j *fakeJob) Use(binary string) {}
 func (j *fakeJob) Build(ctx context.Context, out *stream.Output) (BuildResult, error) {
 	return j.f.build, j.f.buildErr
 }

@@ -23,6 +23,12 @@ type BuildResult struct {
 	Truncated bool
 	// MemoryHit is set when the memory limit was reached during the build.
 	MemoryHit bool
+	// Binary is the host path of the program a build that succeeded made,
+	// when the backend kept it (for the binary cache); "" otherwise.
+	Binary string
+	// Cached is set when the program was built earlier (the binary
+	// cache): no build ran now.
+	Cached bool
 	// Files are the formatted files of a fmt build that succeeded, read
 	// back within the output limit; FilesCut says they were over it.
 	Files    map[string]string
@@ -113,7 +119,7 @@ func formatted(emit func(sandbox.Event), exit *sandbox.Event, b BuildResult, l s
 // built is the events of a build that succeeded: the build event, and
 // what the build printed that the learner should see.
 func built(b BuildResult, run int) []sandbox.Event {
-	evs := []sandbox.Event{{Kind: sandbox.KindBuild, Ms: b.Ms, StartMs: b.StartMs}}
+	evs := []sandbox.Event{{Kind: sandbox.KindBuild, Ms: b.Ms, StartMs: b.StartMs, Cached: b.Cached}}
 	if text := gotool.QuietBuild(b.Output); text != "" {
 		evs = append(evs, sandbox.Event{Kind: sandbox.KindStderr, Run: run, Data: text, TMs: b.Ms})
 	}
