@@ -25,7 +25,7 @@ func (T) main() {} // a method named main is not the program's main
 func main() {
 	var t T
 	t.main()
-	fmt.Println("hi")
+	go fmt.Println("hi")
 }
 `
 
@@ -151,10 +151,23 @@ func TestEmitViewsExit(t *testing.T) {
 	}
 }
 
+// A program without a go statement has no goroutine of its own to leave
+// running: it is built as it is, without the wrapper's cost.
+func TestWrapMainOnlyWithGoroutines(t *testing.T) {
+	in := map[string]string{"main.go": "package main\n\nfunc main() { println(1) }\n", "util.go": "package main\n\nfunc f() { go f() }\n"}
+	if _, ok := WrapMain(in); !ok {
+		t.Error("a go statement in another file: not wrapped")
+	}
+	in["util.go"] = "package main\n\nfunc f() {}\n"
+	if out, ok := WrapMain(in); ok || len(out) != 2 {
+		t.Errorf("no go statement anywhere: wrapped (%v)", slices.Sorted(maps.Keys(out)))
+	}
+}
+
 // The wrapper's imports are aliased, so a program whose package-level
 // names are those of the wrapper's packages still builds once wrapped.
 func TestWrapMainBuildsWithClashingNames(t *testing.T) {
-	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { println(os + runtime + strings + time) }\n"}
+	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { go println(os + runtime + strings + time) }\n"}
 	wrapped, ok := WrapMain(files)
 	if !ok {
 		t.Fatal("WrapMain refused a program it can wrap")
