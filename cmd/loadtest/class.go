@@ -62,27 +62,43 @@ type result struct {
 // The cells every learner runs, in order.
 var cellNames = []string{"race-mode cell", "repeat=10 cell"}
 
+// The shapes of a class.
+const (
+	// shapeSame: everyone runs the same cell, as a lesson's class does
+	// when the instructor says "press Run" (new to the server: the first
+	// press builds it).
+	shapeSame = "same"
+	// shapeFresh: everyone has edited the cell, so every program differs.
+	shapeFresh = "fresh"
+)
+
 // class opens n websockets at once, each a learner running both cells one
-// after the other, and waits for all of them.
-func class(ctx context.Context, ws string, n int) ([][]result, time.Duration) {
+// after the other, and waits for all of them. The programs are new to the
+// server (tagged with id), the same for everyone or, fresh, each learner's
+// own.
+func class(ctx context.Context, ws string, n int, shape, id string) ([][]result, time.Duration) {
 	results := make([][]result, n)
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range n {
-		wg.Go(func() { results[i] = learner(ctx, ws, i) })
+		tag := "class " + id
+		if shape == shapeFresh {
+			tag = fmt.Sprintf("learner %d of class %s", i, id)
+		}
+		wg.Go(func() { results[i] = learner(ctx, ws, i, tag) })
 	}
 	wg.Wait()
 	return results, time.Since(start)
 }
 
 // learner runs the two cells one after the other on one socket.
-func learner(ctx context.Context, url string, i int) []result {
+func learner(ctx context.Context, url string, i int, tag string) []result {
 	c, err := dial(ctx, url, fmt.Sprintf("10.0.%d.%d", i/250, i%250+1))
 	if err != nil {
 		return []result{{err: err.Error()}, {err: err.Error()}}
 	}
 	defer c.CloseNow()
-	files := map[string]string{"main.go": racy("class")}
+	files := map[string]string{"main.go": racy(tag)}
 	return []result{
 		runOne(ctx, c, sandbox.Request{Mode: sandbox.ModeRace, Files: files}),
 		runOne(ctx, c, sandbox.Request{Mode: sandbox.ModeRun, Repeat: 10, Files: files}),
@@ -192,7 +208,8 @@ func cells(results [][]result) []cellStats {
 	return stats
 }
 
-func (r *report) printClass(out io.Writer) {
+func (r *classReport) print(out io.Writer) {
+	fmt.Fprintf(out, "a class of %d, %s cell:\n", r.Cells[0].Total, map[string]string{shapeSame: "everyone on the same", shapeFresh: "everyone on their own edited"}[r.Shape])
 	for _, s := range r.Cells {
 		fmt.Fprintf(out, "%s: %d/%d succeeded; %d waited in line (deepest place %d)\n", s.Name, s.OK, s.Total, s.Queued, s.Deepest)
 		fmt.Fprintf(out, "  time to first output  p50 %v  p95 %v  p99 %v\n", s.First[0], s.First[1], s.First[2])
@@ -204,6 +221,9 @@ func (r *report) printClass(out io.Writer) {
 	fmt.Fprintf(out, "all done in %v", r.Took.Round(time.Millisecond))
 	if r.RSSBefore > 0 {
 		fmt.Fprintf(out, "; server RSS %d MiB before, %d MiB after", r.RSSBefore>>20, r.RSSAfter>>20)
+	}
+	if r.CacheBytes > 0 {
+		fmt.Fprintf(out, "; the cache of built programs holds %d MiB", r.CacheBytes>>20)
 	}
 	fmt.Fprintln(out)
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -26,22 +29,33 @@ type config struct {
 	GoCache   string        // GOCACHE of the bare side ("": go env GOCACHE)
 	Timeout   time.Duration // the whole test (0: none)
 	Verbose   bool          // print every run of the quiet comparison
+	Shapes    []string      // the classes, in order: shapeSame, shapeFresh
+	BinCache  string        // the server's cache of built programs, to report its size ("": not reported)
 }
 
 // report is everything a load test measured.
 type report struct {
-	Cells     []cellStats   // the class: the race-mode cell, then the repeat=10 cell
-	Took      time.Duration // from the first learner's dial to the last one's end
-	RSSBefore int64         // the server's resident memory before the class, in bytes (0: unknown)
-	RSSAfter  int64         // and after it
-	Quiet     []quietStats  // the quiet comparisons, in the order they ran
+	Classes []classReport // in the order they ran
+	Quiet   []quietStats  // the quiet comparisons, in the order they ran
+}
+
+// classReport is one class.
+type classReport struct {
+	Shape      string        // shapeSame or shapeFresh
+	Cells      []cellStats   // the race-mode cell, then the repeat=10 cell
+	Took       time.Duration // from the first learner's dial to the last one's end
+	RSSBefore  int64         // the server's resident memory before the class, in bytes (0: unknown)
+	RSSAfter   int64         // and after it
+	CacheBytes int64         // the server's cache of built programs after it (0: unknown)
 }
 
 // allSucceeded reports whether every learner's every cell succeeded.
 func (r *report) allSucceeded() bool {
-	for _, c := range r.Cells {
-		if c.OK != c.Total {
-			return false
+	for _, cl := range r.Classes {
+		for _, c := range cl.Cells {
+			if c.OK != c.Total {
+				return false
+			}
 		}
 	}
 	return true
@@ -81,17 +95,39 @@ func run(ctx context.Context, cfg config, out io.Writer) (*report, error) {
 	if err := quiet(quietBefore); err != nil {
 		return rep, err
 	}
-	if cfg.Clients > 0 {
-		rep.RSSBefore = rss(cfg.PID)
-		results, took := class(ctx, ws, cfg.Clients)
-		rep.Took, rep.RSSAfter = took, rss(cfg.PID)
-		rep.Cells = cells(results)
-		rep.printClass(out)
+	id := strconv.FormatInt(time.Now().UnixNano(), 36) // new to the server's cache
+	for _, shape := range cfg.Shapes {
+		if cfg.Clients <= 0 {
+			break
+		}
+		c := classReport{Shape: shape, RSSBefore: rss(cfg.PID)}
+		results, took := class(ctx, ws, cfg.Clients, shape, id)
+		c.Took, c.RSSAfter, c.CacheBytes = took, rss(cfg.PID), du(cfg.BinCache)
+		c.Cells = cells(results)
+		c.print(out)
+		rep.Classes = append(rep.Classes, c)
 	}
 	if err := quiet(quietAfter); err != nil {
 		return rep, err
 	}
 	return rep, nil
+}
+
+// du returns the bytes of the files below dir (0 for "" or none).
+func du(dir string) int64 {
+	var n int64
+	if dir == "" {
+		return 0
+	}
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n
 }
 
 // rss returns the resident memory of process pid in bytes (0 if unknown).

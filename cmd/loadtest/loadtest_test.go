@@ -42,7 +42,7 @@ func TestClassroom(t *testing.T) {
 	var out strings.Builder
 	rep, err := run(context.Background(), config{
 		// The server runs in this process (as do the learners).
-		URL: url, Clients: *classSize, PID: os.Getpid(),
+		URL: url, Clients: *classSize, PID: os.Getpid(), Shapes: []string{shapeSame, shapeFresh},
 		QuietRuns: *quietRuns, QuietAt: quietBefore, Timeout: 8 * time.Minute, Verbose: true,
 	}, &out)
 	t.Logf("the load test's report:\n%s", out.String())
@@ -56,11 +56,17 @@ func TestClassroom(t *testing.T) {
 	if left := r.Leftovers(); len(left) > 0 {
 		t.Errorf("left behind after the class: %s", strings.Join(left, ", "))
 	}
-	checkClass(t, rep, out.String())
+	if len(rep.Classes) != 2 {
+		t.Fatalf("report has %d classes, want the same cell's and the fresh one's", len(rep.Classes))
+	}
+	for _, c := range rep.Classes {
+		checkClass(t, c)
+	}
+	checkReport(t, out.String())
 	checkQuiet(t, rep, out.String())
 }
 
-func checkClass(t *testing.T, rep *report, text string) {
+func checkClass(t *testing.T, rep classReport) {
 	t.Helper()
 	if len(rep.Cells) != len(cellNames) {
 		t.Fatalf("report has %d cells, want %d", len(rep.Cells), len(cellNames))
@@ -79,10 +85,15 @@ func checkClass(t *testing.T, rep *report, text string) {
 		t.Errorf("%s: %d learners waited, deepest place %d; want the line used by %d learners on %d slots",
 			race.Name, race.Queued, race.Deepest, *classSize, slots)
 	}
+}
+
+// checkReport checks the printed report of both classes.
+func checkReport(t *testing.T, text string) {
+	t.Helper()
 	for _, line := range []string{"time to first output", "time to exit"} {
 		re := regexp.MustCompile(line + `\s+p50 \d\S*s\s+p95 \d\S*s\s+p99 \d\S*s\n`)
-		if got := len(re.FindAllString(text, -1)); got != len(cellNames) {
-			t.Errorf("report has %d %q lines with p50, p95 and p99, want %d", got, line, len(cellNames))
+		if got := len(re.FindAllString(text, -1)); got != 2*len(cellNames) {
+			t.Errorf("report has %d %q lines with p50, p95 and p99, want %d", got, line, 2*len(cellNames))
 		}
 	}
 }

@@ -1,8 +1,11 @@
 // Command loadtest plays a classroom against a running racelab: N learners
 // open a websocket at once and each runs a race-mode cell and a repeat=10
-// cell, as a class does when the instructor says "press Run". It reports
-// successes, the queue positions seen, percentiles of the time to the
-// first output and to the exit, and the server's memory.
+// cell, as a class does when the instructor says "press Run": everyone on
+// the same cell (-shape same), everyone on their own edit of it (fresh),
+// or both, one class after the other. It reports successes, the queue
+// positions seen, percentiles of the time to the first output and to the
+// exit, the server's memory and (with -bin-cache) the size of its cache
+// of built programs.
 //
 // Before the class (or after it, -quiet), while nothing else runs, it
 // compares K warm race runs of a fresh racy counter through the server
@@ -37,7 +40,18 @@ func main() {
 	flag.StringVar(&cfg.GoCache, "gocache", "", "GOCACHE of the bare side (default: this machine's own, go env GOCACHE)")
 	flag.BoolVar(&cfg.Verbose, "v", false, "print every run of the quiet comparison")
 	flag.DurationVar(&cfg.Timeout, "timeout", 15*time.Minute, "give up after this `long`")
+	shape := flag.String("shape", "both", "the class: same (everyone on the same cell), fresh (everyone's own edit) or both, same first")
+	flag.StringVar(&cfg.BinCache, "bin-cache", "", "the server's cache of built programs (STATE-DIR/bin), to report its size")
 	flag.Parse()
+	switch *shape {
+	case shapeSame, shapeFresh:
+		cfg.Shapes = []string{*shape}
+	case "both":
+		cfg.Shapes = []string{shapeSame, shapeFresh}
+	default:
+		fmt.Fprintf(os.Stderr, "loadtest: -shape %q: want same, fresh or both\n", *shape)
+		os.Exit(2)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	rep, err := run(ctx, cfg, os.Stdout)
