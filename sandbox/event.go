@@ -22,6 +22,7 @@ const (
 	KindRace         Kind = "race"          // one parsed data race report, before its run's exit: Race
 	KindGoroutines   Kind = "goroutines"    // the parsed goroutine dump of a run that hung, deadlocked or left goroutines running at exit, before its exit: Cause, Goroutines
 	KindError        Kind = "error"         // the request could not be run at all: Reason, Msg
+	KindVerdict      Kind = "verdict"       // whether the run showed what its lesson cell claims, just before the event that ends the run: Verdict
 )
 
 // Reason says why a run ended, in a word a program can switch on; the
@@ -109,6 +110,9 @@ type Event struct {
 	// Race is one data race report of the run's standard error, parsed,
 	// for race.
 	Race *RaceReport `json:"race,omitempty"`
+	// Verdict says whether the run showed what its lesson cell claims,
+	// for verdict.
+	Verdict *Verdict `json:"verdict,omitempty"`
 	// Cause says why the goroutines were dumped, for goroutines: CauseTimeout,
 	// CauseDeadlock or CauseExit.
 	Cause string `json:"cause,omitempty"`
@@ -242,6 +246,35 @@ type Summary struct {
 	Codes map[string]int `json:"codes"`
 	// Races is how many runs reported at least one data race.
 	Races int `json:"races"`
+	// Counted sums, over the runs, the lines of the form "label: N" they
+	// printed (a litmus test's outcomes), most counted first, at most
+	// MaxOutcomes labels.
+	Counted []Counted `json:"counted,omitempty"`
+	// Numbers holds the number each run printed, in run order, when
+	// every run's output held exactly one (a racy counter's total); the
+	// page shows their spread.
+	Numbers []float64 `json:"numbers,omitempty"`
+}
+
+// Counted is one label of Summary.Counted and its sum over the runs.
+type Counted struct {
+	Label string `json:"label"`
+	Count int64  `json:"count"`
+}
+
+// Verdict says whether a run showed what its lesson cell claims, judged
+// by the same rules racelab check proves the lessons with.
+type Verdict struct {
+	// OK is set when the run showed everything the cell claims.
+	OK bool `json:"ok"`
+	// Claims are what the cell claims, each in words ("a data race is
+	// reported").
+	Claims []string `json:"claims"`
+	// Missed are the claims the run did not show, each in words with
+	// what happened instead and what to try ("expected a data race, none
+	// was reported: press Race again, the detector sees only races that
+	// happen").
+	Missed []string `json:"missed,omitempty"`
 }
 
 // MaxOutcomes bounds Summary.Outputs, and MaxOutcomeBytes each output

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -55,7 +56,20 @@ type Request struct {
 	// Repeat runs the built program this many times, each in a fresh
 	// container; 0 means once. Only for the run and race modes.
 	Repeat int `json:"repeat,omitempty"`
+	// GOARCH is the architecture the asm mode compiles for: "" or
+	// "amd64" (the default), or "arm64". Only for the asm mode.
+	GOARCH string `json:"goarch,omitempty"`
+	// Cell names the lesson cell the files come from ("slug/cell-id"),
+	// so that the server says whether the run showed what the cell
+	// claims (a verdict event); empty for none.
+	Cell string `json:"cell,omitempty"`
 }
+
+// Architectures lists the GOARCH values the asm mode compiles for.
+func Architectures() []string { return []string{"amd64", "arm64"} }
+
+// maxCellName bounds Request.Cell.
+const maxCellName = 200
 
 // Names returns the request's file names in sorted order.
 func (r *Request) Names() []string {
@@ -103,7 +117,26 @@ func (r *Request) validate(l Limits) error {
 	if r.GOMAXPROCS < 0 || r.GOMAXPROCS > l.MaxGOMAXPROCS {
 		return badRequest("gomaxprocs %d is out of range: use 1 to %d, or 0 for the default", r.GOMAXPROCS, l.MaxGOMAXPROCS)
 	}
+	if err := r.validateArch(); err != nil {
+		return err
+	}
+	if len(r.Cell) > maxCellName || !utf8.ValidString(r.Cell) {
+		return badRequest("the cell name is longer than %d bytes or not UTF-8", maxCellName)
+	}
 	return validateFiles(r.Files, r.Mode, l)
+}
+
+// validateArch checks GOARCH: one of Architectures, in the asm mode only.
+func (r *Request) validateArch() error {
+	switch {
+	case r.GOARCH == "":
+		return nil
+	case r.Mode != ModeAsm:
+		return badRequest("goarch works only with the asm mode, not %s: programs run on the server's own architecture", r.Mode)
+	case !slices.Contains(Architectures(), r.GOARCH):
+		return badRequest("goarch %q is not one racelab compiles for: use %s", r.GOARCH, strings.Join(Architectures(), " or "))
+	}
+	return nil
 }
 
 func validateFiles(files map[string]string, mode Mode, l Limits) error {

@@ -122,6 +122,9 @@ func TestValidateRejects(t *testing.T) {
 		req  sandbox.Request
 		want string // a part of the error message
 	}{
+		{"goarch outside asm", sandbox.Request{Files: files(), GOARCH: "arm64"}, "goarch works only with the asm mode"},
+		{"unknown goarch", sandbox.Request{Files: files(), Mode: sandbox.ModeAsm, GOARCH: "riscv64"}, "use amd64 or arm64"},
+		{"long cell name", sandbox.Request{Files: files(), Cell: strings.Repeat("c", 201)}, "cell name is longer"},
 		{"no files", sandbox.Request{}, "no files"},
 		{"empty files", sandbox.Request{Files: map[string]string{}}, "no files"},
 		{"21 files", sandbox.Request{Files: manyFiles(21)}, "21 files is too many"},
