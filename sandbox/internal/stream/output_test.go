@@ -449,3 +449,57 @@ func TestOutputRewrite(t *testing.T) {
 		t.Errorf("rewritten output = %q, want %q", got.String(), want)
 	}
 }
+
+// A litmus test prints its outcomes as "label: N" lines; over the runs
+// they are summed into one table.
+func TestTallyCounted(t *testing.T) {
+	tl := NewTally()
+	ok := sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited}
+	tl.Add("r1=0 r2=0: 3\nr1=1 r2=0: 90\nr1=0 r2=1: 7\n", false, ok)
+	tl.Add("r1=0 r2=0: 1\nr1=1 r2=0: 99\n", false, ok)
+	tl.Add("a line that counts nothing\n", false, ok)
+	want := []sandbox.Counted{{Label: "r1=1 r2=0", Count: 189}, {Label: "r1=0 r2=1", Count: 7}, {Label: "r1=0 r2=0", Count: 4}}
+	if got := tl.Summary().Counted; !reflect.DeepEqual(got, want) {
+		t.Errorf("Counted = %+v, want %+v", got, want)
+	}
+}
+
+// A racy counter prints one total a run: the summary keeps them, in run
+// order, for the page to show their spread; a run that printed no number
+// (or two) means there is no such spread.
+func TestTallyNumbers(t *testing.T) {
+	ok := sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited}
+	tl := NewTally()
+	for _, out := range []string{"n = 1564294\n", "n = 968568\n", "n = 2000000\n"} {
+		tl.Add(out, true, ok)
+	}
+	s := tl.Summary()
+	if want := []float64{1564294, 968568, 2000000}; !reflect.DeepEqual(s.Numbers, want) {
+		t.Errorf("Numbers = %v, want %v", s.Numbers, want)
+	}
+	if got := []string{s.Outputs[0].Output, s.Outputs[1].Output, s.Outputs[2].Output}; !reflect.DeepEqual(got, []string{"n = 968568", "n = 1564294", "n = 2000000"}) {
+		t.Errorf("outputs in the order %q, want numbers as numbers", got)
+	}
+	tl.Add("no number here\n", false, ok)
+	if s := tl.Summary(); s.Numbers != nil {
+		t.Errorf("Numbers = %v after a run without a number, want none", s.Numbers)
+	}
+}
+
+func TestNaturalLess(t *testing.T) {
+	for _, tt := range []struct {
+		a, b string
+		less bool
+	}{
+		{"n = 968568", "n = 1564294", true},
+		{"n = 1564294", "n = 968568", false},
+		{"a 9 b", "a 10 a", true},
+		{"007", "7", false},
+		{"x", "x1", true},
+		{"b", "a", false},
+	} {
+		if got := naturalLess(tt.a, tt.b); got != tt.less {
+			t.Errorf("naturalLess(%q, %q) = %v, want %v", tt.a, tt.b, got, tt.less)
+		}
+	}
+}
