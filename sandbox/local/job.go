@@ -33,7 +33,7 @@ func (r *Runner) Prepare(req *sandbox.Request, files map[string]string, slot int
 	if err != nil {
 		return nil, fmt.Errorf("local: run directory: %w", err)
 	}
-	j := &job{r: r, req: req, dir: dir, plan: gotool.PlanFor(req.Mode, filepath.Join(dir, "prog"))}
+	j := &job{r: r, req: req, dir: dir, plan: gotool.PlanOf(req, filepath.Join(dir, "prog"))}
 	if err := j.writeFiles(files); err != nil {
 		j.Close()
 		return nil, fmt.Errorf("local: write the files: %w", err)
@@ -78,7 +78,7 @@ func (j *job) Build(ctx context.Context, _ *stream.Output) (driver.BuildResult, 
 	cfg := j.r.cfg
 	cmd := exec.Command(filepath.Join(cfg.GOROOT, "bin", j.plan.Build[0]), j.plan.Build[1:]...)
 	cmd.Dir = j.Dir()
-	cmd.Env = gotool.BuildEnv(cfg.GOROOT, filepath.Join(j.dir, "home"), cfg.CacheDir, filepath.Join(j.dir, "tmp"))
+	cmd.Env = append(gotool.BuildEnv(cfg.GOROOT, filepath.Join(j.dir, "home"), cfg.CacheDir, filepath.Join(j.dir, "tmp")), j.plan.Env...)
 	out := &capped{limit: cfg.Limits.OutputFor(j.req.Mode)}
 	cmd.Stdout, cmd.Stderr = out, out
 	start := time.Now()

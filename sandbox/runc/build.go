@@ -37,7 +37,11 @@ func (j *job) script(keep bool) string {
 	p := j.plan
 	var b strings.Builder
 	b.WriteString("echo >&4\n") // the container has started
-	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(j.deadline(p.Build, true)))
+	build := p.Build
+	if len(p.Env) > 0 {
+		build = append(append([]string{"env"}, p.Env...), build...)
+	}
+	fmt.Fprintf(&b, "%s >&3 2>&3\ns=$?\n", gotool.ShellJoin(j.deadline(build, true)))
 	if keep {
 		// Kept before the status goes out, so that a failed copy is
 		// reported as what it is, not as the program's exit.

@@ -114,7 +114,7 @@ func (r *Runner) makeWarm(ctx context.Context) error {
 
 func (r *Runner) cacheKey(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "racelab-warm-v2 %s\n", r.cfg.GOROOT)
+	fmt.Fprintf(h, "racelab-warm-v3 %s\n", r.cfg.GOROOT)
 	for _, argv := range [][]string{{filepath.Join(r.cfg.GOROOT, "bin", "go"), "version"}, {"gcc", "--version"}} {
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 		if err != nil {
@@ -138,11 +138,11 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 		return err
 	}
 	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
-	for _, argv := range warmSteps(work) {
-		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), argv[1:]...)
-		cmd.Dir, cmd.Env = src, env
+	for _, step := range warmSteps(work) {
+		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), step.Build[1:]...)
+		cmd.Dir, cmd.Env = src, append(env, step.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("%v: %v\n%s", argv, err, out)
+			return fmt.Errorf("%v %v: %v\n%s", step.Env, step.Build, err, out)
 		}
 	}
 	return nil
@@ -164,16 +164,18 @@ func writeWarmSample(work string) error {
 }
 
 // warmSteps are the go commands that fill the warm cache: std with and
-// without -race, and the sample's build in every mode.
-func warmSteps(work string) [][]string {
-	steps := [][]string{
-		{"go", "build", "std"},
-		{"go", "build", "-race", "std"},
-		{"go", "vet", "."},
-		{"go", "build", "-gcflags=-S", "-o", "/dev/null", "."},
+// without -race, and the sample's build in every mode, its listing for
+// every architecture included.
+func warmSteps(work string) []gotool.Plan {
+	steps := []gotool.Plan{
+		{Build: []string{"go", "build", "std"}},
+		{Build: []string{"go", "build", "-race", "std"}},
 	}
-	for _, m := range []string{"run", "race", "test", "bench"} {
-		steps = append(steps, gotool.PlanFor(sandbox.Mode(m), filepath.Join(work, "tmp", "prog")).Build)
+	for _, m := range []sandbox.Mode{sandbox.ModeVet, sandbox.ModeRun, sandbox.ModeRace, sandbox.ModeTest, sandbox.ModeBench} {
+		steps = append(steps, gotool.PlanFor(m, filepath.Join(work, "tmp", "prog")))
+	}
+	for _, arch := range sandbox.Architectures() {
+		steps = append(steps, gotool.PlanOf(&sandbox.Request{Mode: sandbox.ModeAsm, GOARCH: arch}, ""))
 	}
 	return steps
 }

@@ -59,7 +59,7 @@ func (r *Runner) Prepare(req *sandbox.Request, files map[string]string, slot int
 	id := r.prefix() + "-" + randomID()
 	dir := filepath.Join(r.runs, id)
 	j := &job{r: r, id: id, uid: r.cfg.UID + slot, gid: r.cfg.GID + slot, dir: dir,
-		data: filepath.Join(dir, "data"), req: req, plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog"),
+		data: filepath.Join(dir, "data"), req: req, plan: gotool.PlanOf(req, ctrTmp+"/prog"),
 		binary: filepath.Join(dir, "prog")}
 	if err := os.Mkdir(j.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("runc: run directory: %w", err)

@@ -171,6 +171,25 @@ func TestAsmListing(t *testing.T) {
 	}
 }
 
+// An atomic store compiles to XCHGQ on amd64 and to STLR on arm64: the
+// asm mode cross-compiles the listing for the architecture asked for.
+func TestAsmArchitectures(t *testing.T) {
+	src := "package main\n\nimport \"sync/atomic\"\n\nvar n int64\n\nfunc main() {\n\tatomic.StoreInt64(&n, 1)\n}\n"
+	for arch, want := range map[string]string{"amd64": "XCHGQ", "arm64": "STLR"} {
+		res := runReq(t, context.Background(), &sandbox.Request{Mode: sandbox.ModeAsm, GOARCH: arch, Files: map[string]string{"main.go": src}})
+		outcome{reason: sandbox.ReasonExited}.check(t, res)
+		found := false
+		for _, e := range res.events {
+			for _, l := range e.Lines {
+				found = found || (strings.HasPrefix(l.Text, want) && l.File == "main.go" && l.Line == 8)
+			}
+		}
+		if !found {
+			t.Errorf("%s: no %s at main.go:8 in the listing%s", arch, want, res.dump())
+		}
+	}
+}
+
 func TestFmtReturnsSource(t *testing.T) {
 	res := runSrc(t, sandbox.ModeFmt, "package main\nfunc main(){\nprintln( 1 )}\n")
 	res.exit(t)

@@ -20,12 +20,13 @@ type cached struct {
 
 // lookup asks the cache for the build of files in mode, waiting while
 // another run builds the same. Its error is ctx's.
-func (d *Driver) lookup(ctx context.Context, mode sandbox.Mode, files map[string]string) (cached, error) {
-	plan := gotool.PlanFor(mode, "prog")
+func (d *Driver) lookup(ctx context.Context, req *sandbox.Request, files map[string]string) (cached, error) {
+	plan := gotool.PlanOf(req, "prog")
 	if d.cache == nil || plan.Binary == "" {
 		return cached{}, nil
 	}
-	res, release, b, err := d.cache.Get(ctx, bincache.KeyOf(d.toolchain, mode, plan.Build, files))
+	argv := append(append([]string{}, plan.Env...), plan.Build...)
+	res, release, b, err := d.cache.Get(ctx, bincache.KeyOf(d.toolchain, req.Mode, argv, files))
 	if err != nil {
 		return cached{}, err
 	}

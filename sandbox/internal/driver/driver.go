@@ -107,7 +107,7 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	files := gotool.Source(req.Files, req.Mode)
 	// The cache first: a request that waits for another's build of the
 	// same program needs no slot meanwhile.
-	c, err := d.lookup(ctx, req.Mode, files)
+	c, err := d.lookup(ctx, req, files)
 	if err != nil {
 		r.stopped()
 		return nil

@@ -6,6 +6,7 @@ package gotool
 import (
 	"fmt"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,21 @@ type Plan struct {
 	Race bool
 	// Output says how to read the build step's output.
 	Output BuildOutput
+	// Env is added to the build step's environment (a cross-compiled
+	// listing's GOARCH).
+	Env []string
+}
+
+// PlanOf returns the plan of req, with the program written to bin: its
+// mode's, compiling for req.GOARCH when the request names another
+// architecture than the toolchain's own. Such a listing is compiled
+// without cgo, which would need a cross-compiling C compiler.
+func PlanOf(req *sandbox.Request, bin string) Plan {
+	p := PlanFor(req.Mode, bin)
+	if req.Mode == sandbox.ModeAsm && req.GOARCH != "" && req.GOARCH != runtime.GOARCH {
+		p.Env = []string{"GOARCH=" + req.GOARCH, "CGO_ENABLED=0"}
+	}
+	return p
 }
 
 // BuildOutput says what the build step prints.
