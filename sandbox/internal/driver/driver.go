@@ -260,12 +260,9 @@ func (r *run) summarize() {
 }
 
 // output returns the output of execution i: its events carry the run
-// number, it stops at the mode's limit, and it shows the learner's main
-// where the exit wrapper renamed it.
+// number, and it stops at the mode's limit.
 func (r *run) output(i int) *stream.Output {
-	out := stream.New(r.emit, r.index(i), r.limits.OutputFor(r.req.Mode), time.Now())
-	out.SetRewrite(gotool.Renamed, gotool.Original)
-	return out
+	return stream.New(r.emit, r.index(i), r.limits.OutputFor(r.req.Mode), time.Now())
 }
 
 // index is the run number put on events: 0 unless the request repeats.

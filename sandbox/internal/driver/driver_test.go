@@ -124,10 +124,10 @@ func TestDriverRunNumbers(t *testing.T) {
 
 func TestDriverSource(t *testing.T) {
 	f := &fake{}
-	goroutines := map[string]string{"main.go": "package main\n\nfunc main() { go println(1) }\n"}
+	goroutines := map[string]string{"main.go": "package main\n\nfunc main() {\n\tgo println(1)\n}\n"}
 	record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: goroutines, Mode: sandbox.ModeRace})
-	if f.files["go.mod"] == "" || f.files["zz_racelab_main.go"] == "" || !strings.Contains(f.files["main.go"], "racelabUserMain") {
-		t.Errorf("files given to the backend: %v, want go.mod, the wrapper and the renamed main", keys(f.files))
+	if f.files["go.mod"] == "" || f.files["zz_racelab_main.go"] == "" || !strings.Contains(f.files["main.go"], "defer racelabReportLeaks()") {
+		t.Errorf("files given to the backend: %v, want go.mod, the wrapper and main deferring its report", keys(f.files))
 	}
 	record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Mode: sandbox.ModeVet})
 	if _, ok := f.files["zz_racelab_main.go"]; ok {

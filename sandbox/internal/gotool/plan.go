@@ -122,7 +122,11 @@ func RunEnv(req *sandbox.Request, p Plan, home, tmp string) []string {
 }
 
 // GoMod is the go.mod written when the request brings none.
-const GoMod = "module prog\n\ngo 1.26\n"
+const GoMod = "module " + testPackage + "\n\ngo 1.26\n"
+
+// testPackage is the module path of GoMod, by which a test binary names
+// the learner's package main in its stacks.
+const testPackage = "prog"
 
 // CheckGoMod rejects what a go.mod could use to reach outside the
 // sandbox. The toolchain would fail too (GOPROXY=off, GOTOOLCHAIN=local),

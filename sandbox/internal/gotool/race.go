@@ -111,12 +111,14 @@ func parseFrame(fn, pos string, userFiles map[string]bool, dir string) (sandbox.
 	if err != nil {
 		return sandbox.Frame{}, false
 	}
-	if rest, ok := strings.CutPrefix(fn, "main."+userMain); ok {
-		fn = "main.main" + rest // the learner's main, renamed by WrapMain
-	}
 	f := sandbox.Frame{Func: fn, File: pos[:i], Line: line}
 	if name := path.Base(f.File); path.Dir(f.File) == path.Clean(dir) && userFiles[name] && name != WrapFile {
 		f.File, f.User = name, true
+		if rest, ok := strings.CutPrefix(f.Func, testPackage+"."); ok {
+			// A test binary names the learner's package by its module
+			// path; run mode, and the learner, call it main.
+			f.Func = "main." + rest
+		}
 	}
 	return f, true
 }

@@ -167,3 +167,17 @@ func TestRacesEdgeCases(t *testing.T) {
 		})
 	}
 }
+
+// A test binary names the learner's package main by its module path:
+// the views call it main, as run mode does (only in the learner's files).
+func TestFrameNamesTestPackageMain(t *testing.T) {
+	user := map[string]bool{"main_test.go": true}
+	f, ok := parseFrame("prog.TestRace.func1()", "\t/work/main_test.go:12 +0x44", user, "/work")
+	if !ok || f.Func != "main.TestRace.func1" || !f.User {
+		t.Errorf("frame = %+v, want main.TestRace.func1 in the learner's file", f)
+	}
+	f, _ = parseFrame("prog.helper()", "\t/usr/local/go/src/x.go:1 +0x1", user, "/work")
+	if f.Func != "prog.helper" {
+		t.Errorf("frame outside the learner's files = %+v, want its name as printed", f)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"go/ast"
 	"go/parser"
 	"go/token"
+	"maps"
 	"path"
 	"strings"
 )
@@ -17,22 +18,12 @@ const WrapFile = "zz_racelab_main.go"
 // still running after the user's main returned.
 const LeakHeader = "racelab: goroutines still running when main returned:"
 
-// userMain is the name WrapMain gives the user's func main.
-const userMain = "racelabUserMain"
-
-// Renamed is how the user's main shows in tracebacks and race reports of
-// a wrapped program ("main.racelabUserMain.func1"), and Original what a
-// learner should read there instead: backends rewrite one to the other in
-// the output they stream.
-const (
-	Renamed  = "main." + userMain
-	Original = "main.main"
-)
-
-// wrapSrc is WrapFile's text: it runs the user's main, lets goroutines
-// that are finishing end for up to ~50 ms, and prints the goroutines
-// still alive that run (or were started by) package main's code; nothing
-// when there are none.
+// wrapSrc is WrapFile's text: when the program's main returns (not
+// when it panics or calls runtime.Goexit: then the runtime has its own
+// story to tell), it lets goroutines that are finishing end for up to
+// ~50 ms, and prints the goroutines still alive that run (or were
+// started by) package main's code; nothing when there are none. WrapMain
+// has main defer it.
 const wrapSrc = `package main
 
 import (
@@ -42,12 +33,16 @@ import (
 	racelabTime "time"
 )
 
-func main() {
-	racelabUserMain()
-	racelabReportLeaks()
-}
-
 func racelabReportLeaks() {
+	pcs := make([]uintptr, 32)
+	frames := racelabRuntime.CallersFrames(pcs[:racelabRuntime.Callers(2, pcs)])
+	for more := true; more; {
+		var f racelabRuntime.Frame
+		f, more = frames.Next()
+		if f.Function == "runtime.gopanic" || f.Function == "runtime.Goexit" {
+			return // main did not return: it panics, or it exits the goroutine
+		}
+	}
 	deadline := racelabTime.Now().Add(50 * racelabTime.Millisecond)
 	for racelabRuntime.NumGoroutine() > 1 && racelabTime.Now().Before(deadline) {
 		racelabRuntime.Gosched()
@@ -77,94 +72,105 @@ func racelabReportLeaks() {
 }
 `
 
-// WrapMain returns files with the program's func main renamed to
-// racelabUserMain and WrapFile added, whose main calls it and then
-// reports the goroutines still running. The rename splices the
-// identifier in place, so every line and column of the submitted files
-// stays where it was. It returns files unchanged and false when a file
-// does not parse, package main has no func main(), or the names it adds
-// are taken: the build then reports what it reports without racelab. It
-// also leaves a program without a go statement as it is: no goroutine of
-// its own code can be running when its main returns, and the wrapper
-// costs every build (~15 ms) a second file to compile.
+// WrapMain returns files with WrapFile added and the program's func main
+// deferring its report: "defer racelabReportLeaks();" goes right after
+// main's opening brace, which must end its line, so that no line and no
+// column of the submitted code moves, and main stays main in every stack
+// and report. It returns files unchanged and false when a file does not
+// parse, package main has no func main() (or it is written on one line),
+// or the names it adds are taken: the build then reports what it reports
+// without racelab. It also leaves a program without a go statement as it
+// is: no goroutine of its own code can be running when its main returns,
+// and the wrapper costs every build (~15 ms) a second file to compile.
 func WrapMain(files map[string]string) (map[string]string, bool) {
 	if _, ok := files[WrapFile]; ok {
 		return files, false
 	}
-	mainFile, mainOff, goStmt := "", -1, false
+	mainFile, brace, goStmt := "", -1, false
 	for name, src := range files {
 		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || path.Dir(name) != "." {
 			continue
 		}
-		fset := token.NewFileSet()
-		f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+		f, fset, err := parse(name, src)
 		if err != nil {
 			return files, false
 		}
 		if f.Name.Name != "main" {
 			continue
 		}
-		var decl *ast.FuncDecl
-		for _, d := range f.Decls {
-			fd, ok := d.(*ast.FuncDecl)
-			if ok && fd.Recv == nil && fd.Name.Name == "main" {
-				if mainOff >= 0 || fd.Type.TypeParams != nil || fd.Type.Params.NumFields() > 0 || fd.Type.Results.NumFields() > 0 {
-					return files, false // the compiler says what is wrong
-				}
-				decl = fd
-				mainFile, mainOff = name, fset.Position(fd.Name.Pos()).Offset
-			}
-		}
-		// Names that cannot mean the func: the package clause, the
-		// declaration itself, method names and selectors (x.main).
-		skip := map[*ast.Ident]bool{f.Name: true}
-		if decl != nil {
-			skip[decl.Name] = true
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.FuncDecl:
-				if n.Recv != nil {
-					skip[n.Name] = true
-				}
-			case *ast.SelectorExpr:
-				skip[n.Sel] = true
-			}
-			return true
-		})
-		ok := true
-		ast.Inspect(f, func(n ast.Node) bool {
-			if _, isGo := n.(*ast.GoStmt); isGo {
-				goStmt = true
-			}
-			if id, isID := n.(*ast.Ident); isID {
-				switch {
-				case strings.HasPrefix(id.Name, "racelab"):
-					// The wrapper's own names (and its import aliases,
-					// chosen so that no package-level name of the
-					// program clashes with them) must be free.
-					ok = false
-				case id.Name == "main" && !skip[id]:
-					// A use of main, or a local or field named main:
-					// renaming only the declaration could break it.
-					ok = false
-				}
-			}
-			return ok
-		})
-		if !ok {
+		if clash(f) {
 			return files, false
 		}
+		goStmt = goStmt || hasGo(f)
+		if b := mainBrace(f, fset); b >= 0 {
+			if brace >= 0 {
+				return files, false // two mains: the compiler says so
+			}
+			mainFile, brace = name, b
+		}
 	}
-	if mainOff < 0 || !goStmt {
+	if brace < 0 || !goStmt || !endsLine(files[mainFile], brace+1) {
 		return files, false
 	}
-	out := make(map[string]string, len(files)+1)
-	for k, v := range files {
-		out[k] = v
-	}
+	out := maps.Clone(files)
 	src := files[mainFile]
-	out[mainFile] = src[:mainOff] + userMain + src[mainOff+len("main"):]
+	out[mainFile] = src[:brace+1] + "defer racelabReportLeaks();" + src[brace+1:]
 	out[WrapFile] = wrapSrc
 	return out, true
+}
+
+func parse(name, src string) (*ast.File, *token.FileSet, error) {
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, name, src, parser.SkipObjectResolution)
+	return f, fset, err
+}
+
+// mainBrace returns the offset of the opening brace of f's func main(),
+// or -1 when f has none (or main takes parameters, results or type
+// parameters: the compiler says what is wrong).
+func mainBrace(f *ast.File, fset *token.FileSet) int {
+	for _, d := range f.Decls {
+		fd, ok := d.(*ast.FuncDecl)
+		if !ok || fd.Recv != nil || fd.Name.Name != "main" || fd.Body == nil {
+			continue
+		}
+		if fd.Type.TypeParams != nil || fd.Type.Params.NumFields() > 0 || fd.Type.Results.NumFields() > 0 {
+			return -1
+		}
+		return fset.Position(fd.Body.Lbrace).Offset
+	}
+	return -1
+}
+
+// clash reports whether f uses a name the wrapper adds (its function, its
+// import aliases): every name starting with racelab is the wrapper's.
+func clash(f *ast.File) bool {
+	taken := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if id, ok := n.(*ast.Ident); ok && strings.HasPrefix(id.Name, "racelab") {
+			taken = true
+		}
+		return !taken
+	})
+	return taken
+}
+
+// hasGo reports whether f has a go statement.
+func hasGo(f *ast.File) bool {
+	found := false
+	ast.Inspect(f, func(n ast.Node) bool {
+		if _, ok := n.(*ast.GoStmt); ok {
+			found = true
+		}
+		return !found
+	})
+	return found
+}
+
+// endsLine reports whether only blanks or a // comment follow offset i of
+// src on its line.
+func endsLine(src string, i int) bool {
+	rest, _, _ := strings.Cut(src[i:], "\n")
+	rest = strings.TrimSpace(rest)
+	return rest == "" || strings.HasPrefix(rest, "//")
 }

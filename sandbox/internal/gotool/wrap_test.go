@@ -39,7 +39,7 @@ func TestWrapMain(t *testing.T) {
 		t.Error("WrapMain changed its argument")
 	}
 	got := out["main.go"]
-	want := strings.Replace(wrapUser, "func main() {", "func racelabUserMain() {", 1)
+	want := strings.Replace(wrapUser, "func main() {", "func main() {defer racelabReportLeaks();", 1)
 	if got != want {
 		t.Errorf("main.go =\n%s\nwant\n%s", got, want)
 	}
@@ -60,8 +60,8 @@ func TestWrapMain(t *testing.T) {
 	if !ok || len(out) != 4 {
 		t.Fatalf("files = %v, want the input and %s", slices.Sorted(maps.Keys(out)), WrapFile)
 	}
-	if !strings.Contains(w, LeakHeader) || !strings.Contains(w, "racelabUserMain()") {
-		t.Errorf("%s lacks the header or the call:\n%s", WrapFile, w)
+	if !strings.Contains(w, LeakHeader) || !strings.Contains(w, "func racelabReportLeaks()") || !strings.Contains(w, "runtime.gopanic") {
+		t.Errorf("%s lacks the header, the report or its check for a panic:\n%s", WrapFile, w)
 	}
 	for name, src := range out {
 		if strings.HasSuffix(name, ".go") {
@@ -85,6 +85,7 @@ func TestWrapMainUnchanged(t *testing.T) {
 		"not package main":           {"lib.go": "package lib\n\nfunc main() {}\n"},
 		"main with parameters":       {"main.go": "package main\n\nfunc main(x int) {}\n"},
 		"wrapper file present":       {"main.go": "package main\n\nfunc main() {}\n", WrapFile: "package main\n"},
+		"main on one line":           {"main.go": "package main\n\nfunc main() { go println() }\n"},
 	}
 	for name, files := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -109,7 +110,7 @@ func TestExitGoroutines(t *testing.T) {
 	for _, g := range gs {
 		got = append(got, goroutineSummary(g))
 	}
-	want := []string{"19 [chan send] main.go:9 main.main.func1"}
+	want := []string{"5 [chan send] main.go:9 main.main.func1"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("ExitGoroutines =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -118,7 +119,7 @@ func TestExitGoroutines(t *testing.T) {
 	// Frames in the wrapper are never the learner's, even if a file of
 	// that name is among the user files.
 	withWrap := map[string]bool{"main.go": true, WrapFile: true}
-	if gs := ExitGoroutines(stderr, withWrap, "/work"); len(gs) != 1 || gs[0].ID != 19 {
+	if gs := ExitGoroutines(stderr, withWrap, "/work"); len(gs) != 1 || gs[0].ID != 5 {
 		t.Errorf("with %s as a user file: %+v", WrapFile, gs)
 	}
 	// The timeout and deadlock parser does not take the exit report for
@@ -154,7 +155,7 @@ func TestEmitViewsExit(t *testing.T) {
 // A program without a go statement has no goroutine of its own to leave
 // running: it is built as it is, without the wrapper's cost.
 func TestWrapMainOnlyWithGoroutines(t *testing.T) {
-	in := map[string]string{"main.go": "package main\n\nfunc main() { println(1) }\n", "util.go": "package main\n\nfunc f() { go f() }\n"}
+	in := map[string]string{"main.go": "package main\n\nfunc main() {\n\tprintln(1)\n}\n", "util.go": "package main\n\nfunc f() { go f() }\n"}
 	if _, ok := WrapMain(in); !ok {
 		t.Error("a go statement in another file: not wrapped")
 	}
@@ -167,7 +168,7 @@ func TestWrapMainOnlyWithGoroutines(t *testing.T) {
 // The wrapper's imports are aliased, so a program whose package-level
 // names are those of the wrapper's packages still builds once wrapped.
 func TestWrapMainBuildsWithClashingNames(t *testing.T) {
-	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { go println(os + runtime + strings + time) }\n"}
+	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { // the brace may carry a comment\n\tgo println(os + runtime + strings + time)\n}\n"}
 	wrapped, ok := WrapMain(files)
 	if !ok {
 		t.Fatal("WrapMain refused a program it can wrap")

@@ -3,7 +3,6 @@
 package stream
 
 import (
-	"bytes"
 	"io"
 	"strings"
 	"sync"
@@ -27,18 +26,9 @@ type Output struct {
 	over     chan struct{}
 	stdout   strings.Builder
 	stderr   strings.Builder
-	pendOut  []byte // an incomplete UTF-8 sequence (or rewrite prefix) held back until the next write
+	pendOut  []byte // an incomplete UTF-8 sequence held back until the next write
 	pendErr  []byte
 	overDone bool
-	old, new string // SetRewrite's replacement
-}
-
-// SetRewrite makes the output show new wherever the program printed old,
-// also when old is split across two writes.
-func (o *Output) SetRewrite(old, new string) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.old, o.new = old, new
 }
 
 // New returns an Output that emits through emit, tagging events with run
@@ -105,27 +95,9 @@ func (w writer) Write(p []byte) (int, error) {
 	}
 	buf := append(*pend, p...)
 	cut := completePrefix(buf)
-	if o.old != "" {
-		cut = min(cut, len(buf)-partialSuffix(buf, o.old))
-	}
 	*pend = append([]byte(nil), buf[cut:]...)
-	out := buf[:cut]
-	if o.old != "" {
-		out = bytes.ReplaceAll(out, []byte(o.old), []byte(o.new))
-	}
-	o.send(w.kind, out)
+	o.send(w.kind, buf[:cut])
 	return len(p), nil
-}
-
-// partialSuffix returns the length of the longest end of b that is a
-// proper beginning of s: bytes that may become s with the next write.
-func partialSuffix(b []byte, s string) int {
-	for n := min(len(b), len(s)-1); n > 0; n-- {
-		if string(b[len(b)-n:]) == s[:n] {
-			return n
-		}
-	}
-	return 0
 }
 
 // send emits b, or the part of it under the limit; o.mu is held.

@@ -434,22 +434,6 @@ func TestPumpEmpty(t *testing.T) {
 	}
 }
 
-// A rewrite applies across write boundaries and never delays other text
-// for long: only a possible beginning of the old text is held back.
-func TestOutputRewrite(t *testing.T) {
-	var got strings.Builder
-	o := New(func(e sandbox.Event) { got.WriteString(e.Data) }, 0, 1<<20, time.Now())
-	o.SetRewrite("main.racelabUserMain", "main.main")
-	w := o.Stdout()
-	for _, chunk := range []string{"  main.racelab", "UserMain.func1()\n", "main.ra", "ce\n", "x main.racelabUserMain"} {
-		w.Write([]byte(chunk))
-	}
-	o.Flush()
-	if want := "  main.main.func1()\nmain.race\nx main.main"; got.String() != want {
-		t.Errorf("rewritten output = %q, want %q", got.String(), want)
-	}
-}
-
 // A litmus test prints its outcomes as "label: N" lines; over the runs
 // they are summed into one table.
 func TestTallyCounted(t *testing.T) {
