@@ -4,8 +4,10 @@
 // reload themselves), and the API that runs code through
 // a sandbox.Runner and streams its events over a websocket (/api/ws) or
 // as NDJSON (POST /api/run). An admission queue bounds the runs going at
-// once and tells waiting learners their place in line; a token bucket per
-// client bounds how fast one client may start runs.
+// once, and how many one client may have going and waiting, takes
+// clients in turn and tells waiting learners their place in line; a token
+// bucket per client bounds how fast one client may run programs (each
+// execution of a repeat counts).
 package server
 
 import (
@@ -32,8 +34,10 @@ import (
 const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultQueueSize       = 64
-	DefaultRunsPerMinute   = 30
-	DefaultBurst           = 10
+	DefaultClientRuns      = 1
+	DefaultClientQueue     = 1
+	DefaultRunsPerMinute   = 40
+	DefaultBurst           = 60
 	DefaultMaxBodyBytes    = 256 << 10
 	DefaultMaxMessageBytes = 256 << 10
 	DefaultWriteTimeout    = 10 * time.Second
@@ -45,8 +49,10 @@ type Config struct {
 	Addr            string         // listen address
 	MaxRuns         int            // runs going at once (default: cores)
 	QueueSize       int            // runs waiting for a slot; more are refused as busy
-	RunsPerMinute   float64        // runs one client may start per minute, on average
-	Burst           int            // runs one client may start at once
+	ClientRuns      int            // runs one client may have going at once
+	ClientQueue     int            // runs one client may have waiting; more are refused at once
+	RunsPerMinute   float64        // executions one client may start per minute, on average (repeat N counts N)
+	Burst           int            // executions one client may start at once
 	MaxBodyBytes    int64          // body of POST /api/run
 	MaxMessageBytes int64          // one websocket message
 	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
@@ -67,6 +73,12 @@ func (c *Config) fill() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.ClientRuns <= 0 {
+		c.ClientRuns = DefaultClientRuns
+	}
+	if c.ClientQueue <= 0 {
+		c.ClientQueue = DefaultClientQueue
 	}
 	if c.RunsPerMinute <= 0 {
 		c.RunsPerMinute = DefaultRunsPerMinute
@@ -119,7 +131,7 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(web.Static()),
 		css:     []byte(lessons.ChromaCSS()),
-		queue:   newAdmission(cfg.MaxRuns, cfg.QueueSize),
+		queue:   newAdmission(cfg.MaxRuns, cfg.ClientRuns, cfg.QueueSize, cfg.ClientQueue),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 		sockets: newSockets(),
 	}
