@@ -27,7 +27,7 @@ import (
 const runsPerRunner = 4
 
 // listFlag is a flag that may be given several times, each time with one
-// value or several separated by commas.
+// value or several separated by commas (-runner, -host).
 type listFlag []string
 
 // String returns the values, separated by commas.
@@ -70,6 +70,7 @@ func serveFlags(fs *flag.FlagSet) config {
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
+	fs.Var((*listFlag)(&cfg.Hosts), "host", "serve the pages and runs to browsers that reach racelab by the host `name` (as well as by localhost or an IP address); repeat the flag (or separate with commas) for several")
 	fs.Var(&c.runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
 	fs.DurationVar(&c.runnerIdle, "runner-idle", remote.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
 	c.backend.register(fs)
@@ -85,6 +86,11 @@ func (c *serveConfig) check([]string) error {
 	}
 	if c.server.ClientRuns < 1 || c.server.ClientQueue < 1 {
 		return errors.New("-client-runs and -client-queue must be at least 1 (a class behind one address needs more; see the README)")
+	}
+	for _, h := range c.server.Hosts {
+		if err := server.CheckHostName(h); err != nil {
+			return fmt.Errorf("-host: %w", err)
+		}
 	}
 	if len(c.runners) == 0 {
 		if c.backend.name == "local" {

@@ -144,6 +144,7 @@ func metric(t *testing.T, p *proc, series string) float64 {
 func postRun(ctx context.Context, web string, req sandbox.Request, each func(sandbox.Event) bool) error {
 	body, _ := json.Marshal(req)
 	hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, web+"/api/run", bytes.NewReader(body))
+	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return err

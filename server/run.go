@@ -17,7 +17,7 @@ var errRateLimited = errors.New("rate limited")
 
 // codes extends the sandbox's table of errors (remote.Codes) with the
 // server's own refusals (a full line, a client over its limits or its
-// rate): with it,
+// rate, a request that another site's page sent: see guard.go): with it,
 // remote.CodeOf is the one table from an error to the reason of its error
 // event and its HTTP status.
 func codes() []remote.Code {
@@ -25,6 +25,9 @@ func codes() []remote.Code {
 		{Err: errBusy, Reason: sandbox.ReasonBusy, Status: http.StatusServiceUnavailable},
 		{Err: errRateLimited, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
 		{Err: errClientFull, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
+		{Err: errUnknownHost, Reason: sandbox.ReasonBadRequest, Status: http.StatusMisdirectedRequest},
+		{Err: errCrossSite, Reason: sandbox.ReasonBadRequest, Status: http.StatusForbidden},
+		{Err: errNotJSON, Reason: sandbox.ReasonBadRequest, Status: http.StatusUnsupportedMediaType},
 	}
 }
 

@@ -58,6 +58,7 @@ type Config struct {
 	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
 	ShutdownGrace   time.Duration  // how long shutdown waits for connections to end
 	TrustProxy      bool           // take the client's address from X-Forwarded-For
+	Hosts           []string       // the names the site answers to besides localhost and IP addresses (see CheckHostName)
 	Live            bool           // authoring: pages reload themselves when Reload changes them (GET /api/reload)
 	Limits          sandbox.Limits // the sandbox's limits, to check requests before queuing them
 	Ready           func() error   // why runs cannot start yet (the sandbox is opening), or nil; GET /readyz answers 503 meanwhile
@@ -125,6 +126,11 @@ type Server struct {
 // New renders every page and returns a server ready to serve them.
 func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, error) {
 	cfg.fill()
+	for _, h := range cfg.Hosts {
+		if err := CheckHostName(h); err != nil {
+			return nil, fmt.Errorf("server: Hosts: %w", err)
+		}
+	}
 	s := &Server{
 		cfg:     cfg,
 		runner:  runner,
@@ -151,19 +157,22 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 	return s, nil
 }
 
-// routes registers every handler, in one place.
+// routes registers every handler, in one place. The probes answer
+// whatever Host they are sent to (a kubelet asks the pod's IP address);
+// every route a browser uses answers only to the server's own names (see
+// checkHost), and the run endpoints only to its own pages (see ownPage).
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /{$}", s.handlePage)
-	s.mux.HandleFunc("GET /lessons/{slug}", s.handlePage)
-	s.mux.HandleFunc("GET /static/chroma.css", s.handleChromaCSS)
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", s.metrics.handler())
-	s.mux.HandleFunc("GET /api/ws", s.handleWS)
-	s.mux.HandleFunc("GET /api/reload", s.handleReload)
-	s.mux.HandleFunc("POST /api/run", s.handleRun)
-	s.mux.HandleFunc("/", s.handleNotFound)
+	s.browser("GET /{$}", s.handlePage)
+	s.browser("GET /lessons/{slug}", s.handlePage)
+	s.browser("GET /static/chroma.css", s.handleChromaCSS)
+	s.browser("GET /static/", http.StripPrefix("/static/", s.static).ServeHTTP)
+	s.browser("GET /api/ws", s.ownPage(s.handleWS))
+	s.browser("GET /api/reload", s.handleReload)
+	s.browser("POST /api/run", s.ownPage(s.handleRun))
+	s.browser("/", s.handleNotFound)
 }
 
 // ServeHTTP serves r with the site's security headers.
