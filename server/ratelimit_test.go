@@ -128,22 +128,38 @@ func TestRateDefaults(t *testing.T) {
 		}
 		return now, nil
 	}
-	t.Run("learner", func(t *testing.T) {
-		c := newClients(DefaultRunsPerMinute, DefaultBurst)
-		now := time.Unix(0, 0)
-		// Eager: a repeat=20 cell three times in a row, then every cell
-		// of every lesson, one 5 s after the other ends.
-		for range 3 {
-			if now, err = run(c, "learner", now, 20); err != nil {
-				t.Fatalf("a repeat=20 cell three times: %v", err)
-			}
+	// Eager learners: cells one 5 s after the other ends.
+	var heavy []*lessons.Cell // the lessons with the most repeat cells, twice
+	for range 2 {
+		for _, slug := range []string{"memory-model", "data-races", "unbuffered-channels", "atomics"} {
+			l, _ := lib.Lesson(slug)
+			heavy = append(heavy, l.Cells...)
 		}
-		for _, cell := range lib.AllCells() {
-			if now, err = run(c, "learner", now.Add(5*time.Second), max(cell.Repeat, 1)); err != nil {
-				t.Fatalf("cell %s (repeat %d) after %v: %v", cell.ID, cell.Repeat, now.Sub(time.Unix(0, 0)), err)
+	}
+	for _, tc := range []struct {
+		name  string
+		cells []*lessons.Cell
+	}{
+		{"every lesson", lib.AllCells()},
+		{"the repeat lessons twice", heavy},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := newClients(DefaultRunsPerMinute, DefaultBurst)
+			start := time.Unix(0, 0)
+			now := start
+			// First a repeat=20 cell three times in a row.
+			for range 3 {
+				if now, err = run(c, "learner", now, 20); err != nil {
+					t.Fatalf("a repeat=20 cell three times: %v", err)
+				}
 			}
-		}
-	})
+			for _, cell := range tc.cells {
+				if now, err = run(c, "learner", now.Add(5*time.Second), max(cell.Repeat, 1)); err != nil {
+					t.Fatalf("cell %s (repeat %d) after %v: %v", cell.ID, cell.Repeat, now.Sub(start), err)
+				}
+			}
+		})
+	}
 	t.Run("looper", func(t *testing.T) {
 		c := newClients(DefaultRunsPerMinute, DefaultBurst)
 		start := time.Unix(0, 0)

@@ -36,8 +36,8 @@ const (
 	DefaultQueueSize       = 64
 	DefaultClientRuns      = 1
 	DefaultClientQueue     = 1
-	DefaultRunsPerMinute   = 40
-	DefaultBurst           = 60
+	DefaultRunsPerMinute   = 60
+	DefaultBurst           = 100
 	DefaultMaxBodyBytes    = 256 << 10
 	DefaultMaxMessageBytes = 256 << 10
 	DefaultWriteTimeout    = 10 * time.Second
