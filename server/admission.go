@@ -71,7 +71,7 @@ type ticket struct {
 	client   string
 	round    int           // see admission; set by sort
 	admitted chan struct{} // closed when the run may start
-	moved    chan int      // the latest place in line (1 is next); holds at most one value
+	moved    chan int      // the latest place in line (1 is next, 0 held); holds at most one value
 }
 
 func newAdmission(max, perRun, maxWait, perWait int) *admission {
@@ -80,10 +80,10 @@ func newAdmission(max, perRun, maxWait, perWait int) *admission {
 
 // acquire waits for a free slot for a run of client, calling onQueued
 // with the place in line whenever it changes (0 while the run is held
-// behind its client's own runs; not at all when a slot is free at once). It returns the slot's release, or at once errBusy
-// when the line is full or a *clientFullError when client has all the
-// runs going and waiting it may, or the context's error when the caller
-// gave up waiting.
+// behind its client's own runs; not at all when a slot is free at once).
+// It returns the slot's release, or at once errBusy when the line is
+// full or a *clientFullError when client has all the runs going and
+// waiting it may, or the context's error when the caller gave up waiting.
 func (a *admission) acquire(ctx context.Context, client string, onQueued func(position int)) (func(), error) {
 	t, err := a.enter(client)
 	if err != nil {
