@@ -398,7 +398,7 @@ func TestAdmissionQueue(t *testing.T) {
 	recvUntil(t, first, sandbox.KindStdout)
 
 	second, third := dialAs(t, ts, "192.0.2.2"), dialAs(t, ts, "192.0.2.3")
-	send(t, second, sandbox.Request{Files: src("x")})
+	send(t, second, sandbox.Request{Files: src("BLOCK")})
 	if e := recv(t, second); e.Kind != sandbox.KindQueued || e.Position != 1 {
 		t.Fatalf("second: %+v, want queued at 1", e)
 	}
@@ -415,15 +415,20 @@ func TestAdmissionQueue(t *testing.T) {
 	if !strings.Contains(evs[0].Msg, "try again in a moment") || time.Since(start) > time.Second {
 		t.Errorf("busy answer %q after %v: want a clear message at once", evs[0].Msg, time.Since(start))
 	}
-	// The first finishes: the second runs and the third moves up.
+	// The first finishes: the second runs and the third moves up (it
+	// waits there while the second runs), then runs when the second ends.
 	send(t, first, map[string]bool{"stop": true})
 	recvUntil(t, first, sandbox.KindExit)
-	if got := kinds(recvUntil(t, second, sandbox.KindExit)); got != "build stdout exit" {
+	if got := kinds(recvUntil(t, second, sandbox.KindStdout)); got != "build stdout" {
 		t.Errorf("second after admission: %q", got)
 	}
-	evs = recvUntil(t, third, sandbox.KindExit)
-	if evs[0].Kind != sandbox.KindQueued || evs[0].Position != 1 {
-		t.Errorf("third: %+v, want it to move to place 1 first", evs)
+	if e := recv(t, third); e.Kind != sandbox.KindQueued || e.Position != 1 {
+		t.Errorf("third: %+v, want it to move to place 1", e)
+	}
+	send(t, second, map[string]bool{"stop": true})
+	recvUntil(t, second, sandbox.KindExit)
+	if got := kinds(recvUntil(t, third, sandbox.KindExit)); got != "build stdout exit" {
+		t.Errorf("third after admission: %q", got)
 	}
 }
 
