@@ -26,15 +26,15 @@ import (
 // more than the runner's slots.
 const runsPerRunner = 4
 
-// urlList is a flag that may be given several times, each time with one
-// URL or several separated by commas.
-type urlList []string
+// listFlag is a flag that may be given several times, each time with one
+// value or several separated by commas (-runner, -host).
+type listFlag []string
 
-// String returns the URLs, separated by commas.
-func (l *urlList) String() string { return strings.Join(*l, ",") }
+// String returns the values, separated by commas.
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
 
-// Set adds the URLs of v, separated by commas.
-func (l *urlList) Set(v string) error {
+// Set adds the values of v, separated by commas.
+func (l *listFlag) Set(v string) error {
 	for _, u := range strings.Split(v, ",") {
 		if u = strings.TrimSpace(u); u != "" {
 			*l = append(*l, u)
@@ -49,7 +49,7 @@ type serveConfig struct {
 	server     server.Config
 	backend    backendFlags
 	dir        string
-	runners    urlList
+	runners    listFlag
 	runnerIdle time.Duration
 	client     *remote.Client // of the runners, when -runner is given
 }
@@ -61,13 +61,16 @@ func serveFlags(fs *flag.FlagSet) config {
 	fs.StringVar(&c.dir, "lessons", "", "serve the lessons in `dir` instead of the built-in ones, and reload them (and open pages) when they change")
 	fs.IntVar(&cfg.MaxRuns, "max-runs", 0, fmt.Sprintf("runs going at once (0: one per core; with -runner, %d per runner URL)", runsPerRunner))
 	fs.IntVar(&cfg.QueueSize, "queue", server.DefaultQueueSize, "runs that may wait for a slot; more are told the server is busy")
-	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "runs one client may start per minute, on average")
-	fs.IntVar(&cfg.Burst, "burst", server.DefaultBurst, "runs one client may start at once")
+	fs.IntVar(&cfg.ClientRuns, "client-runs", server.DefaultClientRuns, "runs one client (address) may have going at once")
+	fs.IntVar(&cfg.ClientQueue, "client-queue", server.DefaultClientQueue, "runs one client (address) may have waiting for a slot; more are refused at once")
+	fs.Float64Var(&cfg.RunsPerMinute, "rate", server.DefaultRunsPerMinute, "programs one client may run per minute, on average (a run with repeat N counts N)")
+	fs.IntVar(&cfg.Burst, "burst", server.DefaultBurst, "programs one client may run at once, before -rate holds it back")
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", server.DefaultMaxBodyBytes, "`bytes` of a POST /api/run body")
 	fs.Int64Var(&cfg.MaxMessageBytes, "max-message", server.DefaultMaxMessageBytes, "`bytes` of one websocket message")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
+	fs.Var((*listFlag)(&cfg.Hosts), "host", "serve the pages and runs to browsers that reach racelab by the host `name` (as well as by localhost or an IP address); repeat the flag (or separate with commas) for several")
 	fs.Var(&c.runners, "runner", "send runs to the racelab runner at `URL` instead of running them here; repeat the flag (or separate with commas) for several")
 	fs.DurationVar(&c.runnerIdle, "runner-idle", remote.DefaultIdleTimeout, "take a runner that sends nothing (not even a heartbeat) for this `long` for gone")
 	c.backend.register(fs)
@@ -80,6 +83,14 @@ func (c *serveConfig) check([]string) error {
 	}
 	if c.runnerIdle <= 0 {
 		return errors.New("-runner-idle must be positive")
+	}
+	if c.server.ClientRuns < 1 || c.server.ClientQueue < 1 {
+		return errors.New("-client-runs and -client-queue must be at least 1 (a class behind one address needs more; see the README)")
+	}
+	for _, h := range c.server.Hosts {
+		if err := server.CheckHostName(h); err != nil {
+			return fmt.Errorf("-host: %w", err)
+		}
 	}
 	if len(c.runners) == 0 {
 		if c.backend.name == "local" {

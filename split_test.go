@@ -144,6 +144,7 @@ func metric(t *testing.T, p *proc, series string) float64 {
 func postRun(ctx context.Context, web string, req sandbox.Request, each func(sandbox.Event) bool) error {
 	body, _ := json.Marshal(req)
 	hreq, _ := http.NewRequestWithContext(ctx, http.MethodPost, web+"/api/run", bytes.NewReader(body))
+	hreq.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(hreq)
 	if err != nil {
 		return err
@@ -199,8 +200,9 @@ func TestSplitServeAndRunners(t *testing.T) {
 	a, b := runner(stateA), runner(stateB)
 	waitReady(t, a, 5*time.Minute) // a cold cache is built on the first start
 	waitReady(t, b, 5*time.Minute)
+	// Every request comes from one address here: lift its limits.
 	web := startRacelab(t, bin, "serve", "--addr", "127.0.0.1:0", "--runner", a.url+","+b.url,
-		"--rate", "1000", "--burst", "100")
+		"--rate", "1000", "--burst", "100", "--client-runs", "10", "--client-queue", "10")
 	ctx, cancel := context.WithTimeout(t.Context(), 3*time.Minute)
 	defer cancel()
 

@@ -10,7 +10,7 @@ type Kind string
 
 // The kinds of events, in the order a run produces them.
 const (
-	KindQueued       Kind = "queued"        // waiting for a free slot; Position is the place in line
+	KindQueued       Kind = "queued"        // waiting for a free slot; Position is the place in line, or 0 and Msg says why not yet
 	KindBuild        Kind = "build"         // the build step finished successfully after Ms
 	KindCompileError Kind = "compile_error" // one compiler or vet diagnostic: File, Line, Col, Msg
 	KindStdout       Kind = "stdout"        // Data as the program printed it, TMs after it started
@@ -60,7 +60,9 @@ const (
 type Event struct {
 	// Kind says which of the other fields are set.
 	Kind Kind `json:"kind"`
-	// Position is the place in the admission queue (1 is next), for queued.
+	// Position is the place in the admission queue (1 is next), for
+	// queued; 0 while the run waits for its client's other runs to end,
+	// before it takes a place (Msg says so).
 	Position int `json:"position,omitempty"`
 	// Run numbers the execution (1..repeat) that stdout, stderr and exit
 	// belong to; it is set only when the request repeats.
@@ -76,8 +78,8 @@ type Event struct {
 	File string `json:"file,omitempty"`
 	Line int    `json:"line,omitempty"`
 	Col  int    `json:"col,omitempty"`
-	// Msg is the text of a compile_error or error, or the plain-words
-	// explanation of an exit reason.
+	// Msg is the text of a compile_error or error, the plain-words
+	// explanation of an exit reason, or why a queued run has no place yet.
 	Msg string `json:"msg,omitempty"`
 	// Ms is a duration in milliseconds: of the build for build, of the run
 	// (wall) for exit.

@@ -11,11 +11,16 @@ import (
 	"github.com/racelab/racelab/sandbox/remote"
 )
 
-// handleRun serves POST /api/run: the request as a JSON body, the events
+// handleRun serves POST /api/run: the request as a JSON body (declared
+// so: see jsonBody), the events
 // as application/x-ndjson, one per line, flushed as they happen. Errors
 // found before the first event get their own HTTP status and one error
 // event as the body; later ones are an error event in the stream.
 func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
+	if err := jsonBody(r); err != nil {
+		s.writeError(w, err)
+		return
+	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {

@@ -32,7 +32,7 @@ func BenchmarkLessonPage(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		w := httptest.NewRecorder()
-		s.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		s.ServeHTTP(w, httptest.NewRequest("GET", "http://localhost"+path, nil))
 		if w.Code != 200 {
 			b.Fatalf("GET %s = %d", path, w.Code)
 		}

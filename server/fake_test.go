@@ -19,7 +19,7 @@ import (
 //	SLEEP   prints "first", waits 300 ms, prints "second"
 //	BLOCK   prints "started", then waits until it is cancelled
 //	SCRIPT  prints "<script>alert(1)</script>"
-//	FLOOD   prints lines as fast as it can until it is cancelled
+//	FLOOD   prints 16 KiB lines as fast as it can until it is cancelled
 //
 // Anything else prints "hello". It records when each run's context ended.
 type fakeRunner struct {
@@ -62,8 +62,12 @@ func (f *fakeRunner) Run(ctx context.Context, req *sandbox.Request, emit func(sa
 	case strings.Contains(src, "SCRIPT"):
 		out("<script>alert(1)</script>\n")
 	case strings.Contains(src, "FLOOD"):
+		// Chunks of 16 KiB, as a real program's output is read: they fill
+		// a client's socket buffers (megabytes on loopback) in a few
+		// hundred events, whatever the machine's load.
+		line := strings.Repeat("x", 16<<10-1) + "\n"
 		for ctx.Err() == nil {
-			out(strings.Repeat("x", 100) + "\n")
+			out(line)
 		}
 	default:
 		out("hello\n")

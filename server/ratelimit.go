@@ -22,11 +22,13 @@ func (e *rateLimitError) Unwrap() error { return errRateLimited }
 
 // Error says when the client may run again.
 func (e *rateLimitError) Error() string {
-	return fmt.Sprintf("you are starting runs faster than this server allows; try again in %d s", int(e.wait.Seconds())+1)
+	return fmt.Sprintf("You have started more runs than this server allows in a while (a run repeated N times counts N times); "+
+		"try again in %d s.", int(e.wait.Seconds())+1)
 }
 
-// clients keeps one token bucket per client. Idle buckets are swept on
-// use, so no goroutine is needed to forget them.
+// clients keeps one token bucket per client, a token for each execution
+// of a program. Idle buckets are swept on use, so no goroutine is needed
+// to forget them.
 type clients struct {
 	mu       sync.Mutex
 	perSec   rate.Limit
@@ -44,13 +46,39 @@ func newClients(perMinute float64, burst int) *clients {
 	return &clients{perSec: rate.Limit(perMinute / 60), burst: burst, buckets: map[string]*bucket{}}
 }
 
-// allow takes a token for client, or says how long to wait for one.
+// allow takes a token for the first execution of a request of client, or
+// says how long to wait for one.
 func (c *clients) allow(client string, now time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	r := c.bucket(client, now).ReserveN(now, 1)
+	if d := r.DelayFrom(now); d > 0 || !r.OK() {
+		r.CancelAt(now)
+		if !r.OK() {
+			d = time.Minute
+		}
+		return &rateLimitError{wait: d}
+	}
+	return nil
+}
+
+// charge takes a token for a further execution of a request that allow
+// let in (a repeat), into debt if the bucket is empty: the execution is
+// not refused, but the client's next request waits until the debt is
+// paid. So a repeat larger than the burst still runs, once.
+func (c *clients) charge(client string, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.bucket(client, now).ReserveN(now, 1)
+}
+
+// bucket returns client's limiter, made if need be, after forgetting
+// the clients idle for clientIdleTTL whose buckets have filled up again
+// (one still in debt is kept, or its debt would be forgiven); c.mu is held.
+func (c *clients) bucket(client string, now time.Time) *rate.Limiter {
 	if now.Sub(c.lastScan) > clientIdleTTL {
 		for k, b := range c.buckets {
-			if now.Sub(b.seen) > clientIdleTTL {
+			if now.Sub(b.seen) > clientIdleTTL && b.lim.TokensAt(now) >= float64(c.burst) {
 				delete(c.buckets, k)
 			}
 		}
@@ -62,15 +90,7 @@ func (c *clients) allow(client string, now time.Time) error {
 		c.buckets[client] = b
 	}
 	b.seen = now
-	r := b.lim.ReserveN(now, 1)
-	if d := r.DelayFrom(now); d > 0 || !r.OK() {
-		r.CancelAt(now)
-		if !r.OK() {
-			d = time.Minute
-		}
-		return &rateLimitError{wait: d}
-	}
-	return nil
+	return b.lim
 }
 
 // clientKey identifies the client of r: its IP address, or, behind a

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -15,12 +16,18 @@ import (
 var errRateLimited = errors.New("rate limited")
 
 // codes extends the sandbox's table of errors (remote.Codes) with the
-// server's own refusals: with it, remote.CodeOf is the one table from an
-// error to the reason of its error event and its HTTP status.
+// server's own refusals (a full line, a client over its limits or its
+// rate, a request that another site's page sent: see guard.go): with it,
+// remote.CodeOf is the one table from an error to the reason of its error
+// event and its HTTP status.
 func codes() []remote.Code {
 	return []remote.Code{
 		{Err: errBusy, Reason: sandbox.ReasonBusy, Status: http.StatusServiceUnavailable},
 		{Err: errRateLimited, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
+		{Err: errClientFull, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
+		{Err: errUnknownHost, Reason: sandbox.ReasonBadRequest, Status: http.StatusMisdirectedRequest},
+		{Err: errCrossSite, Reason: sandbox.ReasonBadRequest, Status: http.StatusForbidden},
+		{Err: errNotJSON, Reason: sandbox.ReasonBadRequest, Status: http.StatusUnsupportedMediaType},
 	}
 }
 
@@ -101,6 +108,10 @@ func (f *flow) emit(e sandbox.Event) {
 	switch e.Kind {
 	case sandbox.KindExit:
 		f.exit = e
+		if e.Run > 1 {
+			// The first execution was charged at the door (admit).
+			f.s.clients.charge(f.client, time.Now())
+		}
 	case sandbox.KindStdout, sandbox.KindStderr:
 		f.outBytes += len(e.Data)
 	}
@@ -133,16 +144,22 @@ func (s *Server) serveRun(ctx context.Context, f *flow) error {
 	return err
 }
 
-// admit takes a token of the client's rate and a slot of the admission
-// queue, telling the client its place in line while it waits. The
-// request was checked at the edge (see request).
+// admit takes a token of the client's rate, for the request's first
+// execution (each further one of a repeat is charged as its exit goes
+// out, see flow.emit), and a slot of the admission queue, telling the
+// client its place in line while it waits. The request was checked at
+// the edge (see request).
 func (s *Server) admit(ctx context.Context, f *flow) (func(), error) {
 	if err := s.clients.allow(f.client, time.Now()); err != nil {
 		return nil, err
 	}
 	start := time.Now()
-	release, err := s.queue.acquire(ctx, func(p int) {
-		f.emit(sandbox.Event{Kind: sandbox.KindQueued, Position: p})
+	release, err := s.queue.acquire(ctx, f.client, func(p int) {
+		e := sandbox.Event{Kind: sandbox.KindQueued, Position: p}
+		if p == 0 {
+			e.Msg = fmt.Sprintf("Waiting for your other run to finish: each learner may have %s going at a time.", plural(s.cfg.ClientRuns, "run"))
+		}
+		f.emit(e)
 	})
 	if err == nil {
 		s.metrics.waited(time.Since(start))

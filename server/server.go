@@ -4,8 +4,10 @@
 // reload themselves), and the API that runs code through
 // a sandbox.Runner and streams its events over a websocket (/api/ws) or
 // as NDJSON (POST /api/run). An admission queue bounds the runs going at
-// once and tells waiting learners their place in line; a token bucket per
-// client bounds how fast one client may start runs.
+// once, and how many one client may have going and waiting, takes
+// clients in turn and tells waiting learners their place in line; a token
+// bucket per client bounds how fast one client may run programs (each
+// execution of a repeat counts).
 package server
 
 import (
@@ -32,8 +34,10 @@ import (
 const (
 	DefaultAddr            = "127.0.0.1:8080"
 	DefaultQueueSize       = 64
-	DefaultRunsPerMinute   = 30
-	DefaultBurst           = 10
+	DefaultClientRuns      = 1
+	DefaultClientQueue     = 1
+	DefaultRunsPerMinute   = 60
+	DefaultBurst           = 100
 	DefaultMaxBodyBytes    = 256 << 10
 	DefaultMaxMessageBytes = 256 << 10
 	DefaultWriteTimeout    = 10 * time.Second
@@ -45,13 +49,16 @@ type Config struct {
 	Addr            string         // listen address
 	MaxRuns         int            // runs going at once (default: cores)
 	QueueSize       int            // runs waiting for a slot; more are refused as busy
-	RunsPerMinute   float64        // runs one client may start per minute, on average
-	Burst           int            // runs one client may start at once
+	ClientRuns      int            // runs one client may have going at once
+	ClientQueue     int            // runs one client may have waiting; more are refused at once
+	RunsPerMinute   float64        // executions one client may start per minute, on average (repeat N counts N)
+	Burst           int            // executions one client may start at once
 	MaxBodyBytes    int64          // body of POST /api/run
 	MaxMessageBytes int64          // one websocket message
 	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
 	ShutdownGrace   time.Duration  // how long shutdown waits for connections to end
 	TrustProxy      bool           // take the client's address from X-Forwarded-For
+	Hosts           []string       // the names the site answers to besides localhost and IP addresses (see CheckHostName)
 	Live            bool           // authoring: pages reload themselves when Reload changes them (GET /api/reload)
 	Limits          sandbox.Limits // the sandbox's limits, to check requests before queuing them
 	Ready           func() error   // why runs cannot start yet (the sandbox is opening), or nil; GET /readyz answers 503 meanwhile
@@ -67,6 +74,12 @@ func (c *Config) fill() {
 	}
 	if c.QueueSize <= 0 {
 		c.QueueSize = DefaultQueueSize
+	}
+	if c.ClientRuns <= 0 {
+		c.ClientRuns = DefaultClientRuns
+	}
+	if c.ClientQueue <= 0 {
+		c.ClientQueue = DefaultClientQueue
 	}
 	if c.RunsPerMinute <= 0 {
 		c.RunsPerMinute = DefaultRunsPerMinute
@@ -113,13 +126,18 @@ type Server struct {
 // New renders every page and returns a server ready to serve them.
 func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, error) {
 	cfg.fill()
+	for _, h := range cfg.Hosts {
+		if err := CheckHostName(h); err != nil {
+			return nil, fmt.Errorf("server: Hosts: %w", err)
+		}
+	}
 	s := &Server{
 		cfg:     cfg,
 		runner:  runner,
 		mux:     http.NewServeMux(),
 		static:  http.FileServerFS(web.Static()),
 		css:     []byte(lessons.ChromaCSS()),
-		queue:   newAdmission(cfg.MaxRuns, cfg.QueueSize),
+		queue:   newAdmission(cfg.MaxRuns, cfg.ClientRuns, cfg.QueueSize, cfg.ClientQueue),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 		sockets: newSockets(),
 	}
@@ -139,19 +157,22 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 	return s, nil
 }
 
-// routes registers every handler, in one place.
+// routes registers every handler, in one place. The probes answer
+// whatever Host they are sent to (a kubelet asks the pod's IP address);
+// every route a browser uses answers only to the server's own names (see
+// checkHost), and the run endpoints only to its own pages (see ownPage).
 func (s *Server) routes() {
-	s.mux.HandleFunc("GET /{$}", s.handlePage)
-	s.mux.HandleFunc("GET /lessons/{slug}", s.handlePage)
-	s.mux.HandleFunc("GET /static/chroma.css", s.handleChromaCSS)
-	s.mux.Handle("GET /static/", http.StripPrefix("/static/", s.static))
 	s.mux.HandleFunc("GET /healthz", s.handleHealth)
 	s.mux.HandleFunc("GET /readyz", s.handleReady)
 	s.mux.Handle("GET /metrics", s.metrics.handler())
-	s.mux.HandleFunc("GET /api/ws", s.handleWS)
-	s.mux.HandleFunc("GET /api/reload", s.handleReload)
-	s.mux.HandleFunc("POST /api/run", s.handleRun)
-	s.mux.HandleFunc("/", s.handleNotFound)
+	s.browser("GET /{$}", s.handlePage)
+	s.browser("GET /lessons/{slug}", s.handlePage)
+	s.browser("GET /static/chroma.css", s.handleChromaCSS)
+	s.browser("GET /static/", http.StripPrefix("/static/", s.static).ServeHTTP)
+	s.browser("GET /api/ws", s.ownPage(s.handleWS))
+	s.browser("GET /api/reload", s.handleReload)
+	s.browser("POST /api/run", s.ownPage(s.handleRun))
+	s.browser("/", s.handleNotFound)
 }
 
 // ServeHTTP serves r with the site's security headers.

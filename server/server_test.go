@@ -85,7 +85,26 @@ func TestPages(t *testing.T) {
 // events.
 func postRun(t *testing.T, url string, body []byte) (*http.Response, []sandbox.Event) {
 	t.Helper()
-	resp, err := http.Post(url+"/api/run", "application/json", bytes.NewReader(body))
+	return postRunWith(t, url, body, nil)
+}
+
+// postRunWith sends body to POST /api/run with header (and a JSON
+// Content-Type unless header names another), and returns the response
+// and its events.
+func postRunWith(t *testing.T, url string, body []byte, header http.Header) (*http.Response, []sandbox.Event) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, url+"/api/run", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	if h := header.Get("Host"); h != "" {
+		req.Host = h
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +209,22 @@ func TestRunBadInput(t *testing.T) {
 // dial opens a websocket to the test server.
 func dial(t *testing.T, ts *httptest.Server) *websocket.Conn {
 	t.Helper()
+	return dialWith(t, ts, nil)
+}
+
+// dialAs opens a websocket as the client at address from, for a server
+// that trusts X-Forwarded-For (Config.TrustProxy).
+func dialAs(t *testing.T, ts *httptest.Server, from string) *websocket.Conn {
+	t.Helper()
+	return dialWith(t, ts, http.Header{"X-Forwarded-For": {from}})
+}
+
+// dialWith opens a websocket to the test server, sending header.
+func dialWith(t *testing.T, ts *httptest.Server, header http.Header) *websocket.Conn {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws", nil)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(ts.URL, "http")+"/api/ws", &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,7 +375,7 @@ func TestWebsocketCloseCancelsRun(t *testing.T) {
 // run is stopped; nothing else is held up.
 func TestWebsocketClientNeverReads(t *testing.T) {
 	f := newFake()
-	ts := newTestServer(t, Config{WriteTimeout: 300 * time.Millisecond}, f)
+	ts := newTestServer(t, Config{WriteTimeout: 300 * time.Millisecond, TrustProxy: true}, f)
 	c := dial(t, ts)
 	send(t, c, sandbox.Request{Files: src("FLOOD")})
 	select {
@@ -352,7 +384,7 @@ func TestWebsocketClientNeverReads(t *testing.T) {
 		t.Fatal("the run of a client that never reads was not stopped")
 	}
 	// Another client is served meanwhile.
-	resp, evs := postRun(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}))
+	resp, evs := postRunWith(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}), http.Header{"X-Forwarded-For": {"192.0.2.5"}})
 	if resp.StatusCode != 200 || kinds(evs) != "build stdout exit" {
 		t.Errorf("other client: %d %q", resp.StatusCode, kinds(evs))
 	}
@@ -360,13 +392,13 @@ func TestWebsocketClientNeverReads(t *testing.T) {
 
 func TestAdmissionQueue(t *testing.T) {
 	f := newFake()
-	ts := newTestServer(t, Config{MaxRuns: 1, QueueSize: 2}, f)
+	ts := newTestServer(t, Config{MaxRuns: 1, QueueSize: 2, TrustProxy: true}, f)
 	first := dial(t, ts)
 	send(t, first, sandbox.Request{Files: src("BLOCK")})
 	recvUntil(t, first, sandbox.KindStdout)
 
-	second, third := dial(t, ts), dial(t, ts)
-	send(t, second, sandbox.Request{Files: src("x")})
+	second, third := dialAs(t, ts, "192.0.2.2"), dialAs(t, ts, "192.0.2.3")
+	send(t, second, sandbox.Request{Files: src("BLOCK")})
 	if e := recv(t, second); e.Kind != sandbox.KindQueued || e.Position != 1 {
 		t.Fatalf("second: %+v, want queued at 1", e)
 	}
@@ -376,22 +408,27 @@ func TestAdmissionQueue(t *testing.T) {
 	}
 	// The line is full: the fourth is told at once, over HTTP with 503.
 	start := time.Now()
-	resp, evs := postRun(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}))
+	resp, evs := postRunWith(t, ts.URL, reqJSON(t, sandbox.Request{Files: src("x")}), http.Header{"X-Forwarded-For": {"192.0.2.4"}})
 	if resp.StatusCode != http.StatusServiceUnavailable || len(evs) != 1 || evs[0].Reason != sandbox.ReasonBusy {
 		t.Errorf("fourth: %d %+v, want 503 busy", resp.StatusCode, evs)
 	}
 	if !strings.Contains(evs[0].Msg, "try again in a moment") || time.Since(start) > time.Second {
 		t.Errorf("busy answer %q after %v: want a clear message at once", evs[0].Msg, time.Since(start))
 	}
-	// The first finishes: the second runs and the third moves up.
+	// The first finishes: the second runs and the third moves up (it
+	// waits there while the second runs), then runs when the second ends.
 	send(t, first, map[string]bool{"stop": true})
 	recvUntil(t, first, sandbox.KindExit)
-	if got := kinds(recvUntil(t, second, sandbox.KindExit)); got != "build stdout exit" {
+	if got := kinds(recvUntil(t, second, sandbox.KindStdout)); got != "build stdout" {
 		t.Errorf("second after admission: %q", got)
 	}
-	evs = recvUntil(t, third, sandbox.KindExit)
-	if evs[0].Kind != sandbox.KindQueued || evs[0].Position != 1 {
-		t.Errorf("third: %+v, want it to move to place 1 first", evs)
+	if e := recv(t, third); e.Kind != sandbox.KindQueued || e.Position != 1 {
+		t.Errorf("third: %+v, want it to move to place 1", e)
+	}
+	send(t, second, map[string]bool{"stop": true})
+	recvUntil(t, second, sandbox.KindExit)
+	if got := kinds(recvUntil(t, third, sandbox.KindExit)); got != "build stdout exit" {
+		t.Errorf("third after admission: %q", got)
 	}
 }
 

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/http"
 	"reflect"
 	"strings"
 	"testing"
@@ -68,29 +69,48 @@ func testRunStop(t *testing.T, bt *browserTest) {
 // sandbox's 5 s run timeout ends it).
 const blocking = "package main\n\nimport (\n\t\"fmt\"\n\t\"time\"\n)\n\nfunc main() {\n\tfmt.Println(\"holding the only slot\")\n\ttime.Sleep(20 * time.Second)\n}\n"
 
-// The place in line, live: with one run slot taken by a program started
-// over a websocket from here, the learner's run waits and says so, then
-// runs when the slot is free.
+// The place in line, live: with the one run slot taken by another
+// learner's program (a websocket from here, with an address of its own),
+// the learner's run waits and says its place, then runs when the slot is
+// free. With the slot taken by the learner's own other run, it waits for
+// that, and says so.
 func testRunQueuePosition(t *testing.T, bt *browserTest) {
-	qt := bt.serve(t, site{config: server.Config{MaxRuns: 1}})
-	tab := qt.openLesson(t)
+	qt := bt.serve(t, site{config: server.Config{MaxRuns: 1, TrustProxy: true}})
+	for _, tc := range []struct {
+		name, from, want string
+	}{
+		{"another learner's run", "192.0.2.7", "1st in line"},
+		{"the learner's own run", "", "Waiting for your other run to finish"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testWaitBehind(t, bt, qt, tc.from, tc.want) })
+	}
+}
 
-	c := startRun(t, qt.url, sandbox.Request{Files: map[string]string{"main.go": blocking}})
+// testWaitBehind runs cellHello while a program started from address from
+// ("" for the browser's own) holds the one slot of qt, and checks that the
+// cell says want while it waits, and runs once the slot is free.
+func testWaitBehind(t *testing.T, bt, qt *browserTest, from, want string) {
+	tab := qt.openLesson(t)
+	header := http.Header{}
+	if from != "" {
+		header.Set("X-Forwarded-For", from)
+	}
+	c := startRun(t, qt.url, header, sandbox.Request{Files: map[string]string{"main.go": blocking}})
 	readUntil(t, c, sandbox.KindStdout)
 	held := time.Now()
 	do(t, tab, "press run", chromedp.Click(button(cellHello, "run")))
-	// The wait ends on the place in line, or on a run that did not wait.
-	st := poll(t, tab, "the run to wait in line", browserWait, statusExpr(cellHello), func(s cellStatus) bool {
+	// The wait ends on the words wanted, or on a run that did not wait.
+	st := poll(t, tab, "the run to wait", browserWait, statusExpr(cellHello), func(s cellStatus) bool {
 		switch s.State {
 		case "idle", "connecting":
 			return false
 		case "waiting":
-			return strings.Contains(s.Text, "1st in line")
+			return strings.Contains(s.Text, want)
 		}
 		return true
 	})
 	if st.State != "waiting" {
-		failShot(t, tab, "with the only slot taken the status is %s %q, want waiting, 1st in line", st.State, st.Text)
+		failShot(t, tab, "with the only slot taken the status is %s %q, want waiting, %s", st.State, st.Text, want)
 	}
 	t.Logf("slot taken → %q after %v", st.Text, time.Since(held))
 	if v := eval[cellView](t, tab, cellExpr(cellHello)); v.Stdout != "" {
@@ -178,12 +198,12 @@ func testRunGOMAXPROCS(t *testing.T, bt *browserTest) {
 }
 
 // startRun starts a run over a websocket to the site at url, as the page
-// does, and closes the socket when t ends.
-func startRun(t *testing.T, url string, req sandbox.Request) *websocket.Conn {
+// does, sending header with the upgrade, and closes the socket when t ends.
+func startRun(t *testing.T, url string, header http.Header, req sandbox.Request) *websocket.Conn {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), browserWait)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/api/ws", nil)
+	c, _, err := websocket.Dial(ctx, "ws"+strings.TrimPrefix(url, "http")+"/api/ws", &websocket.DialOptions{HTTPHeader: header})
 	if err != nil {
 		t.Fatal(err)
 	}

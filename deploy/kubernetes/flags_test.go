@@ -102,7 +102,7 @@ func parseArgs(args []string, flags map[string]flagDoc) (map[string][]string, []
 			i++
 			value = args[i]
 		}
-		if _, dup := set[name]; dup && name != "runner" {
+		if _, dup := set[name]; dup && name != "runner" && name != "host" {
 			errs = append(errs, fmt.Errorf("flag --%s given twice; the last one wins", name))
 		}
 		set[name] = append(set[name], value)
@@ -267,11 +267,14 @@ func checkGrace(t *testing.T, m *manifests, name string, s settings) {
 }
 
 // checkWeb checks that the web tier listens where its Service sends,
-// sends every run to the runner Service, and admits about as many runs
-// as the runners can hold.
+// answers to a public name, sends every run to the runner Service, and
+// admits about as many runs as the runners can hold.
 func checkWeb(t *testing.T, m *manifests, c *corev1.Container, s settings) {
 	checkListen(t, c, s)
 	checkAdmission(t, m, s)
+	if len(s.args["host"]) == 0 && s.env["host"] == "" {
+		t.Errorf("web: no --host (RACELAB_HOST): browsers that reach it by the Ingress's name would be refused with 421")
+	}
 	runners := s.args["runner"]
 	if v := s.env["runner"]; len(runners) == 0 && v != "" {
 		runners = []string{v}

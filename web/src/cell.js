@@ -353,7 +353,9 @@ export class Cell {
     const out = this.output;
     switch (ev.kind) {
       case 'queued':
-        out.setStatus('waiting', `waiting: ${ordinal(ev.position || 1)} in line`);
+        // Position 0: held behind the learner's own other run (msg says so).
+        out.setStatus('waiting', ev.position > 0 ? `waiting: ${ordinal(ev.position)} in line`
+          : (ev.msg || 'waiting for your other run to finish…'));
         break;
       case 'build':
         out.setStatus('running', ev.cached ? 'built earlier · 0 ms, running…' : `built in ${ev.ms || 0} ms, running…`);
