@@ -210,14 +210,17 @@ func TestSplitServeAndRunners(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Six race runs at once spread over the two runners.
+	// Six race runs at once spread over the two runners, each its own
+	// program (built, not taken from a runner's cache of built programs).
 	const n = 6
+	nonce := strconv.FormatInt(time.Now().UnixNano(), 36)
 	var wg sync.WaitGroup
 	errs := make([]error, n)
 	for i := range n {
 		wg.Go(func() {
 			races, code := 0, -2
-			err := postRun(ctx, web.url, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": string(racy)}}, func(e sandbox.Event) bool {
+			src := fmt.Sprintf("%s\n// run %d of %s\n", racy, i, nonce)
+			err := postRun(ctx, web.url, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}}, func(e sandbox.Event) bool {
 				switch e.Kind {
 				case sandbox.KindRace:
 					races++
