@@ -75,8 +75,8 @@ func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
 	if req.Mode == "" {
 		req.Mode = sandbox.ModeRun
 	}
-	o := newObserved()
-	err := r.Run(ctx, req, o.add)
+	o := NewObserved()
+	err := r.Run(ctx, req, o.Add)
 	res := Result{Cell: j.Cell, Variant: j.Variant, Took: time.Since(start)}
 	if err != nil {
 		res.Err = err
@@ -116,7 +116,8 @@ type runOut struct {
 	exit           *sandbox.Event
 }
 
-func newObserved() *Observed { return &Observed{} }
+// NewObserved returns an Observed of no event yet.
+func NewObserved() *Observed { return &Observed{} }
 
 // run returns the output of run i (events of an unrepeated request, and
 // the build's, carry 0).
@@ -130,7 +131,8 @@ func (o *Observed) run(i int) *runOut {
 	return o.runs[i-1]
 }
 
-func (o *Observed) add(e sandbox.Event) {
+// Add takes in one event of the request's runs.
+func (o *Observed) Add(e sandbox.Event) {
 	switch e.Kind {
 	case sandbox.KindStdout:
 		o.run(e.Run).stdout.WriteString(e.Data)

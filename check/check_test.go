@@ -12,15 +12,15 @@ import (
 // stderr and the exit reason and code. A single run is unrepeated (its
 // events carry run 0, as the sandbox sends them).
 func observe(runs ...run) *Observed {
-	o := newObserved()
+	o := NewObserved()
 	for i, r := range runs {
 		n := i + 1
 		if len(runs) == 1 {
 			n = 0
 		}
-		o.add(sandbox.Event{Kind: sandbox.KindStdout, Run: n, Data: r.stdout})
-		o.add(sandbox.Event{Kind: sandbox.KindStderr, Run: n, Data: r.stderr})
-		o.add(sandbox.Event{Kind: sandbox.KindExit, Run: n, Reason: r.reason, Code: r.code})
+		o.Add(sandbox.Event{Kind: sandbox.KindStdout, Run: n, Data: r.stdout})
+		o.Add(sandbox.Event{Kind: sandbox.KindStderr, Run: n, Data: r.stderr})
+		o.Add(sandbox.Event{Kind: sandbox.KindExit, Run: n, Reason: r.reason, Code: r.code})
 	}
 	return o
 }
@@ -75,16 +75,52 @@ func TestUnmet(t *testing.T) {
 }
 
 func TestUnmetAsm(t *testing.T) {
-	o := newObserved()
-	o.add(sandbox.Event{Kind: sandbox.KindAsm, Lines: []sandbox.AsmLine{
+	o := NewObserved()
+	o.Add(sandbox.Event{Kind: sandbox.KindAsm, Lines: []sandbox.AsmLine{
 		{Func: "main.main", Text: "MOVQ AX, BX"},
 		{Func: "main.main", Text: "LOCK XADDQ CX, (DX)"},
 	}})
-	o.add(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+	o.Add(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
 	if got := Unmet([]lessons.Expect{{Kind: "asm", Value: `LOCK XADDQ`}}, o); len(got) != 0 {
 		t.Errorf("LOCK XADDQ present, unmet %v", got)
 	}
 	if got := Unmet([]lessons.Expect{{Kind: "asm", Value: `chansend1`}}, o); len(got) != 1 {
 		t.Errorf("chansend1 absent, unmet %v", got)
+	}
+}
+
+func TestJudge(t *testing.T) {
+	cell := &lessons.Cell{Mode: "race", Expect: []lessons.Expect{{Kind: "race"}, {Kind: "exit", Value: "66"}}}
+	v := Judge(cell, observe(run{stderr: race, reason: sandbox.ReasonExited, code: 66}))
+	if !v.OK || len(v.Missed) != 0 || strings.Join(v.Claims, "; ") != "a data race is reported; exit status 66" {
+		t.Errorf("a race as claimed: %+v", v)
+	}
+	v = Judge(cell, observe(ok("n = 2000\n")))
+	if v.OK || len(v.Missed) != 2 || !strings.Contains(v.Missed[0], "Run it again") || !strings.Contains(v.Missed[1], "exit status 66, but it exited with status 0") {
+		t.Errorf("no race where one is claimed: %+v", v)
+	}
+	printing := &lessons.Cell{Expect: []lessons.Expect{{Kind: "output-match", Value: `n = \d+`}}}
+	v = Judge(printing, observe(ok("hello\n")))
+	if v.OK || !strings.Contains(v.Missed[0], "output like “n = …”") || !strings.Contains(v.Missed[0], "it printed “hello”") {
+		t.Errorf("other output: %+v", v)
+	}
+}
+
+func TestApplies(t *testing.T) {
+	cell := &lessons.Cell{Mode: "race", Repeat: 20, Expect: []lessons.Expect{{Kind: "race"}}}
+	for _, tt := range []struct {
+		req  sandbox.Request
+		want bool
+	}{
+		{sandbox.Request{Mode: sandbox.ModeRace, Repeat: 20}, true},
+		{sandbox.Request{Mode: sandbox.ModeRun, Repeat: 20}, false},
+		{sandbox.Request{Mode: sandbox.ModeRace, Repeat: 1}, false},
+	} {
+		if got := Applies(cell, &tt.req); got != tt.want {
+			t.Errorf("Applies(%+v) = %v, want %v", tt.req, got, tt.want)
+		}
+	}
+	if Applies(&lessons.Cell{}, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1}) {
+		t.Error("a cell that claims nothing applies")
 	}
 }

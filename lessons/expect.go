@@ -3,6 +3,7 @@ package lessons
 import (
 	"fmt"
 	"regexp"
+	"regexp/syntax"
 	"strconv"
 	"strings"
 )
@@ -263,15 +264,15 @@ func (e Expect) describe() (label, text string) {
 		}
 		return "Expected output", out
 	case "output-match":
-		return "Expected", "output matching " + e.Value
+		return "Expected", "output like " + quote(plainPattern(e.Value))
 	case "some-output":
-		return "Expected", "at least one of the runs prints output matching " + e.Value
+		return "Expected", "at least one of the runs prints output like " + quote(plainPattern(e.Value))
 	case "outputs":
 		return "Expected", "at least " + e.Value + " different outputs across the runs"
 	case "stderr":
-		return "Expected on stderr", e.Value
+		return "Expected on stderr", quote(plainPattern(e.Value))
 	case "asm":
-		return "Expected in the assembly", e.Value
+		return "Expected in the assembly", quote(plainPattern(e.Value))
 	case "exit":
 		return "Expected", "exit status " + e.Value
 	}
@@ -285,4 +286,64 @@ var expectWords = map[string]string{
 	"deadlock":      "the program deadlocks",
 	"timeout":       "the program is stopped by the time limit",
 	"compile-error": "the build fails",
+}
+
+// Words says the expectation in words for a learner: "a data race is
+// reported", "output like “n = …”". Patterns are shown as the text they
+// look for, not as regular expressions (see plainPattern).
+func (e Expect) Words() string {
+	label, text := e.describe()
+	switch label {
+	case "Expected output":
+		return "it prints " + quote(text)
+	case "Expected on stderr":
+		return "its standard error shows " + text
+	case "Expected in the assembly":
+		return "the assembly has " + text
+	}
+	return text
+}
+
+// quote puts s in quotation marks, as the page shows a text to look for.
+func quote(s string) string { return "“" + s + "”" }
+
+// plainPattern renders a regular expression for a learner: the text it
+// looks for, escapes dropped, anything it leaves open shown as "…", and
+// alternatives joined by "or": `goroutine 1 \[chan receive\]` reads
+// “goroutine 1 [chan receive]”, `n = \d+` reads “n = …”.
+func plainPattern(re string) string {
+	r, err := syntax.Parse(re, syntax.Perl)
+	if err != nil {
+		return re
+	}
+	var b strings.Builder
+	writePlain(&b, r.Simplify())
+	return strings.TrimSpace(b.String())
+}
+
+// writePlain writes r's plain form to b.
+func writePlain(b *strings.Builder, r *syntax.Regexp) {
+	switch r.Op {
+	case syntax.OpLiteral:
+		b.WriteString(string(r.Rune))
+	case syntax.OpConcat:
+		for _, s := range r.Sub {
+			writePlain(b, s)
+		}
+	case syntax.OpCapture:
+		writePlain(b, r.Sub[0])
+	case syntax.OpAlternate:
+		for i, s := range r.Sub {
+			if i > 0 {
+				b.WriteString(" or ")
+			}
+			writePlain(b, s)
+		}
+	case syntax.OpBeginLine, syntax.OpEndLine, syntax.OpBeginText, syntax.OpEndText, syntax.OpEmptyMatch,
+		syntax.OpWordBoundary, syntax.OpNoWordBoundary:
+	default: // a class, a repetition, any character: what the pattern leaves open
+		if !strings.HasSuffix(b.String(), "…") {
+			b.WriteString("…")
+		}
+	}
 }

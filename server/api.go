@@ -38,7 +38,7 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	out := remote.NewEventWriter(w, s.cfg.WriteTimeout, cancel)
-	f := &flow{s: s, client: clientKey(r, s.cfg.TrustProxy), req: req, send: out.Send, cancel: cancel}
+	f := &flow{s: s, client: clientKey(r, s.cfg.TrustProxy), req: req, send: out.Send, cancel: cancel, judge: s.judgeFor(req)}
 	if err := s.serveRun(ctx, f); err != nil {
 		if !out.Started() {
 			s.writeError(w, err) // nothing ran: the status says why

@@ -101,6 +101,7 @@ type flow struct {
 	ending   chan struct{}            // closed as the run's last event goes out; nil when no one waits for it
 	exit     sandbox.Event            // the last exit, for the log
 	outBytes int                      // of stdout and stderr, for the log
+	judge    *judge                   // of a lesson cell's claims; nil for none
 }
 
 // emit passes e on to the client.
@@ -116,6 +117,11 @@ func (f *flow) emit(e sandbox.Event) {
 		f.outBytes += len(e.Data)
 	}
 	f.s.metrics.observe(f.req.Mode, e)
+	if f.judge != nil {
+		if v, ok := f.judge.see(e, f.req); ok {
+			f.send(v) // the verdict goes just before the event that ends the run
+		}
+	}
 	if f.ending != nil && e.Ends(f.req) {
 		close(f.ending)
 		f.ending = nil

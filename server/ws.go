@@ -158,7 +158,7 @@ func (ws *wsConn) handle(ctx context.Context, b []byte, run *wsRun, done <-chan 
 
 // run admits and executes req, streaming its events.
 func (ws *wsConn) run(ctx context.Context, run *wsRun, req *sandbox.Request) {
-	f := &flow{s: ws.s, client: ws.client, req: req, send: ws.send, cancel: run.cancel, ending: run.ending}
+	f := &flow{s: ws.s, client: ws.client, req: req, send: ws.send, cancel: run.cancel, ending: run.ending, judge: ws.s.judgeFor(req)}
 	if err := ws.s.serveRun(ctx, f); err != nil {
 		f.emit(ws.s.classify(err).event())
 	}
