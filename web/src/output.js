@@ -257,7 +257,8 @@ export class Output {
         const n = (sg.text.match(/\n/g) || []).length;
         hidden += n;
         const mark = el('span', 'out-elided');
-        mark.dataset.lines = `⋯ ${n} line${n === 1 ? '' : 's'} of runtime internals and registers\n`;
+        const what = /^(?:rip|pc|lr)\s+0x/m.test(sg.text) ? 'registers and runtime frames' : 'runtime frames';
+        mark.dataset.lines = `⋯ ${n} line${n === 1 ? '' : 's'} of ${what}\n`;
         span.append(mark, el('span', 'out-internal', sg.text));
       }
     }

@@ -81,6 +81,7 @@ function exitedWords(code, { mode = 'run', races = 0, cause = '', stderr = '', e
       if (code === 0) return 'The tests passed, and the race detector found no data race.';
       if (code === 1 && found) return `A test failed: ${found} (reported below).`;
       if (code === 1) return 'A test failed: its output below says which and why.';
+      if (code === 2 && firstLine(stderr, 'panic: ')) return `A test panicked: ${firstLine(stderr, 'panic: ')}. A panic stops all the tests (exit status 2).`;
       break;
     case 'bench':
       if (code === 0) return 'The benchmarks ran: their figures are below.';

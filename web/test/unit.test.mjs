@@ -44,6 +44,7 @@ test('exitWords', () => {
     [{ reason: 'exited', code: 1 }, { mode: 'test' }, /^A test failed/],
     [{ reason: 'exited', code: 1 }, { mode: 'test', races: 1 }, /^A test failed: the race detector found a data race/],
     [{ reason: 'exited', code: 0 }, { mode: 'test' }, /^The tests passed/],
+    [{ reason: 'exited', code: 2 }, { mode: 'test', stderr: 'panic: runtime error: index out of range [1]\n' }, /^A test panicked: runtime error: index out of range \[1\]\. A panic stops all the tests/],
     [{ reason: 'exited', code: 2 }, { mode: 'run', cause: 'deadlock' }, /^Deadlock: every goroutine was blocked.*exit status 2\)\. Below/],
     [{ reason: 'exited', code: 2 }, { mode: 'run', stderr: 'x\npanic: assignment to entry in nil map\n\ngoroutine 1' }, /^The program panicked: assignment to entry in nil map \(exit status 2\)\.$/],
     [{ reason: 'exited', code: 2 }, { mode: 'run', stderr: 'fatal error: concurrent map writes\n' }, /^The Go runtime stopped the program: concurrent map writes/],
