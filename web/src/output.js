@@ -6,8 +6,6 @@
 import { foldDump, dumpStart } from './dump.js';
 import { clock } from './words.js';
 
-export { exitStats } from './words.js';
-
 // Browsers slow to a crawl with many megabytes in one element; the sandbox
 // has its own output limit, and beyond this much the panel says so instead.
 const maxShown = 1 << 20;
