@@ -6,25 +6,55 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
+	"time"
 
 	"github.com/coder/websocket"
 
 	"github.com/racelab/racelab/sandbox"
 )
 
-// fakeViewsSite serves the built-in lessons with, in place of /api/ws, a
-// handler that answers with the raw JSON events of the contract
-// (/tmp/issue5-contract.md) for racyTwo and deadlocked. Its sandbox is
-// never asked to run anything.
+// fakeRun answers /api/ws in place of the server: for each request, the
+// events its script gives (maps, sent as JSON), with a time.Duration
+// among them for a pause. It keeps every request it was sent, so that a
+// test can check what the page asked for. Its sandbox is never asked to
+// run anything.
+type fakeRun struct {
+	script func(sandbox.Request) []any
+	mu     sync.Mutex
+	reqs   []sandbox.Request
+}
+
+func (f *fakeRun) site() site {
+	return site{runner: sandbox.RunnerFunc(refuseRun), ws: f.serve}
+}
+
+// requests returns the requests the page sent, in order.
+func (f *fakeRun) requests() []sandbox.Request {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]sandbox.Request(nil), f.reqs...)
+}
+
+// fakeViewsSite serves the built-in lessons with the fake events of the
+// views' contract for racyTwo and deadlocked.
 func fakeViewsSite() site {
-	return site{runner: sandbox.RunnerFunc(refuseRun), ws: handleFakeViews}
+	return (&fakeRun{script: func(req sandbox.Request) []any { return events(fakeViewEvents(req.Files["main.go"])) }}).site()
 }
 
 func refuseRun(context.Context, *sandbox.Request, func(sandbox.Event)) error {
-	return errors.New("the fake views site runs nothing: its /api/ws answers every request")
+	return errors.New("the fake site runs nothing: its /api/ws answers every request")
 }
 
-func handleFakeViews(w http.ResponseWriter, r *http.Request) {
+func events(evs []map[string]any) []any {
+	out := make([]any, len(evs))
+	for i, e := range evs {
+		out[i] = e
+	}
+	return out
+}
+
+func (f *fakeRun) serve(w http.ResponseWriter, r *http.Request) {
 	c, err := websocket.Accept(w, r, nil)
 	if err != nil {
 		return
@@ -39,8 +69,19 @@ func handleFakeViews(w http.ResponseWriter, r *http.Request) {
 	if err := json.Unmarshal(b, &req); err != nil {
 		return
 	}
-	for _, ev := range fakeViewEvents(req.Files["main.go"]) {
-		b, _ := json.Marshal(ev)
+	f.mu.Lock()
+	f.reqs = append(f.reqs, req)
+	f.mu.Unlock()
+	for _, step := range f.script(req) {
+		if d, ok := step.(time.Duration); ok {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(d):
+			}
+			continue
+		}
+		b, _ := json.Marshal(step)
 		if err := c.Write(ctx, websocket.MessageText, b); err != nil {
 			return
 		}

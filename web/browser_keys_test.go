@@ -3,11 +3,16 @@ package web_test
 import (
 	"context"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/racelab/racelab/sandbox"
 )
 
 // The keys of the whole page (web/src/keys.js): n and p move between
@@ -77,5 +82,140 @@ func TestBrowserLessonKeys(t *testing.T) {
 	nav := eval[[]string](t, tab, navigationsExpr)
 	if path := eval[string](t, tab, `location.pathname`); len(nav) > 0 || path != "/lessons/one" {
 		failShot(t, tab, "n typed in an editor started navigations %q (now at %s), want none", nav, path)
+	}
+}
+
+// The keyboard on a lesson and on the index (web/src/keys.js, toc.js,
+// cell.js): Tab from the top reaches the first editor, where Tab indents
+// and the hint says how to leave (Esc, then Tab); a run started from a
+// button puts the focus on Stop and gives it back after; the lesson's
+// table of contents; n and p on the index.
+func TestBrowserKeyboard(t *testing.T) {
+	fake := &fakeRun{script: func(sandbox.Request) []any {
+		return []any{map[string]any{"kind": "build", "ms": 1}, 1500 * time.Millisecond,
+			map[string]any{"kind": "stdout", "data": "hello\n"}, map[string]any{"kind": "exit", "code": 0, "reason": "exited", "ms": 1500}}
+	}}
+	bt := newBrowserTest(t, fake.site())
+	for _, st := range []subtest{
+		{"TabIntoEditorAndOut", testKeyboardTab},
+		{"FocusDuringRun", testKeyboardFocusDuringRun},
+		{"Contents", testKeyboardContents},
+		{"IndexKeys", testKeyboardIndex},
+	} {
+		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
+	}
+}
+
+// focusView says where the focus is.
+type focusView struct {
+	InEditor string `json:"inEditor"` // data-cell of the editor that has it, if any
+	Action   string `json:"action"`   // data-action of the button that has it, if any
+	Cell     string `json:"cell"`     // data-cell around it
+	Tag      string `json:"tag"`
+	Hint     string `json:"hint"` // the display of the focused editor's hint
+	Text     string `json:"text"`
+}
+
+const focusExpr = `(() => {
+	const a = document.activeElement || document.body;
+	const ed = a.closest('.cm-editor');
+	const fig = a.closest('figure.cell');
+	const pane = a.closest('.cell-pane');
+	const hint = pane ? pane.querySelector('.cell-hint') : null;
+	return {inEditor: ed && fig ? fig.dataset.cell : '', action: a.dataset.action || '', cell: fig ? fig.dataset.cell : '',
+		tag: a.tagName.toLowerCase(), hint: hint ? getComputedStyle(hint).display + ' ' + hint.textContent : '',
+		text: (a.textContent || '').slice(0, 40)};
+})()`
+
+func testKeyboardTab(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	eval[chromedp.Void](t, tab, `document.activeElement && document.activeElement.blur(), window.scrollTo(0, 0)`)
+	var f focusView
+	for i := 0; i < 80 && f.InEditor == ""; i++ {
+		do(t, tab, "press Tab", chromedp.KeyEvent(kb.Tab))
+		f = eval[focusView](t, tab, focusExpr)
+	}
+	if f.InEditor != cellHello {
+		failShot(t, tab, "80 Tabs from the top never reached the first editor; the focus is on %+v", f)
+	}
+	if f.Hint != "block Esc then Tab to leave the editor" {
+		failShot(t, tab, "with the focus in the editor its hint is %q, want it shown", f.Hint)
+	}
+	if d := eval[string](t, tab, `document.querySelector('figure.cell[data-cell="`+cellHello+`"] .cm-content').getAttribute('aria-describedby') || ''`); d == "" ||
+		eval[string](t, tab, `document.getElementById(`+jsString(d)+`).textContent`) != "Esc then Tab to leave the editor" {
+		t.Errorf("the editor is described by %q, want the hint", d)
+	}
+	before := eval[cellView](t, tab, cellExpr(cellHello)).Editor
+	do(t, tab, "press Tab in the editor", chromedp.KeyEvent(kb.Tab))
+	f = eval[focusView](t, tab, focusExpr)
+	after := eval[cellView](t, tab, cellExpr(cellHello)).Editor
+	if f.InEditor != cellHello || strings.Count(after, "\t") != strings.Count(before, "\t")+1 {
+		failShot(t, tab, "Tab in the editor left the focus on %+v and the text %q: want a tab inserted and the focus kept", f, after)
+	}
+	do(t, tab, "press Esc, then Tab", chromedp.KeyEvent(kb.Escape), chromedp.KeyEvent(kb.Tab))
+	f = eval[focusView](t, tab, focusExpr)
+	if f.InEditor != "" || f.Cell != cellHello || f.Action != "run" {
+		failShot(t, tab, "Esc then Tab moved the focus to %+v, want the cell's Run button", f)
+	}
+	if h := eval[string](t, tab, `getComputedStyle(document.querySelector('figure.cell[data-cell="`+cellHello+`"] .cell-hint')).display`); h != "none" {
+		t.Errorf("the hint is %q once the editor lost the focus, want none", h)
+	}
+	do(t, tab, "reset the cell", chromedp.Click(button(cellHello, "reset")))
+}
+
+func testKeyboardFocusDuringRun(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	eval[chromedp.Void](t, tab, `document.querySelector('figure.cell[data-cell="`+cellHello+`"] button[data-action="run"]').focus()`)
+	do(t, tab, "press Enter on Run", chromedp.KeyEvent(kb.Enter))
+	f := poll(t, tab, "the focus on Stop", browserWait, focusExpr, func(f focusView) bool { return f.Action == "stop" })
+	if v := eval[cellView](t, tab, cellExpr(cellHello)); v.over() {
+		t.Fatalf("the run was over (%s) when the focus was seen on Stop: the test proves nothing", v.State)
+	}
+	t.Logf("during the run the focus is on %+v", f)
+	poll(t, tab, "the run to end", browserWait, cellExpr(cellHello), cellView.over)
+	if f = eval[focusView](t, tab, focusExpr); f.Action != "run" || f.Cell != cellHello {
+		failShot(t, tab, "after the run the focus is on %+v, want the Run button again", f)
+	}
+}
+
+// tocView is the lesson's table of contents.
+type tocView struct {
+	Links []string `json:"links"` // href of each entry
+	Texts []string `json:"texts"`
+	Ids   []string `json:"ids"` // the ids of the lesson's ## headings
+}
+
+func testKeyboardContents(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	v := eval[tocView](t, tab, `({links: [...document.querySelectorAll('nav.lesson-toc a')].map((a) => a.getAttribute('href')),
+		texts: [...document.querySelectorAll('nav.lesson-toc a')].map((a) => a.textContent),
+		ids: [...document.querySelectorAll('.lesson-body > h2[id]')].map((h) => '#' + h.id)})`)
+	if len(v.Links) < 2 || !reflect.DeepEqual(v.Links, v.Ids) || v.Texts[0] != "Run a program" {
+		failShot(t, tab, "contents %+v, want a link to each section", v)
+	}
+	do(t, tab, "follow the last entry", chromedp.Click(chromedp.CSS(`nav.lesson-toc li:last-child a`)))
+	if h := eval[string](t, tab, `location.hash`); h != v.Links[len(v.Links)-1] {
+		t.Errorf("after the last entry the page is at %q, want %q", h, v.Links[len(v.Links)-1])
+	}
+}
+
+func testKeyboardIndex(t *testing.T, bt *browserTest) {
+	tab, _ := bt.open(t, "/")
+	waitScript(t, tab)
+	links := eval[[]string](t, tab, `[...document.querySelectorAll('.lesson-list .lesson-link')].map((a) => a.getAttribute('href'))`)
+	if len(links) < 2 {
+		t.Fatalf("the index lists %q, want at least two lessons", links)
+	}
+	focused := func() string {
+		return eval[string](t, tab, `document.activeElement ? document.activeElement.getAttribute('href') || '' : ''`)
+	}
+	for i, step := range []struct{ key, want string }{{"n", links[0]}, {"n", links[1]}, {"p", links[0]}} {
+		do(t, tab, "press "+step.key, chromedp.KeyEvent(step.key))
+		if got := focused(); got != step.want {
+			failShot(t, tab, "key %d (%s) on the index focused %q, want %q", i+1, step.key, got, step.want)
+		}
+	}
+	if got := eval[string](t, tab, `location.pathname`); got != "/" {
+		t.Errorf("n and p on the index went to %s, want them to stay on it", got)
 	}
 }

@@ -15,6 +15,8 @@ func TestBrowserLook(t *testing.T) {
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Themes", testLookThemes},
+		{"ThemeChoice", testLookThemeChoice},
+		{"RunningGlyph", testLookRunningGlyph},
 		{"Phone", testLookPhone},
 		{"WithoutJavaScript", testLookWithoutJavaScript},
 	} {
@@ -56,7 +58,12 @@ const themeExpr = `(() => {
 	};
 	return {dark: matchMedia('(prefers-color-scheme: dark)').matches, pairs: [
 		pair('body', 'body'), pair('lesson text', '.lesson-body p'),
-		pair('editor', 'figure.cell .cm-content'), pair('Run button', 'figure.cell .cell-btn-run')]};
+		pair('editor', 'figure.cell .cm-content'), pair('Run button', 'figure.cell .cell-btn-run'),
+		pair('comment in the editor', 'figure.cell .cm-content .tok-comment'),
+		pair('punctuation in the editor', 'figure.cell .cm-content .tok-punctuation'),
+		pair('caption', 'figure.cell figcaption.cell-expect'),
+		pair('plain code block', '.lesson-body > pre.chroma, .lesson-body .chroma'),
+		pair('contents', 'nav.lesson-toc a')]};
 })()`
 
 func testLookThemes(t *testing.T, bt *browserTest) {
@@ -112,6 +119,96 @@ func luminance(c [4]float64) float64 {
 		return math.Pow((v+0.055)/1.055, 2.4)
 	}
 	return 0.2126*lin(c[0]) + 0.7152*lin(c[1]) + 0.0722*lin(c[2])
+}
+
+// themeState is what the page shows of its theme.
+type themeState struct {
+	Theme  string  `json:"theme"`  // data-theme on the root
+	Select string  `json:"select"` // the theme selector's value
+	Body   float64 `json:"body"`   // the luminance of the body's background
+	Chroma float64 `json:"chroma"` // of a plain code block's
+	Editor float64 `json:"editor"` // of the editor's text
+}
+
+const themeStateExpr = `(() => {
+	const ctx = document.createElement('canvas').getContext('2d', {willReadFrequently: true});
+	const lum = (c) => { ctx.clearRect(0, 0, 1, 1); ctx.fillStyle = c; ctx.fillRect(0, 0, 1, 1);
+		const [r, g, b] = [...ctx.getImageData(0, 0, 1, 1).data].map((v) => { v /= 255; return v <= 0.04045 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; });
+		return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+	return {theme: document.documentElement.dataset.theme || '', select: document.getElementById('theme-select').value,
+		body: lum(getComputedStyle(document.body).backgroundColor),
+		chroma: lum(getComputedStyle(document.querySelector('.lesson-body pre.chroma')).backgroundColor),
+		editor: lum(getComputedStyle(document.querySelector('figure.cell .cm-content')).color)};
+})()`
+
+func chooseTheme(theme string) string {
+	return `(() => {
+	const s = document.getElementById('theme-select');
+	s.value = ` + jsString(theme) + `;
+	s.dispatchEvent(new Event('change', {bubbles: true}));
+})()`
+}
+
+// The theme selector: dark on a light system, remembered across a
+// reload, light on a dark system, and back to the system's.
+func testLookThemeChoice(t *testing.T, bt *browserTest) {
+	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug, chromedp.EmulateViewport(1280, 900), emulateScheme("light"))
+	bt.waitLive(t, tab)
+	dark := func(s themeState) bool { return s.Body < 0.05 && s.Chroma < 0.1 && s.Editor > 0.5 }
+	light := func(s themeState) bool { return s.Body > 0.8 && s.Chroma > 0.8 && s.Editor < 0.1 }
+	if s := eval[themeState](t, tab, themeStateExpr); s.Theme != "" || s.Select != "" || !light(s) {
+		failShot(t, tab, "a fresh page on a light system: %+v, want the system's light theme", s)
+	}
+	eval[chromedp.Void](t, tab, chooseTheme("dark"))
+	if s := eval[themeState](t, tab, themeStateExpr); s.Theme != "dark" || !dark(s) {
+		failShot(t, tab, "dark chosen on a light system: %+v", s)
+	}
+	c := eval[themeColors](t, tab, themeExpr)
+	for _, p := range c.Pairs {
+		if r := contrast(p.FG, p.BG); !p.Missing && r < 4.5 {
+			failShot(t, tab, "dark chosen: %s has contrast %.2f", p.What, r)
+		}
+	}
+	do(t, tab, "reload", chromedp.Reload())
+	bt.waitLive(t, tab)
+	if s := eval[themeState](t, tab, themeStateExpr); s.Theme != "dark" || s.Select != "dark" || !dark(s) {
+		failShot(t, tab, "after a reload: %+v, want the dark theme remembered", s)
+	}
+	screenshot(t, tab, "lesson-dark-chosen.png")
+	do(t, tab, "a dark system", emulateScheme("dark"))
+	eval[chromedp.Void](t, tab, chooseTheme("light"))
+	if s := eval[themeState](t, tab, themeStateExpr); s.Theme != "light" || !light(s) {
+		failShot(t, tab, "light chosen on a dark system: %+v", s)
+	}
+	eval[chromedp.Void](t, tab, chooseTheme(""))
+	if s := eval[themeState](t, tab, themeStateExpr); s.Theme != "" || !dark(s) || eval[string](t, tab, `localStorage.getItem('racelab:theme') || ''`) != "" {
+		failShot(t, tab, "back to the system's on a dark system: %+v", s)
+	}
+}
+
+// The running status's mark is drawn, not a character: ⏵ is missing from
+// many fonts.
+func testLookRunningGlyph(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	type glyph struct {
+		Content string  `json:"content"`
+		Border  float64 `json:"border"`
+		Text    string  `json:"text"`
+	}
+	g := eval[glyph](t, tab, `(() => {
+	const s = document.querySelector('figure.cell .cell-status');
+	s.dataset.state = 'running';
+	const m = s.querySelector('.status-msg');
+	m.textContent = 'running…';
+	const cs = getComputedStyle(m, '::before');
+	const g = {content: cs.content, border: parseFloat(cs.borderLeftWidth), text: s.textContent};
+	s.dataset.state = 'idle';
+	m.textContent = '';
+	return g;
+})()`)
+	if g.Content != `""` || g.Border < 4 || strings.ContainsRune(g.Text, '⏵') {
+		t.Errorf("the running mark is %+v, want an empty content drawn by its border", g)
+	}
 }
 
 func TestContrast(t *testing.T) {
@@ -188,9 +285,10 @@ func testLookPhone(t *testing.T, bt *browserTest) {
 
 // noScriptView is the lesson page as a browser without JavaScript shows it.
 type noScriptView struct {
-	JS    bool `json:"js"`    // the page was marked by its script
-	Live  int  `json:"live"`  // cells with editors
-	Cells int  `json:"cells"` // figure.cell
+	JS    bool   `json:"js"`    // the page was marked by its script
+	Note  string `json:"note"`  // the visible noscript note
+	Live  int    `json:"live"`  // cells with editors
+	Cells int    `json:"cells"` // figure.cell
 	Codes []struct {
 		Height  float64 `json:"height"`
 		Shown   bool    `json:"shown"`
@@ -202,6 +300,7 @@ type noScriptView struct {
 
 const noScriptExpr = `(() => ({
 	js: document.documentElement.classList.contains('js'),
+	note: [...document.querySelectorAll('.noscript-note')].filter((e) => e.getBoundingClientRect().height > 0).map((e) => e.textContent).join(''),
 	live: document.querySelectorAll('figure.cell.cell-live, .cm-editor').length,
 	cells: document.querySelectorAll('figure.cell').length,
 	codes: [...document.querySelectorAll('figure.cell .cell-code pre.chroma')].map((p) => {
@@ -217,6 +316,9 @@ func testLookWithoutJavaScript(t *testing.T, bt *browserTest) {
 	v := eval[noScriptView](t, tab, noScriptExpr)
 	if v.JS || v.Live > 0 {
 		t.Fatalf("the page script ran (js %v, %d live cells or editors): scripts were not disabled", v.JS, v.Live)
+	}
+	if !strings.Contains(v.Note, "Running the examples needs JavaScript") {
+		t.Errorf("without JavaScript the page says %q, want a note that running needs it", v.Note)
 	}
 	l, _ := bt.lib.Lesson(lessonSlug)
 	if v.Cells != len(l.Cells) || len(v.Codes) < v.Cells {

@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -175,4 +176,33 @@ func shot(t *testing.T, tab context.Context, id, name string) {
 func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// screens makes the tests that take the README's pictures write them to
+// testdata/screens (go test ./web -run 'TestBrowserRace|TestBrowserRepeat'
+// -args -screens); without it the pictures go among the artifacts.
+var screens = flag.Bool("screens", false, "write the README's screenshots to web/testdata/screens")
+
+// docShot saves a screenshot of one cell, at three quarters of its size
+// to keep the file small, for the README.
+func docShot(t *testing.T, tab context.Context, id, name string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.ScreenshotScale(chromedp.CSS(fmt.Sprintf(`figure[data-cell=%q]`, id)), 0.75))
+	if err != nil {
+		t.Fatalf("screenshot of %s: %v", id, err)
+	}
+	if !*screens {
+		t.Logf("%s: %s", name, saveArtifact(t, "screens-"+name, png))
+		return
+	}
+	path := filepath.Join("testdata", "screens", name)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s: %d bytes", path, len(png))
 }

@@ -120,4 +120,5 @@ func testRaceViews(t *testing.T, bt *browserTest) {
 	}
 	t.Logf("%s: %+v", m.Heading, m.Races)
 	shot(t, tab, cellRacy, "views-races.png")
+	docShot(t, tab, cellRacy, "race-view.png")
 }

@@ -3,12 +3,18 @@
 
 import { Editors, replaceText, diagnostic, showDiagnostics } from './editor.js';
 import { Output, el, ordinal } from './output.js';
-import { asmView, asmColours, summaryView } from './views.js';
+import { asmView, colourOf, showLineInListing } from './views.js';
+import { summaryView } from './summary.js';
 import { RaceList, stuckView, raceMarks, stuckMarks } from './teach.js';
 import { showMarks, revealLine } from './marks.js';
 import { startRun } from './protocol.js';
 import { load, save, remove } from './storage.js';
 import { markCellRun } from './progress.js';
+import { exitWords, exitStats, runWords, summaryWords, runsProgram as runsProgramModes } from './words.js';
+import { hasDump } from './dump.js';
+import { showCaption } from './caption.js';
+import { expectedNumber } from './expect.js';
+import { sharePanel } from './share.js';
 
 // The buttons of a cell: action, label, what it does (for title and
 // aria-label). Test and Bench appear only in cells with tests.
@@ -19,9 +25,20 @@ const buttons = [
   ['test', 'Test', 'Run the tests with the race detector'],
   ['bench', 'Bench', 'Run the benchmarks'],
   ['fmt', 'Format', 'Format the code with gofmt'],
+  ['share', 'Share', 'Share this code as a link, or copy it as a file'],
   ['reset', 'Reset', 'Restore the original code and forget your edits'],
   ['stop', 'Stop', 'Stop the run'],
 ];
+
+// The architectures an asm cell compiles for (sandbox.Architectures).
+const arches = ['amd64', 'arm64'];
+
+// Side by side: from this width the assembly listing goes beside the
+// source instead of under the output.
+const wide = typeof window !== 'undefined' && window.matchMedia ? window.matchMedia('(min-width: 1100px)') : null;
+
+// The most of a run's standard error the status line's words look at.
+const maxStderrKept = 64 << 10;
 
 // The GOMAXPROCS a learner may pick for a run; '' keeps the cell's own
 // (data-gomaxprocs), or Go's default when the cell sets none.
@@ -66,6 +83,9 @@ function hiddenNames(value, original) {
   return (value || '').split(',').filter((n) => n && n in original);
 }
 
+// hintId numbers the "Esc then Tab" hints of the page's editors.
+let hintCount = 0;
+
 // vetWords sums up go vet's findings for the status line: how many, and
 // the first one with its place.
 function vetWords(errors) {
@@ -100,10 +120,15 @@ export class Cell {
     this.diags = new Map();
     this.marks = new Map();
     this.raceList = null;
+    this.claims = [];
   }
 
-  // mount replaces the highlighted code with editors and adds the toolbar
-  // and the output panel.
+  get baseId() {
+    return this.fig.id || `cell-${this.id}`;
+  }
+
+  // mount replaces the highlighted code with editors and adds the toolbar,
+  // the share panel and the output panel.
   mount() {
     if (this.names.length === 0) return;
     const saved = load(this.key);
@@ -122,29 +147,41 @@ export class Cell {
         pane.hidden = name !== this.names[0];
       }
       box.append(pane);
+      const hint = el('div', 'cell-hint', 'Esc then Tab to leave the editor');
+      hint.id = `editor-hint-${++hintCount}`;
       const view = editors.create({
         parent: pane,
         doc: restored ? saved[name] : this.original[name],
         label: `Go source ${name}`,
+        describedBy: hint.id,
         onRun: () => this.start(this.mode),
         onChange: () => this.save(),
+        onCursor: (line) => this.showInstructions(name, line),
       });
+      pane.append(hint);
       this.views.set(name, view);
       this.watchHover(name, view);
     }
-    this.output = new Output(this.fig.id || `cell-${this.id}`);
+    this.output = new Output(this.baseId);
     const bar = this.makeToolbar();
+    this.body = el('div', 'cell-body');
+    this.side = el('div', 'cell-side');
+    this.side.hidden = true;
+    this.body.append(box, this.side);
     const code = this.fig.querySelector('.cell-code');
-    if (code) code.replaceWith(box);
-    else this.fig.prepend(box);
-    box.after(bar, this.output.root);
+    if (code) code.replaceWith(this.body);
+    else this.fig.prepend(this.body);
+    this.share = sharePanel(el, this.id, () => this.edited(), () => this.names);
+    this.body.after(bar, this.share.root, this.output.root);
+    this.claims = showCaption(this.fig, this.mode);
+    if (wide) wide.addEventListener('change', () => this.placeAsm());
     this.fig.classList.add('cell-live');
     this.fig.classList.toggle('cell-edited', Boolean(restored) && !this.unchanged());
     this.setRunning(false);
   }
 
   paneId(name) {
-    return `${this.fig.id || `cell-${this.id}`}-file-${name}`;
+    return `${this.baseId}-file-${name}`;
   }
 
   makeTabs(box) {
@@ -199,7 +236,10 @@ export class Cell {
     this.buttons = new Map();
     for (const [action, label, what] of buttons) {
       if ((action === 'test' || action === 'bench') && !this.tests) continue;
-      if (action === 'reset') bar.append(this.makeProcs());
+      if (action === 'share') {
+        if (this.mode === 'asm') bar.append(this.makeArch());
+        bar.append(this.makeProcs());
+      }
       const b = el('button', `cell-btn cell-btn-${action}`, label);
       b.type = 'button';
       b.dataset.action = action;
@@ -210,32 +250,45 @@ export class Cell {
       }
       b.title = title;
       b.setAttribute('aria-label', title);
-      b.addEventListener('click', () => this.act(action));
+      b.addEventListener('click', () => this.act(action, b));
       this.buttons.set(action, b);
       bar.append(b);
     }
     return bar;
   }
 
-  // makeProcs makes the labelled GOMAXPROCS selector of the toolbar.
-  makeProcs() {
-    const box = el('label', 'cell-procs');
-    const id = `${this.fig.id || `cell-${this.id}`}-procs`;
+  // makeSelect makes a labelled select of the toolbar.
+  makeSelect(name, label, title, options) {
+    const box = el('label', `cell-${name}`);
+    const id = `${this.baseId}-${name}`;
     box.htmlFor = id;
-    box.append(el('span', 'cell-procs-label', 'GOMAXPROCS'));
-    const select = el('select', 'cell-procs-select');
+    box.append(el('span', `cell-${name}-label`, label));
+    const select = el('select', `cell-${name}-select`);
     select.id = id;
-    select.title = 'How many threads run Go code at once (GOMAXPROCS) in the next run';
-    const def = el('option', '', this.gomaxprocs > 0 ? `${this.gomaxprocs} (lesson)` : 'default');
-    def.value = '';
-    select.append(def);
-    for (const n of procsChoices) {
-      const o = el('option', '', n);
-      o.value = n;
+    select.title = title;
+    for (const [value, text] of options) {
+      const o = el('option', '', text);
+      o.value = value;
       select.append(o);
     }
-    this.procs = select;
     box.append(select);
+    return [box, select];
+  }
+
+  // makeProcs makes the labelled GOMAXPROCS selector of the toolbar.
+  makeProcs() {
+    const def = this.gomaxprocs > 0 ? `${this.gomaxprocs} (lesson)` : 'default';
+    const [box, select] = this.makeSelect('procs', 'GOMAXPROCS', 'How many threads run Go code at once (GOMAXPROCS) in the next run',
+      [['', def], ...procsChoices.map((n) => [n, n])]);
+    this.procs = select;
+    return box;
+  }
+
+  // makeArch makes the architecture selector of an asm cell.
+  makeArch() {
+    const [box, select] = this.makeSelect('arch', 'GOARCH', 'The processor the assembly is for',
+      arches.map((a) => [a, a]));
+    this.arch = select;
     return box;
   }
 
@@ -245,12 +298,14 @@ export class Cell {
     return intAttr(this.procs ? this.procs.value : '') || this.gomaxprocs;
   }
 
-  act(action) {
+  // act does what a button says; b is the button pressed.
+  act(action, b) {
     switch (action) {
-      case 'run': return this.start(this.mode);
+      case 'run': return this.start(this.mode, b);
       case 'reset': return this.reset();
       case 'stop': return this.stop();
-      default: return this.start(action);
+      case 'share': return this.share.open();
+      default: return this.start(action, b);
     }
   }
 
@@ -297,9 +352,22 @@ export class Cell {
     this.fig.classList.remove('cell-edited');
   }
 
+  // loadShared puts the files of a shared link into the editors (an edit
+  // like any other: saved, and undone by Ctrl+Z), and says so.
+  loadShared(files) {
+    const names = this.names.filter((n) => typeof files[n] === 'string');
+    for (const n of names) replaceText(this.views.get(n), files[n]);
+    const other = Object.keys(files).filter((n) => !this.names.includes(n));
+    let msg = 'This cell shows code from a shared link. Reset brings back the lesson\'s code.';
+    if (names.length === 0) msg = 'The shared link holds no file of this cell, so the lesson\'s code is shown.';
+    else if (other.length > 0) msg += ` The link also held ${other.join(', ')}, which this cell does not have.`;
+    this.output.setStatus('shared', msg);
+    return names.length;
+  }
+
   setRunning(on) {
     for (const [action, b] of this.buttons) {
-      if (action === 'reset') continue;
+      if (action === 'reset' || action === 'share') continue;
       b.disabled = action === 'stop' ? !on : on;
     }
     this.fig.classList.toggle('cell-running', on);
@@ -310,8 +378,9 @@ export class Cell {
     if (this.handle) this.handle.stop();
   }
 
-  // start runs the cell's current files in the given mode.
-  start(mode) {
+  // start runs the cell's current files in the given mode. When a button
+  // started it, the focus goes to Stop while it runs, and back after.
+  start(mode, pressed = null) {
     if (this.handle) return;
     const request = {
       files: this.files(),
@@ -319,7 +388,9 @@ export class Cell {
       gomaxprocs: this.chosenProcs(),
       repeat: repeatable.has(mode) ? this.repeat : 1,
     };
-    this.runNo = 0;
+    if (this.lesson) request.cell = `${this.lesson}/${this.id}`;
+    if (mode === 'asm' && this.arch) request.goarch = this.arch.value;
+    this.run = { mode, runNo: 0, races: 0, runRaces: 0, cause: '', stderr: '', limitMs: 0, arch: request.goarch || '' };
     this.errors = [];
     for (const view of this.views.values()) showDiagnostics(view, []);
     this.diags.clear();
@@ -328,6 +399,8 @@ export class Cell {
     this.output.clear();
     this.output.setStatus('connecting', 'connecting…');
     this.setRunning(true);
+    this.pressed = pressed;
+    if (pressed) this.buttons.get('stop').focus();
     if (mode !== 'fmt') markCellRun(this.lesson, this.id);
     this.handle = startRun(request, {
       onOpen: () => this.output.setStatus('waiting', 'starting…'),
@@ -339,31 +412,43 @@ export class Cell {
   end(how) {
     this.handle = null;
     this.setRunning(false);
+    this.output.stopClock();
     if (how === 'stopped') this.output.setStatus('stopped', 'Stopped.');
-    if (how === 'lost') this.output.setStatus('lost', 'connection lost');
+    if (how === 'lost') this.output.setStatus('lost', 'The connection to the server was lost; the run\'s end is unknown.');
     // fmt sends its parse errors without any stderr: list them too.
     if (this.errors.length > 0 && !this.output.hadStderr) {
       for (const e of this.errors) {
         this.output.append('stderr', `${e.file || '?'}:${e.line || 0}:${e.col || 0}: ${e.msg}\n`);
       }
     }
+    const stop = this.buttons.get('stop');
+    const lost = document.activeElement === stop || document.activeElement === document.body || !document.activeElement;
+    if (this.pressed && lost) this.pressed.focus();
+    this.pressed = null;
   }
 
   event(ev, request) {
     const out = this.output;
+    const r = this.run;
     switch (ev.kind) {
       case 'queued':
         // Position 0: held behind the learner's own other run (msg says so).
         out.setStatus('waiting', ev.position > 0 ? `waiting: ${ordinal(ev.position)} in line`
           : (ev.msg || 'waiting for your other run to finish…'));
         break;
-      case 'build':
-        out.setStatus('running', ev.cached ? 'built earlier · 0 ms, running…' : `built in ${ev.ms || 0} ms, running…`);
+      case 'build': {
+        r.limitMs = ev.timeout_ms > 0 ? ev.timeout_ms : 0;
+        const built = ev.cached ? 'built earlier · 0 ms' : `built in ${ev.ms || 0} ms`;
+        const runs = runsProgramModes.has(request.mode);
+        out.setStatus('running', runs ? `${built}, running…` : `${built}…`);
+        if (runs) out.startClock(r.limitMs);
         break;
+      }
       case 'stdout':
       case 'stderr':
-        this.separate(ev, request);
+        this.enterRun(ev, request);
         if (out.status.dataset.state !== 'running') out.setStatus('running', 'running…');
+        if (ev.kind === 'stderr' && r.stderr.length < maxStderrKept) r.stderr += ev.data || '';
         out.append(ev.kind, ev.data || '');
         break;
       case 'compile_error':
@@ -379,28 +464,21 @@ export class Cell {
         this.asm(ev.lines || []);
         break;
       case 'race':
-        if (ev.race) this.race(ev);
+        this.enterRun(ev, request);
+        if (ev.race) this.race(ev, request);
         break;
       case 'goroutines':
-        out.show(stuckView(ev, (file, line) => this.goto(file, line)));
-        this.addMarks(stuckMarks(ev.goroutines));
+        this.enterRun(ev, request);
+        this.stuck(ev, request);
+        break;
+      case 'verdict':
+        if (ev.verdict && typeof ev.verdict === 'object') out.showVerdict(ev.verdict);
         break;
       case 'exit':
-        if (request.repeat > 1 && ev.run) {
-          out.exitStatus(ev, `Run ${ev.run} of ${request.repeat}: `);
-          if (ev.run < request.repeat) out.status.dataset.state = 'running';
-        } else if (request.mode === 'vet' && this.errors.length > 0) {
-          out.exitStatus({ ...ev, msg: vetWords(this.errors) });
-        } else {
-          out.exitStatus(ev);
-        }
+        this.exit(ev, request);
         break;
       case 'summary':
-        if (ev.summary) {
-          out.show(summaryView(ev.summary));
-          const s = ev.summary;
-          out.setStatus('done', `${s.runs} run${s.runs === 1 ? '' : 's'} finished; ${(s.outputs || []).length} different output${(s.outputs || []).length === 1 ? '' : 's'}.`);
-        }
+        if (ev.summary) this.summary(ev.summary);
         break;
       case 'error':
         out.setStatus('error', ev.msg || 'The run could not start.');
@@ -410,12 +488,58 @@ export class Cell {
     }
   }
 
-  // separate starts a "run N" line when a repeated run's next execution
-  // begins printing.
-  separate(ev, request) {
-    if (request.repeat <= 1 || !ev.run || ev.run === this.runNo) return;
-    this.runNo = ev.run;
-    this.output.line('run', `── run ${ev.run} ──`);
+  // enterRun starts the fold of a repeated request's next run when an
+  // event of it first arrives.
+  enterRun(ev, request) {
+    const r = this.run;
+    if (request.repeat <= 1 || !ev.run || ev.run === r.runNo) return;
+    r.runNo = ev.run;
+    r.runRaces = 0;
+    r.cause = '';
+    r.stderr = '';
+    this.fold = this.output.beginRun(ev.run, request.repeat);
+    this.output.setStatus('running', `Run ${ev.run} of ${request.repeat}…`);
+    this.output.startClock(r.limitMs);
+  }
+
+  // exit says how a run ended: in words that know the mode and what the
+  // run reported, its figures apart.
+  exit(ev, request) {
+    const out = this.output;
+    const r = this.run;
+    const repeated = request.repeat > 1 && ev.run;
+    if (repeated) this.enterRun(ev, request);
+    const ctx = {
+      mode: request.mode,
+      races: repeated ? r.runRaces : r.races,
+      cause: r.cause,
+      stderr: r.stderr,
+      errors: this.errors.length,
+      hiddenErrors: this.errors.some((e) => this.hidden.includes(e.file)),
+    };
+    const words = request.mode === 'vet' && this.errors.length > 0 ? vetWords(this.errors) : exitWords(ev, ctx);
+    const failed = ev.reason !== 'exited' || ev.code !== 0;
+    if (repeated) {
+      if (this.fold) this.fold.querySelector('.run-end').textContent = ` · ${runWords(ev, r.runRaces)}`;
+      out.setStatus(ev.run < request.repeat ? 'running' : (failed ? 'failed' : 'done'), `Run ${ev.run} of ${request.repeat}: ${words}`, exitStats(ev, request.mode));
+      out.setExit(ev);
+      if (this.raceList) this.raceList.setRuns(ev.run);
+      return;
+    }
+    out.setStatus(failed ? 'failed' : 'done', words, exitStats(ev, request.mode));
+    out.setExit(ev);
+    if (r.cause === 'timeout' || r.cause === 'deadlock' || hasDump(r.stderr)) out.foldDump();
+    out.reveal();
+  }
+
+  // summary shows the outcomes of a repeated run first, above the races
+  // and the folded output of each run.
+  summary(s) {
+    const out = this.output;
+    out.show(summaryView(s, expectedNumber(this.claims)), true);
+    if (this.raceList) this.raceList.setRuns(s.runs || 0);
+    out.runsHead.textContent = `The output of each run (${s.runs || 0})`;
+    out.setStatus('done', summaryWords(s));
   }
 
   compileError(ev) {
@@ -438,20 +562,53 @@ export class Cell {
   // asm shows the listing and gives each source line and its
   // instructions one colour; hovering either side highlights the other.
   asm(lines) {
-    const colours = new Map();
+    const seen = new Set();
     const marks = [];
     for (const l of lines) {
       const key = `${l.file}:${l.line}`;
-      if (l.noise || !l.file || !this.views.has(l.file) || colours.has(key)) continue;
-      colours.set(key, colours.size % asmColours);
-      marks.push({ file: l.file, line: l.line, kind: `asm-c${colours.get(key)}`, letter: '', note: '' });
+      if (l.noise || !l.file || !this.views.has(l.file) || !(l.line > 0) || seen.has(key)) continue;
+      seen.add(key);
+      marks.push({ file: l.file, line: l.line, kind: `asm-c${colourOf(l.line)}`, letter: '', note: '' });
     }
     this.asmRoot = asmView(lines, {
-      colourOf: (file, line) => colours.get(`${file}:${line}`) ?? -1,
+      coloured: (file) => this.views.has(file),
       hover: (file, line) => this.hoverSource(file, line),
+      arch: this.run.arch,
     });
-    this.output.show(this.asmRoot);
+    this.asmRoot.addEventListener('click', (e) => {
+      const row = e.target.closest('.asm-line[data-line]');
+      if (row && this.views.has(row.dataset.file)) this.goto(row.dataset.file, Number(row.dataset.line));
+    });
+    this.placeAsm();
     this.addMarks(marks);
+  }
+
+  // placeAsm puts the listing beside the source on a wide screen, and
+  // under the output otherwise; beside, it is as tall as the editor.
+  placeAsm() {
+    const beside = Boolean(this.asmRoot && wide && wide.matches);
+    this.fig.classList.toggle('has-side', beside);
+    this.side.hidden = !beside;
+    if (!this.asmRoot) return;
+    if (beside) {
+      this.side.append(this.asmRoot);
+      const h = this.body.querySelector('.cell-editor').offsetHeight;
+      this.fig.style.setProperty('--editor-h', `${Math.max(h, 160)}px`);
+    } else {
+      this.output.show(this.asmRoot);
+    }
+  }
+
+  // showInstructions lights the instructions of a source line and scrolls
+  // the listing to them: as the cursor moves or the pointer hovers.
+  showInstructions(name, line) {
+    if (!this.asmRoot) return;
+    for (const row of this.asmRoot.querySelectorAll('.asm-line.asm-hot')) row.classList.remove('asm-hot');
+    if (line == null) return;
+    for (const row of this.asmRoot.querySelectorAll('.asm-line[data-line]')) {
+      if (row.dataset.file === name && row.dataset.line === String(line)) row.classList.add('asm-hot');
+    }
+    showLineInListing(this.asmRoot, name, line);
   }
 
   // hoverSource highlights a source line while an instruction of it is
@@ -468,30 +625,36 @@ export class Cell {
   // watchHover highlights the instructions of the source line under the
   // pointer, while a listing is shown.
   watchHover(name, view) {
-    const mark = (line) => {
-      if (!this.asmRoot) return;
-      for (const row of this.asmRoot.querySelectorAll('.asm-line.asm-hot')) row.classList.remove('asm-hot');
-      if (line == null) return;
-      for (const row of this.asmRoot.querySelectorAll('.asm-line[data-line]')) {
-        if (row.dataset.file === name && row.dataset.line === String(line)) row.classList.add('asm-hot');
-      }
-    };
     view.contentDOM.addEventListener('mousemove', (e) => {
       if (!this.asmRoot) return;
       const pos = view.posAtCoords({ x: e.clientX, y: e.clientY });
-      mark(pos == null ? null : view.state.doc.lineAt(pos).number);
+      this.showInstructions(name, pos == null ? null : view.state.doc.lineAt(pos).number);
     });
-    view.contentDOM.addEventListener('mouseleave', () => mark(null));
+    view.contentDOM.addEventListener('mouseleave', () => this.showInstructions(name, null));
   }
 
-  // race lists a race event under the output and marks its lines.
-  race(ev) {
+  // race lists a race event under the output, grouped with the reports of
+  // the same pair of accesses, and marks the lines of a new pair. The
+  // first report of a single run is scrolled into view in the output.
+  race(ev, request) {
     if (!this.raceList) {
-      this.raceList = new RaceList((file, line) => this.goto(file, line));
+      this.raceList = new RaceList((file, line) => this.goto(file, line), request.repeat > 1);
       this.output.show(this.raceList.root);
     }
-    this.raceList.add(ev.race, ev.run || 0);
-    this.addMarks(raceMarks(ev.race, this.raceList.count));
+    this.run.races++;
+    this.run.runRaces++;
+    if (this.raceList.add(ev.race, ev.run || 0)) this.addMarks(raceMarks(ev.race, this.raceList.count));
+    if (request.repeat <= 1 && this.run.races === 1) this.output.reveal();
+  }
+
+  // stuck lists where the goroutines of a dump were; of a repeated run,
+  // only the first dump is listed (the runs' folds hold the others).
+  stuck(ev, request) {
+    this.run.cause = ev.cause || '';
+    if (request.repeat > 1 && this.stuckShown) return;
+    this.stuckShown = true;
+    this.output.show(stuckView(ev, (file, line) => this.goto(file, line)));
+    this.addMarks(stuckMarks(ev.goroutines));
   }
 
   // addMarks adds marks ({file, line, kind, letter, note}) to the editors
@@ -510,7 +673,11 @@ export class Cell {
 
   clearMarks() {
     this.raceList = null;
+    this.stuckShown = false;
+    this.fold = null;
+    if (this.asmRoot) this.asmRoot.remove();
     this.asmRoot = null;
+    this.placeAsm();
     this.hot = null;
     for (const [name, view] of this.views) {
       if (this.marks.has(name)) showMarks(view, []);

@@ -18,6 +18,14 @@ const dark = typeof window !== 'undefined' && window.matchMedia
   ? window.matchMedia('(prefers-color-scheme: dark)')
   : null;
 
+// isDark reports whether the page shows its dark theme: the learner's
+// choice (static/theme.js sets data-theme on the root), else the system's.
+export function isDark(doc = typeof document !== 'undefined' ? document : null) {
+  const chosen = doc ? doc.documentElement.dataset.theme : '';
+  if (chosen === 'dark' || chosen === 'light') return chosen === 'dark';
+  return Boolean(dark && dark.matches);
+}
+
 // The editor's colours are CSS custom properties from app.css, so one
 // theme serves light and dark; only CodeMirror's own base theme (lint
 // tooltips, selection) needs to be told which one is showing.
@@ -56,14 +64,16 @@ const theme = EditorView.theme({
   },
 });
 
-// darkMode follows the system setting while the page is open.
+// darkMode follows the theme while the page is open: the system's
+// setting, and the learner's choice (theme.js fires racelab-theme).
 function darkMode(compartment, views) {
-  if (!dark) return;
-  dark.addEventListener('change', () => {
+  const follow = () => {
     for (const view of views) {
-      view.dispatch({ effects: compartment.reconfigure(EditorView.darkTheme.of(dark.matches)) });
+      view.dispatch({ effects: compartment.reconfigure(EditorView.darkTheme.of(isDark())) });
     }
-  });
+  };
+  if (dark) dark.addEventListener('change', follow);
+  if (typeof document !== 'undefined') document.addEventListener('racelab-theme', follow);
 }
 
 // Editors creates the views of one cell; a single Compartment per cell
@@ -76,8 +86,12 @@ export class Editors {
   }
 
   // create makes an editor for one file. onRun is called on
-  // Ctrl/Cmd+Enter; onChange after every edit.
-  create({ parent, doc, label, onRun, onChange }) {
+  // Ctrl/Cmd+Enter; onChange after every edit; onCursor(line) when the
+  // cursor moves to another line. describedBy names the element that
+  // says how to leave the editor.
+  create({ parent, doc, label, describedBy, onRun, onChange, onCursor = () => {} }) {
+    const attrs = { 'aria-label': label };
+    if (describedBy) attrs['aria-describedby'] = describedBy;
     const state = EditorState.create({
       doc,
       extensions: [
@@ -97,9 +111,12 @@ export class Editors {
         lintGutter(),
         markExtension,
         theme,
-        this.scheme.of(EditorView.darkTheme.of(Boolean(dark && dark.matches))),
-        EditorView.contentAttributes.of({ 'aria-label': label }),
-        EditorView.updateListener.of((u) => { if (u.docChanged) onChange(); }),
+        this.scheme.of(EditorView.darkTheme.of(isDark())),
+        EditorView.contentAttributes.of(attrs),
+        EditorView.updateListener.of((u) => {
+          if (u.docChanged) onChange();
+          if (u.selectionSet && u.view.hasFocus) onCursor(u.state.doc.lineAt(u.state.selection.main.head).number);
+        }),
       ],
     });
     const view = new EditorView({ state, parent });

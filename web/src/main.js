@@ -6,6 +6,23 @@ import { setupKeys } from './keys.js';
 import { setupLiveReload } from './live.js';
 import { markVisited, showProgress } from './progress.js';
 import { adoptEditorStyles } from './styles.js';
+import { showToc } from './toc.js';
+import { parseShare, decodeFiles } from './share.js';
+
+// openShared puts the code of a share link (#share=<cell>.<payload>) into
+// its cell and brings the cell into view.
+async function openShared(cells) {
+  const share = parseShare(window.location.hash);
+  if (!share) return;
+  const cell = cells.get(share.cell);
+  if (!cell) return;
+  try {
+    cell.loadShared(await decodeFiles(share.kind, share.data));
+  } catch {
+    cell.output.setStatus('error', 'The shared link is damaged: its code could not be read. The lesson\'s code is shown.');
+  }
+  cell.fig.scrollIntoView({ block: 'start' });
+}
 
 function main() {
   // Hints for keys that only work with JavaScript show only with it.
@@ -14,17 +31,24 @@ function main() {
   setupKeys();
   setupLiveReload();
   const lesson = document.querySelector('article[data-lesson]');
-  if (lesson) markVisited(lesson.dataset.lesson);
+  if (lesson) {
+    markVisited(lesson.dataset.lesson);
+    showToc(lesson);
+  }
   showProgress(document);
+  const cells = new Map();
   for (const fig of document.querySelectorAll('figure.cell[data-cell]')) {
     try {
-      new Cell(fig).mount();
+      const cell = new Cell(fig);
+      cell.mount();
+      if (cell.output) cells.set(cell.id, cell);
     } catch (err) {
       // One broken cell must not take the others down; its highlighted
       // code stays readable.
       console.error(`racelab: cell ${fig.dataset.cell}:`, err);
     }
   }
+  openShared(cells);
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', main);

@@ -78,24 +78,80 @@ function jump(className, text, frame, goto) {
   return b;
 }
 
-// RaceList is the "Data races (N)" list: one item per race event.
+// raceKey names the pair of accesses of a race report, whichever came
+// first: each access's operation and place (its innermost frame in the
+// user's code, else its innermost frame). Reports of one pair from
+// several runs, or several times in one run, share a key.
+export function raceKey(race) {
+  const sides = (race.accesses || []).slice(0, 2).map((a) => {
+    const f = userFrame(a.stack) || (a.stack || [])[0] || {};
+    return `${a.op || '?'} ${f.file || f.func || '?'}:${f.line || 0}`;
+  });
+  return sides.sort().join(' | ');
+}
+
+// RaceList is the "Data races (N)" list: one item per pair of accesses,
+// however many runs reported it, with the first report's raw text.
 export class RaceList {
-  constructor(goto) {
+  constructor(goto, repeated) {
     this.goto = goto;
+    this.repeated = repeated;
     this.root = el('section', 'cell-races');
     this.heading = el('h3', 'view-heading');
     this.list = el('ol', 'race-list');
     this.root.append(this.heading, this.list);
-    this.count = 0;
+    this.groups = new Map();
+    this.reports = 0;
+    this.runs = 0;
   }
 
-  // add lists one race report, from a run (0 when not repeated).
+  get count() { return this.groups.size; }
+
+  // add lists a race report from a run (0 when not repeated), and returns
+  // whether its pair is new to the list.
   add(race, run) {
-    this.count++;
-    this.heading.textContent = `Data races (${this.count})`;
+    this.reports++;
+    const key = raceKey(race);
+    let g = this.groups.get(key);
+    const isNew = !g;
+    if (isNew) {
+      g = { runs: new Set(), reports: 0, item: this.item(race, run, this.groups.size + 1) };
+      this.groups.set(key, g);
+      this.list.append(g.item);
+    }
+    g.reports++;
+    if (run) g.runs.add(run);
+    this.runs = Math.max(this.runs, run || 0);
+    this.refresh();
+    return isNew;
+  }
+
+  // setRuns says how many runs have finished (the summary's count at the
+  // end), the denominator of "seen in K of N runs".
+  setRuns(n) {
+    this.runs = Math.max(this.runs, n);
+    this.refresh();
+  }
+
+  refresh() {
+    const n = this.groups.size;
+    let heading = `Data races (${n})`;
+    if (this.repeated) heading += `: ${this.reports} report${this.reports === 1 ? '' : 's'} in ${this.runs} run${this.runs === 1 ? '' : 's'}`;
+    this.heading.textContent = heading;
+    for (const g of this.groups.values()) {
+      let seen = '';
+      if (this.repeated) seen = `seen in ${g.runs.size} of ${this.runs} run${this.runs === 1 ? '' : 's'}`;
+      else if (g.reports > 1) seen = `reported ${g.reports} times`;
+      g.item.querySelector('.race-seen').textContent = seen;
+      g.item.dataset.runs = String(g.runs.size);
+    }
+  }
+
+  item(race, run, n) {
     const item = el('li', 'race-item');
-    const title = run ? `Race ${this.count} (run ${run})` : `Race ${this.count}`;
-    item.append(el('div', 'race-title', title));
+    const title = el('div', 'race-title', `Race ${n}`);
+    title.append(' ', el('span', 'race-seen'));
+    item.append(title);
     const accesses = el('ul', 'race-accesses');
     (race.accesses || []).slice(0, 2).forEach((a, i) => {
       const f = userFrame(a.stack);
@@ -115,9 +171,10 @@ export class RaceList {
       accesses.append(li);
     }
     const raw = el('details', 'race-raw');
-    raw.append(el('summary', '', 'The report as the race detector printed it'), el('pre', '', race.raw || ''));
+    const from = run ? ` (run ${run})` : '';
+    raw.append(el('summary', '', `The report as the race detector printed it${from}`), el('pre', '', race.raw || ''));
     item.append(accesses, raw);
-    this.list.append(item);
+    return item;
   }
 }
 

@@ -1,6 +1,5 @@
-// Renderings of the structured events: the assembly listing (asm) and the
-// table of outcomes of a repeated run (summary). Everything from the event
-// goes in through textContent.
+// The assembly listing of an asm event, and what it explains. Everything
+// from the event goes in through textContent.
 
 import { el } from './output.js';
 
@@ -51,19 +50,34 @@ export function explain(text) {
   if (/^LOCK\b/.test(t) || /^XCHG[BWLQ]?\s+\w+,\s*[^\s,]*\(/.test(t)) {
     return 'LOCK: the CPU does this read-modify-write atomically, and it orders memory like a fence: this is what sync/atomic compiles to';
   }
+  // arm64's atomics (ARMv8.1 LSE) and its ordered loads and stores.
+  if (/^(?:LDADD|LDCLR|LDEOR|LDOR|SWP|CAS)A?L?[BHWD]?\b/.test(t)) {
+    return 'an atomic read-modify-write of arm64, with acquire and release ordering: this is what sync/atomic compiles to';
+  }
+  if (/^(?:LDAR|STLR|LDAXR|STLXR)[BHW]?\b/.test(t)) {
+    return 'a load-acquire or store-release of arm64: later accesses cannot move before it, or earlier ones after it';
+  }
   const call = /^CALL\s+runtime\.([A-Za-z0-9_]+)/.exec(t);
   if (call) return runtimeCalls[call[1]] || `runtime.${call[1]}: a call into the Go runtime`;
   return '';
 }
 
+// colourOf gives a source line its colour: its number modulo the number
+// of colours, so that lines up to asmColours - 1 apart never share one,
+// whatever order the listing shows them in.
+export function colourOf(line) {
+  return ((line - 1) % asmColours + asmColours) % asmColours;
+}
+
 // asmView renders an asm event's lines grouped by function: a header per
-// function, then each instruction with its offset and, where it changes,
-// the source line it came from. PCDATA/FUNCDATA lines are hidden until
-// the reader asks for them.
+// function, then each instruction with its source line, its offset and
+// its text; an instruction that needs explaining (LOCK, XCHG, a call
+// into the runtime) is followed by a row that explains it, the first time
+// it appears. PCDATA/FUNCDATA lines are hidden until the reader asks.
 // hover(file, line) is called when the pointer enters an instruction of
-// a source line, and hover(null) when it leaves. colourOf(file, line)
-// gives the line's colour number.
-export function asmView(lines, { hover = () => {}, colourOf = () => -1 } = {}) {
+// a source line, and hover(null) when it leaves. coloured(file) says
+// whether the lines of a file are coloured in an editor.
+export function asmView(lines, { hover = () => {}, coloured = () => false, arch = '' } = {}) {
   const root = el('div', 'cell-asm');
   const id = `asm-noise-${++asmCount}`;
   const toggle = el('div', 'asm-toggle');
@@ -73,11 +87,13 @@ export function asmView(lines, { hover = () => {}, colourOf = () => -1 } = {}) {
   const label = el('label', '', 'show PCDATA/FUNCDATA');
   label.htmlFor = id;
   toggle.append(box, label);
+  if (arch) toggle.append(el('span', 'asm-arch', `GOARCH=${arch}`));
   box.addEventListener('change', () => root.classList.toggle('show-noise', box.checked));
 
   const listing = el('div', 'asm-listing');
   listing.tabIndex = 0;
   listing.setAttribute('aria-label', 'Assembly listing');
+  const explained = new Set();
   let fn = null;
   let where = '';
   for (const line of lines || []) {
@@ -92,95 +108,39 @@ export function asmView(lines, { hover = () => {}, colourOf = () => -1 } = {}) {
     if (line.file) {
       row.dataset.file = line.file;
       row.dataset.line = String(line.line);
-      const c = colourOf(line.file, line.line);
-      if (c >= 0) row.classList.add(`asm-c${c}`);
+      if (coloured(line.file) && line.line > 0) row.classList.add(`asm-c${colourOf(line.line)}`);
       row.addEventListener('mouseenter', () => hover(line.file, line.line));
       row.addEventListener('mouseleave', () => hover(null));
     }
-    const text = el('span', 'asm-text', line.text);
     const why = explain(line.text);
-    if (why) {
-      text.title = why;
-      row.classList.add(/^\s*CALL/.test(line.text) ? 'asm-call' : 'asm-lock');
-    }
-    row.append(
-      el('span', 'asm-src', here !== where ? here : ''),
-      el('span', 'asm-off', String(line.offset).padStart(5, '0')),
-      text,
-    );
+    if (why) row.classList.add(/^\s*CALL/.test(line.text) ? 'asm-call' : 'asm-lock');
+    // Every row names its source line: the full place where it changes,
+    // the line number alone, dimmed, where it goes on.
+    const src = el('span', here !== where ? 'asm-src' : 'asm-src asm-same', here !== where ? here : (line.line ? String(line.line) : ''));
+    row.append(src, el('span', 'asm-off', String(line.offset).padStart(5, '0')), el('span', 'asm-text', line.text));
     if (!line.noise) where = here;
     listing.append(row);
+    if (why && !explained.has(why)) {
+      explained.add(why);
+      const note = el('div', 'asm-note', why);
+      note.setAttribute('role', 'note');
+      listing.append(note);
+    }
   }
   if (!lines || lines.length === 0) listing.append(el('div', 'asm-empty', 'The listing is empty.'));
   root.append(toggle, listing);
   return root;
 }
 
-function counts(map) {
-  return Object.entries(map || {})
-    .sort((a, b) => b[1] - a[1])
-    .map(([k, n]) => `${k} ×${n}`)
-    .join(', ');
-}
-
-// The most of an output a bar's label shows; the whole is in its title.
-const labelLines = 3;
-const labelChars = 160;
-
-// outputLabel shortens an output to a few lines for a bar's label.
-export function outputLabel(text) {
-  if (text === '') return '(no output)';
-  let lines = text.split('\n');
-  let cut = lines.length > labelLines;
-  lines = lines.slice(0, labelLines);
-  let s = lines.join('\n');
-  if (s.length > labelChars) {
-    s = s.slice(0, labelChars);
-    cut = true;
+// showLineInListing scrolls a listing, and only it, so that the first
+// instruction of a source line is in view; it returns that row, or null.
+export function showLineInListing(root, file, line) {
+  const listing = root.querySelector('.asm-listing');
+  const row = root.querySelector(`.asm-line:not(.asm-noise)[data-file="${CSS.escape(file)}"][data-line="${line}"]`);
+  if (!listing || !row) return null;
+  const top = row.offsetTop - listing.offsetTop;
+  if (top < listing.scrollTop || top + row.offsetHeight > listing.scrollTop + listing.clientHeight) {
+    listing.scrollTop = Math.max(0, top - listing.clientHeight / 3);
   }
-  return cut ? `${s}…` : s;
-}
-
-// bar is one row of the histogram: the output, a bar as long as its share
-// of the runs, and the count. The width is a custom property set through
-// the CSSOM, which the page's style-src 'self' allows (it is not a style
-// attribute in markup); app.css turns it into the bar's width.
-function bar(label, full, count, runs, extraClass) {
-  const row = el('div', `hist-row${extraClass ? ` ${extraClass}` : ''}`);
-  row.setAttribute('role', 'listitem');
-  const text = el('pre', 'hist-label summary-output', label);
-  if (full !== label) text.title = full;
-  const track = el('div', 'hist-track');
-  const fill = el('div', 'hist-bar');
-  fill.style.setProperty('--share', `${runs > 0 ? (100 * count) / runs : 0}%`);
-  track.append(fill);
-  const n = el('span', 'hist-count summary-count', String(count));
-  n.setAttribute('aria-label', `${count} of ${runs} runs`);
-  row.append(text, track, n);
   return row;
-}
-
-// summaryView renders a summary event as a bar chart: each distinct output
-// and how many runs printed it, then the races, exit reasons and codes.
-export function summaryView(s) {
-  const runs = s.runs || 0;
-  const root = el('div', 'cell-summary');
-  root.append(el('h3', 'view-heading', `Outputs of ${runs} run${runs === 1 ? '' : 's'}`));
-  const chart = el('div', 'hist');
-  chart.setAttribute('role', 'list');
-  chart.setAttribute('aria-label', 'Distinct outputs and how many runs printed each');
-  for (const o of s.outputs || []) {
-    const full = o.output + (o.truncated ? '…' : '');
-    chart.append(bar(outputLabel(full), full, o.count, runs));
-  }
-  if (s.others > 0) chart.append(bar('(other outputs)', '(other outputs)', s.others, runs, 'hist-others'));
-  const facts = [`races in ${s.races || 0} of ${runs} runs`];
-  const reasons = counts(s.reasons);
-  if (reasons) facts.push(`endings: ${reasons}`);
-  const codes = counts(s.codes);
-  if (codes) facts.push(`exit codes: ${codes}`);
-  const p = el('p', 'summary-facts', facts.join(' · '));
-  if (s.races > 0) p.classList.add('has-races');
-  root.append(chart, p);
-  return root;
 }
