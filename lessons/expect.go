@@ -264,15 +264,15 @@ func (e Expect) describe() (label, text string) {
 		}
 		return "Expected output", out
 	case "output-match":
-		return "Expected", "output like " + quote(plainPattern(e.Value))
+		return "Expected", "output matching " + e.Value
 	case "some-output":
-		return "Expected", "at least one of the runs prints output like " + quote(plainPattern(e.Value))
+		return "Expected", "at least one of the runs prints output matching " + e.Value
 	case "outputs":
 		return "Expected", "at least " + e.Value + " different outputs across the runs"
 	case "stderr":
-		return "Expected on stderr", quote(plainPattern(e.Value))
+		return "Expected on stderr", e.Value
 	case "asm":
-		return "Expected in the assembly", quote(plainPattern(e.Value))
+		return "Expected in the assembly", e.Value
 	case "exit":
 		return "Expected", "exit status " + e.Value
 	}
@@ -289,18 +289,26 @@ var expectWords = map[string]string{
 }
 
 // Words says the expectation in words for a learner: "a data race is
-// reported", "output like “n = …”". Patterns are shown as the text they
-// look for, not as regular expressions (see plainPattern).
+// reported", "it prints output like “n = …”". Patterns are shown as the
+// text they look for, not as regular expressions (see plainPattern); the
+// caption (the author's line, which the page reads back) keeps them.
 func (e Expect) Words() string {
-	label, text := e.describe()
-	switch label {
-	case "Expected output":
-		return "it prints " + quote(text)
-	case "Expected on stderr":
-		return "its standard error shows " + text
-	case "Expected in the assembly":
-		return "the assembly has " + text
+	switch e.Kind {
+	case "output":
+		if out := strings.TrimRight(e.Value, "\n"); out != "" {
+			return "it prints " + quote(out)
+		}
+		return "it prints nothing"
+	case "output-match":
+		return "it prints output like " + quote(plainPattern(e.Value))
+	case "some-output":
+		return "at least one of the runs prints output like " + quote(plainPattern(e.Value))
+	case "stderr":
+		return "its standard error shows " + quote(plainPattern(e.Value))
+	case "asm":
+		return "the assembly has " + quote(plainPattern(e.Value))
 	}
+	_, text := e.describe()
 	return text
 }
 

@@ -94,6 +94,9 @@ type Event struct {
 	// build ran now, and Ms is 0. Results are never kept: the program
 	// runs.
 	Cached bool `json:"cached,omitempty"`
+	// TimeoutMs is the wall-time limit of each run of the program, for
+	// build (the page counts it down while a run goes on).
+	TimeoutMs int64 `json:"timeout_ms,omitempty"`
 	// StartMs is the part of a build event's Ms spent starting the
 	// container (the runtime, namespaces, mounts) before the build ran;
 	// 0 when the backend starts none.

@@ -96,7 +96,7 @@ func AfterBuild(b BuildResult, mode sandbox.Mode, l sandbox.Limits, run int, dir
 			exit.Reason, exit.Msg = sandbox.ReasonOutput, gotool.AsmCut(len(lines), l)
 		}
 	default:
-		return built(b, run), true
+		return built(b, run, l), true
 	}
 	return append(evs, exit), false
 }
@@ -118,8 +118,9 @@ func formatted(emit func(sandbox.Event), exit *sandbox.Event, b BuildResult, l s
 
 // built is the events of a build that succeeded: the build event, and
 // what the build printed that the learner should see.
-func built(b BuildResult, run int) []sandbox.Event {
-	evs := []sandbox.Event{{Kind: sandbox.KindBuild, Ms: b.Ms, StartMs: b.StartMs, Cached: b.Cached}}
+func built(b BuildResult, run int, l sandbox.Limits) []sandbox.Event {
+	evs := []sandbox.Event{{Kind: sandbox.KindBuild, Ms: b.Ms, StartMs: b.StartMs, Cached: b.Cached,
+		TimeoutMs: l.RunTimeout.Milliseconds()}}
 	if text := gotool.QuietBuild(b.Output); text != "" {
 		evs = append(evs, sandbox.Event{Kind: sandbox.KindStderr, Run: run, Data: text, TMs: b.Ms})
 	}

@@ -85,8 +85,8 @@ func TestAfterBuild(t *testing.T) {
 func TestAfterBuildCarriesMeasures(t *testing.T) {
 	l := sandbox.DefaultLimits()
 	evs, _ := AfterBuild(BuildResult{Ms: 412, StartMs: 38}, sandbox.ModeRace, l, 1, "/work")
-	if b := evs[0]; b.Ms != 412 || b.StartMs != 38 {
-		t.Errorf("build event ms %d start_ms %d, want 412 and 38", b.Ms, b.StartMs)
+	if b := evs[0]; b.Ms != 412 || b.StartMs != 38 || b.TimeoutMs != l.RunTimeout.Milliseconds() {
+		t.Errorf("build event ms %d start_ms %d timeout_ms %d, want 412, 38 and the run timeout", b.Ms, b.StartMs, b.TimeoutMs)
 	}
 	evs, _ = AfterBuild(BuildResult{Status: 2, Output: "x", Ms: 90, CPUMs: 70, PeakBytes: 5 << 20}, sandbox.ModeRun, l, 1, "/work")
 	exit := evs[len(evs)-1]
