@@ -13,12 +13,12 @@ import (
 // serve. It is never modified once published; Reload publishes a new one,
 // so a request reads one consistent set of pages without a lock.
 type site struct {
-	version uint64            // 1 at start-up, one more at each Reload
-	lib     *lessons.Library  // the last library that loaded
-	pages   map[string][]byte // path → rendered page; nil while broken
-	broken  []byte            // the error page served for every page while the lessons do not load
-	missing []byte            // the rendered 404 page
-	changed chan struct{}     // closed when a newer site replaces this one
+	version uint64           // 1 at start-up, one more at each Reload
+	lib     *lessons.Library // the last library that loaded
+	pages   map[string]*body // path → rendered page, ready to serve; nil while broken
+	broken  []byte           // the error page served for every page while the lessons do not load
+	missing []byte           // the rendered 404 page
+	changed chan struct{}    // closed when a newer site replaces this one
 }
 
 // Reload replaces the pages with those of lib, or, when loadErr is not
@@ -47,17 +47,20 @@ func (s *Server) Reload(lib *lessons.Library, loadErr error) {
 
 // render renders the index, every lesson page and the 404 page of lib.
 func (s *Server) render(lib *lessons.Library) (*site, error) {
-	st := &site{lib: lib, pages: map[string][]byte{}, changed: make(chan struct{})}
+	st := &site{lib: lib, pages: map[string]*body{}, changed: make(chan struct{})}
+	var err error
 	all := lib.Lessons()
 	links := make([]lessonLink, len(all))
 	for i, l := range all {
 		links[i] = lessonLink{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, Cells: len(l.Cells)}
 	}
 	var b bytes.Buffer
-	if err := s.tmplExec(&b, "index.html", indexPage{Title: "racelab", Lessons: links, Live: s.cfg.Live}); err != nil {
+	if err = s.tmplExec(&b, "index.html", indexPage{Title: "racelab", Lessons: links, Live: s.cfg.Live}); err != nil {
 		return nil, err
 	}
-	st.pages["/"] = bytes.Clone(b.Bytes())
+	if st.pages["/"], err = page(b.Bytes()); err != nil {
+		return nil, err
+	}
 	for i, l := range all {
 		p := lessonPage{Title: l.Title, Lesson: lessonView{Slug: l.Slug, Title: l.Title, Summary: l.Summary, Order: l.Order, HTML: l.HTML}, Live: s.cfg.Live}
 		if i > 0 {
@@ -67,10 +70,12 @@ func (s *Server) render(lib *lessons.Library) (*site, error) {
 			p.Next = &links[i+1]
 		}
 		b.Reset()
-		if err := s.tmplExec(&b, "lesson.html", p); err != nil {
+		if err = s.tmplExec(&b, "lesson.html", p); err != nil {
 			return nil, err
 		}
-		st.pages["/lessons/"+l.Slug] = bytes.Clone(b.Bytes())
+		if st.pages["/lessons/"+l.Slug], err = page(b.Bytes()); err != nil {
+			return nil, err
+		}
 	}
 	missing, err := s.renderMissing()
 	if err != nil {
@@ -137,3 +142,9 @@ type (
 		Live           bool
 	}
 )
+
+// page is a rendered page ready to serve: asked again each time (it
+// changes when the lessons do), gzipped once.
+func page(html []byte) (*body, error) {
+	return newBody("text/html; charset=utf-8", cacheRevalidate, bytes.Clone(html), nil, nil)
+}

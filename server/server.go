@@ -115,8 +115,7 @@ type Server struct {
 	tmpl    *template.Template
 	site    atomic.Pointer[site] // the pages served now; Reload swaps them
 	reload  sync.Mutex           // serializes Reload
-	static  http.Handler
-	css     []byte // the highlighting styles
+	assets  *assets              // the files under /static/, the highlighting styles among them
 	queue   *admission
 	clients *clients
 	sockets *sockets // the open websockets
@@ -135,14 +134,17 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		cfg:     cfg,
 		runner:  runner,
 		mux:     http.NewServeMux(),
-		static:  http.FileServerFS(web.Static()),
-		css:     []byte(lessons.ChromaCSS()),
 		queue:   newAdmission(cfg.MaxRuns, cfg.ClientRuns, cfg.QueueSize, cfg.ClientQueue),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 		sockets: newSockets(),
 	}
 	s.metrics = newMetrics(s)
-	tmpl, err := web.Templates()
+	a, err := loadAssets(web.Static(), map[string][]byte{"chroma.css": []byte(lessons.ChromaCSS())})
+	if err != nil {
+		return nil, err
+	}
+	s.assets = a
+	tmpl, err := web.Templates(template.FuncMap{"asset": a.url})
 	if err != nil {
 		return nil, fmt.Errorf("server: templates: %w", err)
 	}
@@ -167,8 +169,7 @@ func (s *Server) routes() {
 	s.mux.Handle("GET /metrics", s.metrics.handler())
 	s.browser("GET /{$}", s.handlePage)
 	s.browser("GET /lessons/{slug}", s.handlePage)
-	s.browser("GET /static/chroma.css", s.handleChromaCSS)
-	s.browser("GET /static/", http.StripPrefix("/static/", s.static).ServeHTTP)
+	s.browser("GET /static/{name}", s.assets.handle)
 	s.browser("GET /api/ws", s.ownPage(s.handleWS))
 	s.browser("GET /api/reload", s.handleReload)
 	s.browser("POST /api/run", s.ownPage(s.handleRun))
@@ -207,8 +208,7 @@ func (s *Server) handlePage(w http.ResponseWriter, r *http.Request) {
 		s.handleNotFound(w, r)
 		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Write(page)
+	page.serve(w, r)
 }
 
 func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
@@ -220,11 +220,6 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Write(b.Bytes())
-}
-
-func (s *Server) handleChromaCSS(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	w.Write(s.css)
 }
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {

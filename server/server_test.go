@@ -51,7 +51,7 @@ func TestPages(t *testing.T) {
 		has    []string
 	}{
 		{"/", 200, "text/html", []string{"Lesson One", "The first lesson.", `href="/lessons/one"`, "Lesson Two"}},
-		{"/lessons/one", 200, "text/html", []string{"Lesson One", `class="cell"`, `data-cell="one-1"`, `/static/app.js`, "/lessons/two"}},
+		{"/lessons/one", 200, "text/html", []string{"Lesson One", `class="cell"`, `data-cell="one-1"`, `/static/app.`, `.js" defer`, "/lessons/two"}},
 		{"/lessons/two", 200, "text/html", []string{"Lesson Two", "/lessons/one"}},
 		{"/lessons/nope", 404, "text/html", []string{"/lessons/nope"}},
 		{"/no/such/page", 404, "text/html", nil},

@@ -19,11 +19,13 @@ import (
 //go:embed templates static
 var files embed.FS
 
-// Templates parses every page template. Pages are executed by file name:
-// "index.html", "lesson.html", "404.html" and "error.html"; base.html holds
-// the head, header and footer they share.
-func Templates() (*template.Template, error) {
-	t, err := template.ParseFS(files, "templates/*.html")
+// Templates parses every page template, with funcs. Pages are executed
+// by file name: "index.html", "lesson.html", "404.html" and "error.html";
+// base.html holds the head, header and footer they share, and links the
+// static files by {{asset "app.js"}}: funcs must give asset, which
+// returns the path a static file is served at.
+func Templates(funcs template.FuncMap) (*template.Template, error) {
+	t, err := template.New("").Funcs(funcs).ParseFS(files, "templates/*.html")
 	if err != nil {
 		return nil, fmt.Errorf("web: parse templates: %w", err)
 	}

@@ -2,12 +2,17 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
 	"html/template"
+	"io"
 	"io/fs"
 	"os"
+	"path"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/andybalholm/brotli"
 )
 
 // The page data the server passes; these mirror its structs field for
@@ -110,7 +115,7 @@ func checkCSP(t *testing.T, page string) {
 }
 
 func TestTemplatesExecute(t *testing.T) {
-	tmpl, err := Templates()
+	tmpl, err := Templates(testFuncs)
 	if err != nil {
 		t.Fatalf("Templates() error: %v", err)
 	}
@@ -139,7 +144,7 @@ func TestTemplatesExecute(t *testing.T) {
 }
 
 func TestPageContents(t *testing.T) {
-	tmpl, err := Templates()
+	tmpl, err := Templates(testFuncs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,5 +212,45 @@ func TestStatic(t *testing.T) {
 		if _, err := fs.Stat(static, name); err == nil {
 			t.Errorf("Static() serves %s", name)
 		}
+	}
+}
+
+// testFuncs link each static file by its plain name, as the server would
+// without content hashes.
+var testFuncs = template.FuncMap{"asset": func(name string) string { return "/static/" + name }}
+
+// The compressed forms build.mjs writes beside the static files (which
+// the server sends to browsers that take them) hold exactly those files:
+// a file changed without make web would send its old self.
+func TestCompressedStatic(t *testing.T) {
+	names, _ := fs.Glob(Static(), "*")
+	checked := 0
+	for _, name := range names {
+		dec := map[string]func(io.Reader) (io.Reader, error){
+			".gz": func(r io.Reader) (io.Reader, error) { return gzip.NewReader(r) },
+			".br": func(r io.Reader) (io.Reader, error) { return brotli.NewReader(r), nil },
+		}[path.Ext(name)]
+		if dec == nil {
+			continue
+		}
+		raw, err := fs.ReadFile(Static(), strings.TrimSuffix(name, path.Ext(name)))
+		if err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		f, _ := Static().Open(name)
+		r, err := dec(f)
+		var got []byte
+		if err == nil {
+			got, err = io.ReadAll(r)
+		}
+		f.Close()
+		if err != nil || !bytes.Equal(got, raw) {
+			t.Errorf("%s does not decompress to the file beside it (%v): run make web and commit", name, err)
+		}
+		checked++
+	}
+	if checked < 4 {
+		t.Errorf("%d compressed static files checked, want app.js's and app.css's .br and .gz at least", checked)
 	}
 }
