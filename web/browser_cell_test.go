@@ -110,12 +110,11 @@ type marksView struct {
 	Races   []raceItem       `json:"races"`
 	Stuck   string           `json:"stuck"` // the stuck list's heading
 	Items   []string         `json:"items"` // its items
-	RawBold int              `json:"rawBold"`
 }
 
 type raceItem struct {
 	Accesses []string `json:"accesses"`
-	Raw      string   `json:"raw"`
+	Show     string   `json:"show"` // the label of the button that shows the report as printed
 }
 
 func marksExpr(id string) string {
@@ -132,10 +131,9 @@ func marksExpr(id string) string {
 		heading: h ? h.textContent : '',
 		races: [...f.querySelectorAll('.race-item')].map((li) => ({
 			accesses: [...li.querySelectorAll('.race-access')].map((a) => a.textContent),
-			raw: li.querySelector('.race-raw pre').textContent})),
+			show: (li.querySelector('.race-show') || {}).textContent || ''})),
 		stuck: s ? s.textContent : '',
-		items: [...f.querySelectorAll('.stuck-item')].map((e) => e.textContent),
-		rawBold: f.querySelectorAll('.race-raw b').length};
+		items: [...f.querySelectorAll('.stuck-item')].map((e) => e.textContent)};
 })()`
 }
 
@@ -147,5 +145,29 @@ func clickLine(t *testing.T, tab context.Context, id, sel string) int {
 	const f = document.querySelector('figure.cell[data-cell=' + `+jsString(id)+` + ']');
 	const line = f.querySelector('.cm-activeLine');
 	return line ? [...line.parentNode.children].indexOf(line) + 1 : 0;
+})()`)
+}
+
+// showReport clicks the show button of race item n (from 1) of cell id
+// and reports whether a line of the output holding "WARNING: DATA RACE"
+// is then in view in its stream.
+func showReport(t *testing.T, tab context.Context, id string, n int) bool {
+	t.Helper()
+	do(t, tab, "show the report as printed", chromedp.Click(chromedp.CSS(fmt.Sprintf(`figure[data-cell=%q] .race-item:nth-child(%d) .race-show`, id, n))))
+	return eval[bool](t, tab, `(() => {
+	const f = document.querySelector('figure.cell[data-cell=' + `+jsString(id)+` + ']');
+	for (const s of f.querySelectorAll('.cell-stream')) {
+		const r = s.getBoundingClientRect();
+		if (r.height === 0) continue;
+		const w = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+		for (let n = w.nextNode(); n; n = w.nextNode()) {
+			for (let i = n.data.indexOf('WARNING: DATA RACE'); i >= 0; i = n.data.indexOf('WARNING: DATA RACE', i + 1)) {
+				const g = document.createRange(); g.setStart(n, i); g.setEnd(n, i + 1);
+				const b = g.getBoundingClientRect();
+				if (b.top >= r.top - 1 && b.bottom <= r.bottom + 1) return true;
+			}
+		}
+	}
+	return false;
 })()`)
 }

@@ -74,8 +74,13 @@ func testRaceFakeViews(t *testing.T, bt *browserTest) {
 		!strings.Contains(a[1], "previous read by main goroutine at main.go:13") || !strings.Contains(a[2], "goroutine 7 (running) created at main.go:8") {
 		t.Errorf("first race lists %q", a)
 	}
-	if !strings.Contains(m.Races[1].Raw, "<b>y is not bold</b>") || m.RawBold != 0 {
-		t.Errorf("raw report %q with %d <b> elements, want the text as printed", m.Races[1].Raw, m.RawBold)
+	// The report as printed is in the output, once: the list's button
+	// shows it there.
+	if m.Races[1].Show != "Show the report as printed" {
+		t.Errorf("second race's button %q, want Show the report as printed", m.Races[1].Show)
+	}
+	if !showReport(t, tab, cellHello, 2) {
+		failShot(t, tab, "after Show the report, the report is not in view in the output")
 	}
 	if !slices.ContainsFunc(m.Gutter, func(g string) bool {
 		return strings.HasPrefix(g, "A ") && strings.Contains(g, "write by goroutine 7 in main.main.func1")
@@ -115,8 +120,14 @@ func testRaceViews(t *testing.T, bt *browserTest) {
 	if !reflect.DeepEqual(m.Lines["race-go"], []int{8}) {
 		t.Errorf("creation site marked on %v, want [8]", m.Lines["race-go"])
 	}
-	if len(m.Races) < 1 || !strings.HasPrefix(m.Heading, "Data races (") || !strings.Contains(m.Races[0].Raw, "WARNING: DATA RACE") {
-		failShot(t, tab, "races list %q %+v, want at least one report with its raw text", m.Heading, m.Races)
+	if len(m.Races) < 1 || !strings.HasPrefix(m.Heading, "Data races (") || m.Races[0].Show == "" {
+		failShot(t, tab, "races list %q %+v, want at least one report and its button", m.Heading, m.Races)
+	}
+	if n := strings.Count(eval[string](t, tab, `document.querySelector('figure.cell[data-cell=`+jsString(cellRacy)+`]').textContent`), "WARNING: DATA RACE"); n != len(m.Races) {
+		t.Errorf("the cell shows %d reports for %d races, want each once (in the output)", n, len(m.Races))
+	}
+	if !showReport(t, tab, cellRacy, len(m.Races)) {
+		failShot(t, tab, "after Show the report, the report is not in view in the output")
 	}
 	t.Logf("%s: %+v", m.Heading, m.Races)
 	shot(t, tab, cellRacy, "views-races.png")

@@ -222,6 +222,11 @@ func testRepeatRaceGroups(t *testing.T, bt *browserTest) {
 	}
 	shot(t, tab, c.ID, "views-repeat-races.png")
 	docShot(t, tab, c.ID, "repeat-view.png")
+	// The report as printed is in its run's folded output: the button
+	// opens that run and shows it.
+	if !showReport(t, tab, c.ID, 1) {
+		failShot(t, tab, "after Show the report, no run's output shows it")
+	}
 }
 
 // viewsLesson holds repeated cells for fake summaries: one whose exact

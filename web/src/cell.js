@@ -638,7 +638,8 @@ export class Cell {
   // first report of a single run is scrolled into view in the output.
   race(ev, request) {
     if (!this.raceList) {
-      this.raceList = new RaceList((file, line) => this.goto(file, line), request.repeat > 1);
+      this.raceList = new RaceList((file, line) => this.goto(file, line), request.repeat > 1,
+        (race, run) => this.output.showReport(race.raw || '', run));
       this.output.show(this.raceList.root);
     }
     this.run.races++;

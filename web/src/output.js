@@ -222,21 +222,32 @@ export class Output {
     const s = this.stream;
     if (s.hidden || s.scrollHeight <= s.clientHeight || !(this.revealed || this.atBottom())) return false;
     const at = dumpStart(s.textContent);
-    if (at < 0) return false;
-    const walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
-    let pos = 0;
-    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
-      if (pos + n.data.length > at) {
-        const r = document.createRange();
-        r.setStart(n, at - pos);
-        r.setEnd(n, Math.min(n.data.length, at - pos + 1));
-        s.scrollTop = r.getBoundingClientRect().top - s.getBoundingClientRect().top + s.scrollTop - 4;
-        this.revealed = true;
-        return true;
-      }
-      pos += n.data.length;
+    if (at < 0 || !scrollToOffset(s, at)) return false;
+    this.revealed = true;
+    return true;
+  }
+
+  // showReport brings a race report into view where the output printed
+  // it: in the stream, or in run's fold of a repeated run (opened). raw
+  // is the report as the race event carries it; its first access line
+  // ("Write at 0x… by goroutine 7:") finds it.
+  showReport(raw, run) {
+    let s = this.stream;
+    if (run) {
+      const fold = this.runs.querySelector(`details.run-fold[data-run="${run}"]`);
+      if (!fold) return false;
+      this.runs.open = true;
+      fold.open = true;
+      s = fold.querySelector('.cell-stream');
     }
-    return false;
+    const text = s.textContent;
+    const access = raw.split('\n').find((l) => / at 0x[0-9a-f]+ by /.test(l));
+    let at = access ? text.indexOf(access) : -1;
+    if (at >= 0) at = Math.max(0, text.lastIndexOf('WARNING: DATA RACE', at));
+    else at = text.indexOf('WARNING: DATA RACE');
+    if (at < 0) return false;
+    s.scrollIntoView({ block: 'nearest' });
+    return scrollToOffset(s, at);
   }
 
   // foldDump hides the registers and runtime-internal frames of the
@@ -281,4 +292,22 @@ export class Output {
     if (first) this.extra.prepend(node);
     else this.extra.append(node);
   }
+}
+
+// scrollToOffset scrolls the stream s so that the character at offset at
+// of its text is at its top. It reports whether s holds that offset.
+function scrollToOffset(s, at) {
+  const walker = document.createTreeWalker(s, NodeFilter.SHOW_TEXT);
+  let pos = 0;
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (pos + n.data.length > at) {
+      const r = document.createRange();
+      r.setStart(n, at - pos);
+      r.setEnd(n, Math.min(n.data.length, at - pos + 1));
+      s.scrollTop = r.getBoundingClientRect().top - s.getBoundingClientRect().top + s.scrollTop - 4;
+      return true;
+    }
+    pos += n.data.length;
+  }
+  return false;
 }

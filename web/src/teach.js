@@ -91,10 +91,12 @@ export function raceKey(race) {
 }
 
 // RaceList is the "Data races (N)" list: one item per pair of accesses,
-// however many runs reported it, with the first report's raw text.
+// however many runs reported it. The report as printed is in the output,
+// once: an item's button shows it there (show(race, run)).
 export class RaceList {
-  constructor(goto, repeated) {
+  constructor(goto, repeated, show) {
     this.goto = goto;
+    this.show = show;
     this.repeated = repeated;
     this.root = el('section', 'cell-races');
     this.heading = el('h3', 'view-heading');
@@ -170,10 +172,11 @@ export class RaceList {
         jump('race-jump', `goroutine ${g.goroutine} (${g.state || '?'}) created at ${where(f)}`, f, this.goto));
       accesses.append(li);
     }
-    const raw = el('details', 'race-raw');
-    const from = run ? ` (run ${run})` : '';
-    raw.append(el('summary', '', `The report as the race detector printed it${from}`), el('pre', '', race.raw || ''));
-    item.append(accesses, raw);
+    const from = run ? ` of run ${run}` : '';
+    const show = el('button', 'race-show', `Show the report as printed${from}`);
+    show.type = 'button';
+    show.addEventListener('click', () => this.show(race, run));
+    item.append(accesses, show);
     return item;
   }
 }
