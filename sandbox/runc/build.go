@@ -26,17 +26,23 @@ const statusWait = 2 * time.Second
 // could not be copied out for the repeats.
 const statusKeepFailed = 125
 
-// script is what the first container's shell runs: a blank line on fd 4
-// as it starts, the build, with its output on fd 3 and its status on fd 4,
-// then (for modes that run code) the program itself, which replaces the
-// shell as the container's init process so that signals reach it. The
-// program starts when the host writes a line to fd 5. With keep, the
-// binary is first copied out through fd 6 for the repeats; the program
-// never sees fds 3-6.
+// firstInit is the first container's init: a shell that says it started
+// (a line on fd 4) and then runs the script that racelab writes on fd 7
+// when a request claims the container. Until then it runs nothing; an
+// end of fd 7 without a script (racelab released the container, or died)
+// ends it.
+const firstInit = "echo >&4\n. /proc/self/fd/7\n"
+
+// script is the script of a request that builds: the build, with its
+// output on fd 3 and its status on fd 4, then (for modes that run code)
+// the program itself, which replaces the shell as the container's init
+// process so that signals reach it. The program starts when the host
+// writes a line to fd 5. With keep, the binary is first copied out
+// through fd 6 for the repeats; the program never sees fds 3-7.
 func (j *job) script(keep bool) string {
 	p := j.plan
 	var b strings.Builder
-	b.WriteString("echo >&4\n") // the container has started
+	b.WriteString("exec 7<&-\n")
 	build := p.Build
 	if len(p.Env) > 0 {
 		build = append(append([]string{"env"}, p.Env...), build...)
@@ -56,85 +62,124 @@ func (j *job) script(keep bool) string {
 	// Wait for the host's go-ahead, so that the build event precedes the
 	// program's first output and the program's clock starts after it.
 	b.WriteString("read -r go <&5 || exit 0\n")
-	b.WriteString("exec 5<&- 6>&- ")
-	env := append([]string{"env", "-i"}, gotool.RunEnv(j.req, p, ctrTmp, ctrTmp)...)
-	b.WriteString(gotool.ShellJoin(j.deadline(append(append(env, p.Binary), p.Args...), false)))
-	b.WriteString("\n")
+	b.WriteString("exec 5<&- 6>&- " + j.program(p.Binary) + "\n")
 	return b.String()
 }
 
-// building is the first container of a job: it builds, reports, and waits
-// for the go-ahead to run the program.
-type building struct {
-	j       *job
-	c       *container
-	start   time.Time        // when the container was started
-	log     string           // the build's output, a file: the runtime keeps its own copy of the container's fds open, so a pipe would never report its end
-	started <-chan time.Time // when the build's shell began; closed if it never did
-	status  <-chan int       // the build's status; -1 when the shell died before it could say
-	goAhead *os.File         // a line written here starts the program
-	ours    []*os.File       // racelab's ends of the container's fds, closed by end
-	shell   struct {         // what started said, once read
-		at        time.Time
-		ok, known bool
-	}
+// cachedScript is the script of a request for a program built earlier:
+// no build, the program (copied to the file bound at /prog) at once.
+func (j *job) cachedScript() string {
+	return "exec 3>&- 4>&- 5<&- 6>&- 7<&- " + j.program(ctrProg) + "\n"
 }
 
-// Build starts the first container and waits for the end of its build;
-// see driver.Job.
+// program is the command line of the program at path in the first
+// container: with its own environment, under its deadline.
+func (j *job) program(path string) string {
+	env := append([]string{"env", "-i"}, gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp)...)
+	return gotool.ShellJoin(j.deadline(append(append(env, path), j.plan.Args...), false))
+}
+
+// building is the first container of a run: started ahead, it waits for
+// a script; claimed by a request, it builds, reports, and waits for the
+// go-ahead to run the program.
+type building struct {
+	standing
+	j       *job             // the job that claimed it; nil until then
+	start   time.Time        // when the request claimed it, or began to wait for it
+	sent    time.Time        // when the request's script went to its shell
+	log     string           // the build's output, a file: the runtime keeps its own copy of the container's fds open, so a pipe would never report its end
+	started <-chan time.Time // when the shell began; closed if it never did
+	status  <-chan int       // the build's status; -1 when the shell died before it could say
+	goAhead *os.File         // a line written here starts the program
+	script  *os.File         // the request's script is written here
+}
+
+// Build claims the run's first container, hands it the request and waits
+// for the end of its build; see driver.Job. Ms counts from the claim;
+// StartMs is the part of it the request waited for its container (for
+// its preparation, when it was not ready yet) and handed it the request.
 func (j *job) Build(ctx context.Context, out *stream.Output) (driver.BuildResult, error) {
-	b, err := j.startBuild(out)
-	if err != nil {
-		return driver.BuildResult{}, err
+	start := time.Now()
+	b, err := j.claim(ctx)
+	if b == nil {
+		ms := time.Since(start).Milliseconds()
+		return driver.BuildResult{Stopped: sandbox.ReasonCanceled, Status: -1, Code: -1, Ms: ms}, err
 	}
-	if err := b.awaitStart(ctx); err != nil {
+	b.start = start
+	if err := j.handOver(b, out, j.script(j.keep())); err != nil {
+		b.end()
 		return driver.BuildResult{}, err
 	}
 	return b.await(ctx)
 }
 
-// awaitStart is the start phase: it waits for the build's shell to say
-// it started, at most the runtime timeout. A runtime that does not start
-// the container by then is stopped (killed, if it does not answer
-// either), and the run ends with an error wrapping
-// sandbox.ErrUnavailable. A stop, or a container that ends first, is for
-// the build phase to handle.
-func (b *building) awaitStart(ctx context.Context) error {
-	timeout := b.j.r.cfg.RuntimeTimeout
-	timer := time.NewTimer(timeout)
-	defer timer.Stop()
-	select {
-	case t, ok := <-b.started:
-		b.shell.at, b.shell.ok, b.shell.known = t, ok, true
-	case <-timer.C:
-		b.end()
-		b.j.r.cfg.Log.Error("the runtime did not start a container", "container", b.c.id, "timeout", timeout)
-		return fmt.Errorf("%w: the container runtime did not start a container within %v", sandbox.ErrUnavailable, timeout)
-	case <-ctx.Done():
-	case <-b.c.done:
+// claim waits for the run's first container, and takes it. It returns
+// nil when ctx ended first, or with the error of a preparation that
+// failed (nothing is then prepared for the slot until a run of its own
+// started a container).
+func (j *job) claim(ctx context.Context) (*building, error) {
+	p := j.first
+	if !p.ready(ctx) {
+		return nil, nil
+	}
+	j.first = nil
+	if p.err != nil {
+		j.cold = true
+		return nil, p.err
+	}
+	p.val.j = j
+	return p.val, nil
+}
+
+// handOver gives the claimed first container the request: its files,
+// the memory limit of its mode, where its output goes, and the script its
+// shell runs.
+func (j *job) handOver(b *building, out *stream.Output, script string) error {
+	if err := j.writeFiles(); err != nil {
+		return fmt.Errorf("runc: write the run's files: %w", err)
+	}
+	if err := j.r.setMemory(b.c.id, j.req.Mode); err != nil {
+		return err
+	}
+	b.sink.bind(out)
+	_, err := b.script.WriteString(script)
+	b.script.Close() // the shell reads the script's end
+	b.sent = time.Now()
+	if err != nil {
+		return fmt.Errorf("runc: container %s ended before its run: %w", b.c.id, err)
 	}
 	return nil
 }
 
-// startBuild starts the first container with its fds: 3 the build's
-// output, 4 the status, 5 the go-ahead, and 6 the kept binary for repeats.
-func (j *job) startBuild(out *stream.Output) (*building, error) {
-	b := &building{j: j, log: filepath.Join(j.dir, "build.log")}
-	extra, err := b.openFds(j.keep())
-	defer closeAll(extra) // the container has its own copies once started
+// startFirst starts the place's first container, with its fds: 3 the
+// build's output, 4 the status, 5 the go-ahead, 6 the kept binary, 7 the
+// script; and the file at /prog. It returns once the container's shell
+// is ready.
+func (p place) startFirst(ctx context.Context) (*building, error) {
+	b := &building{standing: standing{sink: &sink{}}, log: filepath.Join(p.dir, "build.log")}
+	fds := b.openFds(p)
+	defer closeAll(fds.theirs) // the container has its own copies once started
+	if fds.err != nil {
+		closeAll(fds.ours)
+		return nil, fds.err
+	}
+	b.ours = fds.ours
+	spec := containerSpec{
+		args:     []string{"/bin/sh", "-c", firstInit},
+		env:      p.r.buildEnv(),
+		workDir:  filepath.Join(p.data, "src"),
+		cacheDir: filepath.Join(p.data, "cache"),
+		binary:   filepath.Join(p.dir, progFile),
+	}
+	id, bundle := p.ctr(1)
+	c, err := p.launch(id, bundle, spec, p.r.memoryAhead(), p.r.cfg.Limits.BuildCPUs, b.sink, fds.theirs)
 	if err != nil {
-		b.closeOurs()
+		closeAll(b.ours)
 		return nil, err
 	}
-	spec := containerSpec{
-		args:     []string{"/bin/sh", "-c", j.script(j.keep())},
-		env:      j.r.buildEnv(),
-		workDir:  filepath.Join(j.data, "src"),
-		cacheDir: filepath.Join(j.data, "cache"),
-	}
-	b.start = time.Now()
-	if b.c, err = j.launch(spec, j.r.cfg.Limits.BuildCPUs, out, extra); err != nil {
-		b.closeOurs()
+	b.c = c
+	if err := awaitReady(ctx, c, b.started); err != nil {
+		p.notReady(ctx, &b.standing, err)
 		return nil, err
 	}
 	return b, nil
@@ -146,33 +191,63 @@ func (j *job) keep() bool {
 	return j.plan.Binary != "" && (j.req.Repeat > 1 || j.r.cache != nil)
 }
 
-// openFds opens the container's fds 3 to 6 and returns them; racelab's
-// ends go to b.
-func (b *building) openFds(keep bool) ([]*os.File, error) {
-	logW, err := os.OpenFile(b.log, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+// openFds opens the first container's fds 3 to 7.
+func (b *building) openFds(p place) *fdSet {
+	fds := &fdSet{}
+	fds.file(b.log, 0o600)
+	sR := fds.pipe(true)
+	b.goAhead = fds.pipe(false)
+	fds.file(filepath.Join(p.dir, keptFile), 0o755)
+	b.script = fds.pipe(false)
+	if fds.err == nil {
+		// The shell reads its script by the name /proc/self/fd/7, which
+		// opens the pipe anew: as the slot's user, it must own it.
+		fds.err = b.script.Chown(p.uid, p.gid)
+	}
+	if fds.err == nil {
+		b.started, b.status = readStatus(sR)
+	}
+	return fds
+}
+
+// fdSet collects the extra fds of a container (its fds 3, 4, … in order)
+// and racelab's ends of the same pipes; the first error stops it.
+type fdSet struct {
+	theirs []*os.File
+	ours   []*os.File
+	err    error
+}
+
+// pipe adds a pipe the container writes (theyWrite) or reads, and returns
+// racelab's end of it.
+func (s *fdSet) pipe(theyWrite bool) *os.File {
+	if s.err != nil {
+		return nil
+	}
+	r, w, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		s.err = err
+		return nil
 	}
-	extra := []*os.File{logW}
-	sR, sW, err := os.Pipe()
+	theirs, ours := r, w
+	if theyWrite {
+		theirs, ours = w, r
+	}
+	s.theirs, s.ours = append(s.theirs, theirs), append(s.ours, ours)
+	return ours
+}
+
+// file adds the file at path, made empty and opened for writing.
+func (s *fdSet) file(path string, perm os.FileMode) {
+	if s.err != nil {
+		return
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, perm)
 	if err != nil {
-		return extra, err
+		s.err = err
+		return
 	}
-	extra, b.ours = append(extra, sW), append(b.ours, sR)
-	b.started, b.status = readStatus(sR)
-	gR, gW, err := os.Pipe()
-	if err != nil {
-		return extra, err
-	}
-	extra, b.ours, b.goAhead = append(extra, gR), append(b.ours, gW), gW
-	if keep {
-		f, err := os.OpenFile(filepath.Join(b.j.dir, "prog"), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-		if err != nil {
-			return extra, err
-		}
-		extra = append(extra, f)
-	}
-	return extra, nil
+	s.theirs = append(s.theirs, f)
 }
 
 // await is the build phase: it waits for the build's status, enforcing
@@ -243,8 +318,10 @@ func (b *building) lateStatus() int {
 
 // failure says when a build container that ended by itself (stopped is
 // "") failed for a reason of the runtime's, not of the learner's code:
-// its shell never started (the runtime refused the bundle), or it was
-// built but ended before the program's go-ahead.
+// its shell died before it could report (the runtime's doing when it
+// logged why), or it was built but ended before the program's go-ahead.
+// (A container that never started fails before its claim: see
+// awaitReady.)
 func (b *building) failure(stopped sandbox.Reason, st int) error {
 	if stopped != "" {
 		// A container racelab stopped itself may leave the runtime
@@ -252,41 +329,13 @@ func (b *building) failure(stopped sandbox.Reason, st int) error {
 		// failure of the runtime.
 		return nil
 	}
-	if !b.shellStarted() {
-		if err := b.c.runtimeError(); err != nil {
-			return err // the runtime's own reason, when it logged one
-		}
-		return fmt.Errorf("%s: container %s did not start (status %d)", b.j.r.runtime, b.c.id, b.c.exitCode())
-	}
 	if st == -1 {
-		// The shell died before it could report: the runtime's doing when
-		// it logged why.
 		return b.c.runtimeError()
 	}
 	if st == 0 && b.j.plan.Binary != "" {
 		return fmt.Errorf("runc: container %s ended between its build and its program", b.c.id)
 	}
 	return nil
-}
-
-// shellStarted reports whether the build's shell said it started.
-func (b *building) shellStarted() bool {
-	_, ok := b.shellAt()
-	return ok
-}
-
-// shellAt returns when the build's shell said it started, waiting for
-// the answer at most statusWait the first time.
-func (b *building) shellAt() (time.Time, bool) {
-	if !b.shell.known {
-		select {
-		case t, ok := <-b.started:
-			b.shell.at, b.shell.ok = t, ok
-		case <-time.After(statusWait):
-		}
-		b.shell.known = true
-	}
-	return b.shell.at, b.shell.ok
 }
 
 // result is the build's result: its output, read from its log, and what
@@ -297,23 +346,11 @@ func (b *building) result(stopped sandbox.Reason, st, code int, ms int64) driver
 	u := r.cg.read(b.c.id)
 	res := driver.BuildResult{Stopped: stopped, Status: st, Code: code, Output: text, Truncated: truncated,
 		MemoryHit: u.limitHits > 0, Ms: ms, CPUMs: u.cpuNs / 1e6, PeakBytes: u.peak}
-	if t, ok := b.shellAt(); ok && stopped == "" && st == 0 {
-		res.StartMs = t.Sub(b.start).Milliseconds()
+	if stopped == "" && st == 0 {
+		// Rounded up: a start that happened is never reported as none.
+		res.StartMs = (b.sent.Sub(b.start) + time.Millisecond - 1).Milliseconds()
 	}
 	return res
-}
-
-// end stops the container if it still runs, waits for it and removes its
-// cgroup; it closes racelab's ends of its fds.
-func (b *building) end() {
-	b.c.stop()
-	b.j.r.cg.remove(b.c.id)
-	b.closeOurs()
-}
-
-func (b *building) closeOurs() {
-	closeAll(b.ours)
-	b.ours = nil
 }
 
 func closeAll(fs []*os.File) {

@@ -40,7 +40,7 @@ const drainWait = time.Second
 
 // start starts the container described by bundle. The container's stdout
 // and stderr are pumped to out; extra become its fds 3, 4, ….
-func (r *Runner) start(id, bundle string, out *stream.Output, extra []*os.File) (*container, error) {
+func (r *Runner) start(id, bundle string, out *sink, extra []*os.File) (*container, error) {
 	p, err := newPipes()
 	if err != nil {
 		return nil, err
@@ -84,10 +84,10 @@ func newPipes() (*pipes, error) {
 // wait pumps the container's output to out until the runtime has exited
 // and the output is drained (at most drainWait after the exit), then
 // closes c.done. It ends then.
-func (c *container) wait(p *pipes, out *stream.Output) {
+func (c *container) wait(p *pipes, out *sink) {
 	var pumps sync.WaitGroup
-	pumps.Go(func() { stream.Pump(p.outR, out.Stdout()) })
-	pumps.Go(func() { stream.Pump(p.errR, out.Stderr()) })
+	pumps.Go(func() { stream.Pump(p.outR, out.writer(false)) })
+	pumps.Go(func() { stream.Pump(p.errR, out.writer(true)) })
 	c.err = c.cmd.Wait()
 	close(c.exited)
 	drained := make(chan struct{})
@@ -104,7 +104,7 @@ func (c *container) wait(p *pipes, out *stream.Output) {
 	}
 	p.outR.Close()
 	p.errR.Close()
-	out.Flush()
+	out.flush()
 	close(c.done)
 }
 
@@ -207,4 +207,13 @@ func (c *container) runtimeError() error {
 		}
 	}
 	return nil
+}
+
+// notStarted is the error of a container that ended before its shell
+// said it started: the runtime's own reason when it logged one.
+func (c *container) notStarted() error {
+	if err := c.runtimeError(); err != nil {
+		return err
+	}
+	return fmt.Errorf("%s: container %s did not start (status %d)", c.r.runtime, c.id, c.exitCode())
 }

@@ -46,18 +46,31 @@ func TestMain(m *testing.M) {
 		}
 		testRunner = r
 		code := m.Run()
-		if left := r.Leftovers(); len(left) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: the suite left behind: %s\n", strings.Join(left, ", "))
-			code = 1
-		}
-		if procs := sandboxProcesses(r); len(procs) > 0 {
-			fmt.Fprintf(os.Stderr, "FAIL: processes of the sandbox user still run: %v\n", procs)
+		if !clean(r, "") {
 			code = 1
 		}
 		r.Close()
+		// Closed, the runner has nothing prepared ahead either.
+		if !clean(r, " after Close") {
+			code = 1
+		}
 		return code
 	}()
 	os.Exit(code)
+}
+
+// clean reports whether r left nothing behind, and says what it left.
+func clean(r *Runner, when string) bool {
+	ok := true
+	if left := r.Leftovers(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the suite left behind%s: %s\n", when, strings.Join(left, ", "))
+		ok = false
+	}
+	if procs := sandboxProcesses(r); len(procs) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: processes of the sandbox user still run%s: %v\n", when, procs)
+		ok = false
+	}
+	return ok
 }
 
 func newTestRunner() (*Runner, error) {
@@ -119,7 +132,9 @@ func runner(t testing.TB) *Runner {
 // sandboxProcesses lists the host processes that belong to this runner's
 // containers: those in one of its cgroups, or running as the sandbox user
 // outside any racelab cgroup (which would be an escape). Processes of
-// other runners (another package's tests) are not counted.
+// other runners (another package's tests) are not counted, nor the
+// waiting shells of the containers prepared ahead for idle slots (see
+// Leftovers).
 func sandboxProcesses(r *Runner) []string {
 	var procs []string
 	ents, _ := os.ReadDir("/proc")
@@ -132,7 +147,7 @@ func sandboxProcesses(r *Runner) []string {
 		if err != nil {
 			continue
 		}
-		mine := strings.Contains(string(cg), "/"+cgroupParent+"/"+r.prefix())
+		mine := strings.Contains(string(cg), "/"+cgroupParent+"/"+r.prefix()) && !preparedAhead(r, string(cg))
 		var st syscall.Stat_t
 		sandboxUser := syscall.Stat(filepath.Join("/proc", pid), &st) == nil &&
 			int(st.Uid) >= r.cfg.UID && int(st.Uid) < r.cfg.UID+r.cfg.Concurrency &&
@@ -143,6 +158,14 @@ func sandboxProcesses(r *Runner) []string {
 		}
 	}
 	return procs
+}
+
+// preparedAhead reports whether the process whose /proc/PID/cgroup is cg
+// is in a container r prepared ahead and holds for an idle slot.
+func preparedAhead(r *Runner, cg string) bool {
+	_, rest, ok := strings.Cut(cg, "/"+cgroupParent+"/")
+	id, _, _ := strings.Cut(rest, "/")
+	return ok && r.standby != nil && r.standby.holds(id)
 }
 
 // result is everything a run emitted.

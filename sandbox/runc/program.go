@@ -3,67 +3,119 @@ package runc
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"strconv"
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/internal/driver"
-	"github.com/racelab/racelab/sandbox/internal/gotool"
-	"github.com/racelab/racelab/sandbox/internal/stream"
+		"github.com/racelab/racelab/sandbox/internal/stream"
 )
 
 // Run executes the built program as execution i; see driver.Job. The
-// first runs in the build's container, the others each in a fresh one
-// with its own empty tmpfs /work and /tmp that vanish with it.
-func (j *job) Run(ctx context.Context, _ int, out *stream.Output) (driver.RunResult, error) {
+// first runs in the run's first container (the build's, or, for a
+// program built earlier, that container with no build), the others each
+// in a fresh one with its own empty tmpfs /work and /tmp that vanish with
+// it. Each container is prepared ahead, and its run's timers start at
+// its go-ahead.
+func (j *job) Run(ctx context.Context, i int, out *stream.Output) (driver.RunResult, error) {
 	if b := j.held; b != nil {
 		j.held = nil
 		defer b.end()
-		return j.goAhead(ctx, b, out)
+		return j.goAhead(ctx, i, b, out)
 	}
-	return j.runAgain(ctx, out)
+	if j.first != nil {
+		return j.runCached(ctx, i, out)
+	}
+	return j.runAgain(ctx, i, out)
 }
 
 // goAhead starts the program in the build's container, with the
 // program's CPU limit and a fresh peak, and supervises it.
-func (j *job) goAhead(ctx context.Context, b *building, out *stream.Output) (driver.RunResult, error) {
-	cg, before := j.r.cg, j.r.cg.read(b.c.id)
-	cg.resetPeak(b.c.id)
-	if err := cg.setCPU(b.c.id, j.r.cfg.Limits.CPUs); err != nil {
-		return driver.RunResult{}, fmt.Errorf("runc: cannot limit the program's CPU: %w", err)
+func (j *job) goAhead(ctx context.Context, i int, b *building, out *stream.Output) (driver.RunResult, error) {
+	before, err := j.programLimits(b.c.id)
+	if err != nil {
+		return driver.RunResult{}, err
 	}
 	if _, err := b.goAhead.Write([]byte("go\n")); err != nil {
 		return driver.RunResult{}, fmt.Errorf("runc: container %s ended between its build and its program", b.c.id)
 	}
+	j.prepareNext(i)
 	stopped := j.supervise(ctx, b.c, out)
 	return j.result(b.c, stopped, before), nil
 }
 
-// Use runs the program built earlier at binary; see driver.Job. Its
-// containers get it bound read-only, as a kept one.
-func (j *job) Use(binary string) { j.binary = binary }
-
-// runAgain runs the kept binary in a fresh container.
-func (j *job) runAgain(ctx context.Context, out *stream.Output) (driver.RunResult, error) {
-	spec := containerSpec{
-		args:   j.deadline(append([]string{ctrProg}, j.plan.Args...), false),
-		env:    gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp),
-		binary: j.binary,
+// runCached runs a program built earlier (see Use) in the run's first
+// container, prepared before the request: the program is copied to the
+// file bound read-only at /prog, and the container's shell runs it.
+func (j *job) runCached(ctx context.Context, i int, out *stream.Output) (driver.RunResult, error) {
+	b, err := j.claim(ctx)
+	if b == nil {
+		return driver.RunResult{Stopped: sandbox.ReasonCanceled, Code: -1}, err
 	}
-	c, err := j.launch(spec, j.r.cfg.Limits.CPUs, out, nil)
+	defer b.end()
+	if err := copyFile(j.binary, filepath.Join(j.dir, progFile)); err != nil {
+		return driver.RunResult{}, fmt.Errorf("runc: copy the program built earlier: %w", err)
+	}
+	before, err := j.programLimits(b.c.id)
 	if err != nil {
 		return driver.RunResult{}, err
 	}
-	defer j.r.cg.remove(c.id)
-	stopped := j.supervise(ctx, c, out)
+	if err := j.handOver(b, out, j.cachedScript()); err != nil {
+		return driver.RunResult{}, err
+	}
+	j.prepareNext(i)
+	stopped := j.supervise(ctx, b.c, out)
+	return j.result(b.c, stopped, before), nil
+}
+
+// programLimits gives the container id the program's CPU limit and a
+// fresh peak, and returns what its cgroup measured so far, which the
+// program's result does not count.
+func (j *job) programLimits(id string) (usage, error) {
+	cg := j.r.cg
+	if err := cg.setCPU(id, j.r.cfg.Limits.CPUs); err != nil {
+		return usage{}, fmt.Errorf("runc: cannot limit the program's CPU: %w", err)
+	}
+	before := cg.read(id)
+	cg.resetPeak(id)
+	return before, nil
+}
+
+// Use runs the program built earlier at binary; see driver.Job. The first
+// container gets a copy of it, the repeats' containers it itself, bound
+// read-only.
+func (j *job) Use(binary string) { j.binary = binary }
+
+// runAgain runs the binary in the fresh container prepared for execution
+// i (during the one before it).
+func (j *job) runAgain(ctx context.Context, i int, out *stream.Output) (driver.RunResult, error) {
+	j.prepareNext(i - 1) // none prepared: the request repeats more than was known
+	p := j.next[0]
+	j.next = j.next[1:]
+	defer p.discard()
+	if !p.ready(ctx) {
+		return driver.RunResult{Stopped: sandbox.ReasonCanceled, Code: -1}, nil
+	}
+	if p.err != nil {
+		return driver.RunResult{}, p.err
+	}
+	s := p.val
+	before := j.r.cg.read(s.c.id)
+	j.r.cg.resetPeak(s.c.id)
+	if err := s.goOn(out); err != nil {
+		return driver.RunResult{}, err
+	}
+	j.prepareNext(i)
+	stopped := j.supervise(ctx, s.c, out)
 	if stopped == "" {
 		// An ending racelab did not cause, with the runtime complaining,
 		// is the runtime's failure, not the program's.
-		if err := c.runtimeError(); err != nil {
+		if err := s.c.runtimeError(); err != nil {
 			return driver.RunResult{}, err
 		}
 	}
-	return j.result(c, stopped, usage{}), nil
+	return j.result(s.c, stopped, before), nil
 }
 
 // supervise is the run phase: it waits for the container to end,

@@ -99,6 +99,7 @@ type Runner struct {
 	cg       cgroups
 	drv      *driver.Driver
 	cache    *bincache.Cache // the programs built; nil when off
+	standby  *standby        // the runs prepared for idle slots; nil until New has set up
 	lock     *os.File        // flock on StateDir: one runner per state directory
 }
 
@@ -141,6 +142,10 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := r.openBinCache(); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
+	}
+	r.standby = newStandby(r)
+	for slot := range cfg.Concurrency {
+		r.standby.fill(slot)
 	}
 	return r, nil
 }
@@ -264,9 +269,13 @@ func (r *Runner) setupDirs() error {
 }
 
 // Close waits for the runs going on (cancel their contexts first to end
-// them quickly) and releases the state directory.
+// them quickly), ends the runs prepared ahead and removes what they made,
+// and releases the state directory.
 func (r *Runner) Close() error {
 	r.drv.Wait()
+	if r.standby != nil {
+		r.standby.close()
+	}
 	if r.lock == nil {
 		return nil
 	}
@@ -277,22 +286,32 @@ func (r *Runner) Close() error {
 
 // Leftovers lists what runs left behind: containers known to the runtime,
 // run directories, mounts under the state directory and cgroups. It is
-// empty whenever no run is going, and the tests assert so.
+// empty whenever no run is going, and the tests assert so. The runs
+// prepared ahead for idle slots (see standby) are not left behind and not
+// listed: their containers have run nothing, and Close removes them;
+// after Close, everything is listed.
 func (r *Runner) Leftovers() []string {
 	var left []string
+	add := func(kind, name string) {
+		// Asked after the listing: a run prepared ahead is held by the
+		// standby from before its first directory is made.
+		if r.standby == nil || !r.standby.holds(name) {
+			left = append(left, kind+" "+name)
+		}
+	}
 	out, _ := r.ask(context.Background(), r.flavour.list()...)
 	for _, id := range strings.Fields(string(out)) {
-		left = append(left, "container "+id)
+		add("container", id)
 	}
 	ents, _ := os.ReadDir(r.runs)
 	for _, e := range ents {
-		left = append(left, "run directory "+e.Name())
+		add("run directory", e.Name())
 	}
 	for _, m := range mountsUnder(r.runs) {
-		left = append(left, "mount "+m)
+		add("mount", m)
 	}
 	for _, id := range r.cg.leftovers(r.prefix()) {
-		left = append(left, "cgroup "+id)
+		add("cgroup", id)
 	}
 	return left
 }
