@@ -9,7 +9,7 @@ import (
 
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/internal/driver"
-		"github.com/racelab/racelab/sandbox/internal/stream"
+	"github.com/racelab/racelab/sandbox/internal/stream"
 )
 
 // Run executes the built program as execution i; see driver.Job. The
