@@ -15,8 +15,9 @@ import (
 
 // benchProgram is a small racy program; n makes each iteration's source
 // unique, so that neither side can reuse the previous iteration's
-// compiled package and both compile the user's code every time, against
-// a warm standard library.
+// compiled package (nor the runner its cache of built programs, which
+// outlives a run of the benchmarks: n starts from freshSeed) and both
+// compile the user's code every time, against a warm standard library.
 func benchProgram(n int) string {
 	return fmt.Sprintf(`package main
 
@@ -44,6 +45,9 @@ func main() {
 }
 `, n)
 }
+
+// freshSeed is a number no earlier run of the benchmarks used.
+func freshSeed() int { return int(time.Now().UnixNano() / 1000 * 1000) }
 
 // bareToolchain runs the same build and program without a sandbox, with
 // a private copy of the warm cache.
@@ -93,9 +97,14 @@ func (bt *bareToolchain) run(b *testing.B, prog string) {
 	}
 }
 
-func runnerRun(b *testing.B, r *Runner, req *sandbox.Request) {
+// runnerRun runs req on r, which must end with an exit of its own;
+// watch, if given, sees every event as it comes.
+func runnerRun(b *testing.B, r *Runner, req *sandbox.Request, watch ...func(sandbox.Event)) {
 	var exit sandbox.Event
 	if err := r.Run(context.Background(), req, func(e sandbox.Event) {
+		for _, w := range watch {
+			w(e)
+		}
 		if e.Kind == sandbox.KindExit {
 			exit = e
 		}
@@ -131,37 +140,67 @@ func benchRunners(b *testing.B) []benchRunner {
 	return rs
 }
 
+// settle waits until every runner of rs has the next run of each idle
+// slot prepared, as a server has between requests, so that no
+// preparation of the last request competes with the next measurement.
+func settle(rs []benchRunner) {
+	for _, br := range rs {
+		s := br.r.standby
+		s.mu.Lock()
+		var ps []*prep
+		for _, p := range s.next {
+			ps = append(ps, p)
+		}
+		s.mu.Unlock()
+		for _, p := range ps {
+			<-p.done
+		}
+	}
+}
+
 // BenchmarkRaceVsBare alternates, in one run on the same machine, the
 // bare `go build -race && ./prog` and the same through a runner on each
-// runtime (a cold container start, the warm cache), and reports each and
-// their ratios to bare: the sandbox's overhead where a learner feels it.
+// runtime (a fresh program: a build, the warm cache), and reports each
+// and their ratios to bare: the sandbox's overhead where a learner feels
+// it. Each side starts from an idle machine (settle).
 func BenchmarkRaceVsBare(b *testing.B) {
 	rs := benchRunners(b)
 	bt := newBare(b, rs[0].r)
 	var bare time.Duration
 	sand := make([]time.Duration, len(rs))
+	seed := freshSeed()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		src := benchProgram(i)
+		src := benchProgram(seed + i)
+		settle(rs)
 		t0 := time.Now()
 		bt.buildAndRun(b, src)
 		bare += time.Since(t0)
 		for k, br := range rs {
+			settle(rs)
 			t := time.Now()
 			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": src}})
 			sand[k] += time.Since(t)
 		}
 	}
-	b.ReportMetric(float64(bare.Milliseconds())/float64(b.N), "bare-ms/op")
+	report(b, "/op", b.N, bare, rs, sand)
+}
+
+// report reports the bare and sandboxed times per unit (n of them) and
+// their ratios.
+func report(b *testing.B, unit string, n int, bare time.Duration, rs []benchRunner, sand []time.Duration) {
+	per := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(n) }
+	b.ReportMetric(per(bare), "bare-ms"+unit)
 	for k, br := range rs {
-		b.ReportMetric(float64(sand[k].Milliseconds())/float64(b.N), br.name+"-ms/op")
+		b.ReportMetric(per(sand[k]), br.name+"-ms"+unit)
 		b.ReportMetric(float64(sand[k])/float64(bare), br.name+"-ratio")
 	}
 }
 
 // BenchmarkRepeatVsBare compares running an already-built race binary
 // again: bare exec against a fresh container per run on each runtime
-// (repeat=11 minus repeat=1, per extra run).
+// (repeat=11 minus repeat=1, per extra run; both requests take the
+// program from the cache, so neither builds).
 func BenchmarkRepeatVsBare(b *testing.B) {
 	rs := benchRunners(b)
 	bt := newBare(b, rs[0].r)
@@ -170,26 +209,77 @@ func BenchmarkRepeatVsBare(b *testing.B) {
 	prog := filepath.Join(bt.dir, "prog")
 	var bare time.Duration
 	sand := make([]time.Duration, len(rs))
+	seed := freshSeed()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		src := map[string]string{"main.go": benchProgram(1_000_000 + i)}
+		src := map[string]string{"main.go": benchProgram(seed + i)}
+		for _, br := range rs {
+			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src}) // builds it
+		}
+		settle(rs)
 		t0 := time.Now()
 		for range extra {
 			bt.run(b, prog)
 		}
 		bare += time.Since(t0)
 		for k, br := range rs {
+			settle(rs)
 			t1 := time.Now()
 			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src})
+			settle(rs)
 			t2 := time.Now()
 			runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Repeat: extra + 1, Files: src})
 			sand[k] += time.Since(t2) - t2.Sub(t1)
 		}
 	}
-	perRun := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N*extra) }
-	b.ReportMetric(perRun(bare), "bare-ms/run")
-	for k, br := range rs {
-		b.ReportMetric(perRun(sand[k]), br.name+"-ms/run")
-		b.ReportMetric(float64(sand[k])/float64(bare), br.name+"-ratio")
+	report(b, "/run", b.N*extra, bare, rs, sand)
+}
+
+// BenchmarkCachedVsBare compares the same program again (taken from the
+// cache of built programs: no build) with a bare ./prog of it: from the
+// request to its exit event, against the bare process's start to its
+// end.
+func BenchmarkCachedVsBare(b *testing.B) {
+	rs := benchRunners(b)
+	bt := newBare(b, rs[0].r)
+	bt.buildAndRun(b, benchProgram(-2))
+	prog := filepath.Join(bt.dir, "prog")
+	src := map[string]string{"main.go": benchProgram(freshSeed())}
+	for _, br := range rs {
+		runnerRun(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src}) // builds it
 	}
+	var bare time.Duration
+	sand := make([]time.Duration, len(rs))
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		settle(rs)
+		t0 := time.Now()
+		bt.run(b, prog)
+		bare += time.Since(t0)
+		for k, br := range rs {
+			settle(rs)
+			sand[k] += untilExit(b, br.r, &sandbox.Request{Mode: sandbox.ModeRace, Files: src})
+		}
+	}
+	report(b, "/op", b.N, bare, rs, sand)
+}
+
+// untilExit runs req, which must be taken from the cache and exit, and
+// returns the time from the request to its exit event.
+func untilExit(b *testing.B, r *Runner, req *sandbox.Request) time.Duration {
+	var took time.Duration
+	var cached bool
+	start := time.Now()
+	runnerRun(b, r, req, func(e sandbox.Event) {
+		switch e.Kind {
+		case sandbox.KindBuild:
+			cached = e.Cached
+		case sandbox.KindExit:
+			took = time.Since(start)
+		}
+	})
+	if !cached {
+		b.Fatal("the program was not taken from the cache")
+	}
+	return took
 }

@@ -198,8 +198,8 @@ func (j *job) Close() {
 		s.discard()
 	}
 	j.next = nil
-	if j.held != nil {
-		j.held.end()
+	if j.held != nil { // built, never told to go ahead
+		j.held.release()
 		j.held = nil
 	}
 	if j.first != nil {
