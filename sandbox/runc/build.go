@@ -62,21 +62,30 @@ func (j *job) script(keep bool) string {
 	// Wait for the host's go-ahead, so that the build event precedes the
 	// program's first output and the program's clock starts after it.
 	b.WriteString("read -r go <&5 || exit 0\n")
-	b.WriteString("exec 5<&- 6>&- " + j.program(p.Binary) + "\n")
+	b.WriteString(j.program(p.Binary, "5<&- 6>&-") + "\n")
 	return b.String()
 }
 
 // cachedScript is the script of a request for a program built earlier:
 // no build, the program (copied to the file bound at /prog) at once.
 func (j *job) cachedScript() string {
-	return "exec 3>&- 4>&- 5<&- 6>&- 7<&- " + j.program(ctrProg) + "\n"
+	return j.program(ctrProg, "3>&- 4>&- 5<&- 6>&- 7<&-") + "\n"
 }
 
-// program is the command line of the program at path in the first
-// container: with its own environment, under its deadline.
-func (j *job) program(path string) string {
-	env := append([]string{"env", "-i"}, gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp)...)
-	return gotool.ShellJoin(j.deadline(append(append(env, path), j.plan.Args...), false))
+// program is the end of a first container's script: the shell, which has
+// the build's environment, clears it and exports the program's (as env -i
+// would, without another exec), then becomes the program at path under
+// its deadline, closing its fds as closing says.
+func (j *job) program(path, closing string) string {
+	names := []string{"PWD", "OLDPWD"}
+	for _, kv := range j.r.buildEnv() {
+		name, _, _ := strings.Cut(kv, "=")
+		names = append(names, name)
+	}
+	run := gotool.RunEnv(j.req, j.plan, ctrTmp, ctrTmp)
+	argv := j.deadline(append([]string{path}, j.plan.Args...), false)
+	return "unset " + strings.Join(names, " ") + "\nexport " + gotool.ShellJoin(run) +
+		"\nexec " + closing + " " + gotool.ShellJoin(argv)
 }
 
 // building is the first container of a run: started ahead, it waits for

@@ -55,7 +55,7 @@ func (j *job) startSpare() *pending[*spare] {
 // shell's own PWD unset); racelab closing fd 4 instead ends it.
 func (j *job) spareArgs() []string {
 	argv := j.deadline(append([]string{ctrProg}, j.plan.Args...), false)
-	return []string{"/bin/sh", "-c", "echo >&3\nread -r go <&4 || exit 0\nunset PWD\nexec 3>&- 4<&- " + gotool.ShellJoin(argv) + "\n"}
+	return []string{"/bin/sh", "-c", "echo >&3\nread -r go <&4 || exit 0\nunset PWD OLDPWD\nexec 3>&- 4<&- " + gotool.ShellJoin(argv) + "\n"}
 }
 
 // startSpare starts the spare container id with the program's limits and
