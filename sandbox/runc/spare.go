@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/racelab/racelab/sandbox/internal/gotool"
@@ -120,13 +121,18 @@ func readReady(f *os.File) <-chan time.Time {
 }
 
 // copyFile copies the file at src to the file at dst, which it makes
-// empty first (keeping its inode, which a container may have bound).
+// empty first (keeping its inode, which a container may have bound). It
+// holds syscall.ForkLock while dst is open for writing: a process racelab
+// forked meanwhile would hold a copy of that fd until its exec, and a
+// container's exec of dst could then fail with ETXTBSY (golang/go#22315).
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
 		return err
 	}
 	defer in.Close()
+	syscall.ForkLock.RLock()
+	defer syscall.ForkLock.RUnlock()
 	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_TRUNC, 0)
 	if err != nil {
 		return err
