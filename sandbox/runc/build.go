@@ -115,7 +115,11 @@ func (j *job) Build(ctx context.Context, out *stream.Output) (driver.BuildResult
 		return driver.BuildResult{Stopped: sandbox.ReasonCanceled, Status: -1, Code: -1, Ms: ms}, err
 	}
 	b.start = start
-	if err := j.handOver(b, out, j.script(j.keep())); err != nil {
+	err = j.writeFiles()
+	if err == nil {
+		err = j.handOver(b, out, j.script(j.keep()))
+	}
+	if err != nil {
 		b.end()
 		return driver.BuildResult{}, err
 	}
@@ -140,13 +144,10 @@ func (j *job) claim(ctx context.Context) (*building, error) {
 	return p.val, nil
 }
 
-// handOver gives the claimed first container the request: its files,
+// handOver gives the claimed first container the rest of the request:
 // the memory limit of its mode, where its output goes, and the script its
 // shell runs.
 func (j *job) handOver(b *building, out *stream.Output, script string) error {
-	if err := j.writeFiles(); err != nil {
-		return fmt.Errorf("runc: write the run's files: %w", err)
-	}
 	if err := j.r.setMemory(b.c.id, j.req.Mode); err != nil {
 		return err
 	}

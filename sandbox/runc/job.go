@@ -165,16 +165,21 @@ func (p place) makeOwnDirs() error {
 }
 
 // writeFiles writes the request's files, when its first container is
-// claimed.
+// claimed for a build (a program built earlier needs none: its /work is
+// empty, as a repeat's).
 func (j *job) writeFiles() error {
 	for name, body := range j.files {
 		if err := j.writeOwn(filepath.Join(j.data, "src", name), body); err != nil {
-			return err
+			return fmt.Errorf("runc: write the run's files: %w", err)
 		}
 	}
 	// A fresh trim stamp keeps the go command from scanning (and trimming
 	// into this layer) the whole warm cache; see cache.go.
-	return j.writeOwn(filepath.Join(j.data, "cache", "upper", "trim.txt"), strconv.FormatInt(time.Now().Unix(), 10))
+	err := j.writeOwn(filepath.Join(j.data, "cache", "upper", "trim.txt"), strconv.FormatInt(time.Now().Unix(), 10))
+	if err != nil {
+		return fmt.Errorf("runc: write the run's files: %w", err)
+	}
+	return nil
 }
 
 // writeOwn writes a file the slot's user owns.

@@ -37,6 +37,9 @@ func BenchmarkStartParts(b *testing.B) {
 		t2 := time.Now()
 		j := &job{place: pl, req: req, files: req.Files, plan: gotool.PlanFor(req.Mode, ctrTmp+"/prog")}
 		out := stream.New(func(sandbox.Event) {}, 0, 1<<20, time.Now())
+		if err := j.writeFiles(); err != nil {
+			b.Fatal(err)
+		}
 		if err := j.handOver(first, out, "exec 7<&-\necho 0 >&4\nexit 0\n"); err != nil {
 			b.Fatal(err)
 		}
