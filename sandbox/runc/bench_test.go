@@ -145,16 +145,7 @@ func benchRunners(b *testing.B) []benchRunner {
 // preparation of the last request competes with the next measurement.
 func settle(rs []benchRunner) {
 	for _, br := range rs {
-		s := br.r.standby
-		s.mu.Lock()
-		var ps []*prep
-		for _, p := range s.next {
-			ps = append(ps, p)
-		}
-		s.mu.Unlock()
-		for _, p := range ps {
-			<-p.done
-		}
+		prepared(br.r)
 	}
 }
 

@@ -45,6 +45,12 @@ func deadlineChild(stateDir string) int {
 		fmt.Println("open:", err)
 		return 1
 	}
+	// Killed with its runtime while it creates a container, a runner
+	// leaves that container in the runtime's created state, its init
+	// waiting (it has run nothing) until the next runner on the state
+	// directory removes it. What is tested here is the program's end, so
+	// no container is being prepared ahead when the kill comes.
+	prepared(r)
 	req := &sandbox.Request{Files: map[string]string{"main.go": stubborn}}
 	err = r.Run(context.Background(), req, func(e sandbox.Event) {
 		if e.Kind == sandbox.KindStdout {

@@ -168,6 +168,21 @@ func preparedAhead(r *Runner, cg string) bool {
 	return ok && r.standby != nil && r.standby.holds(id)
 }
 
+// prepared waits until r has the next run of each idle slot prepared
+// (or its preparation failed).
+func prepared(r *Runner) {
+	s := r.standby
+	s.mu.Lock()
+	var ps []*prep
+	for _, p := range s.next {
+		ps = append(ps, p)
+	}
+	s.mu.Unlock()
+	for _, p := range ps {
+		<-p.done
+	}
+}
+
 // result is everything a run emitted.
 type result struct {
 	mu     sync.Mutex
