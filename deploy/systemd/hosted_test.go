@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -600,6 +601,10 @@ func post(ctx context.Context, v *vm, req sandbox.Request, each func(sandbox.Eve
 		return nil, err
 	}
 	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		b, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+		return nil, fmt.Errorf("%s: %s", res.Status, b)
+	}
 	var evs []sandbox.Event
 	sc := bufio.NewScanner(res.Body)
 	sc.Buffer(nil, 16<<20)
