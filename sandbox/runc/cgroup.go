@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -27,6 +28,10 @@ const cgroupParent = "racelab"
 type cgroups struct {
 	v2   bool
 	root string // cgroupRoot, or a test's directory
+	// base is the cgroup, as a path below root, that holds racelab's
+	// parent of the runs: on v2, racelab's own cgroup when it is racelab's
+	// to manage (see cgroup2.go); "/" otherwise, and always on v1.
+	base string
 }
 
 func detectCgroups() (cgroups, error) {
@@ -34,25 +39,33 @@ func detectCgroups() (cgroups, error) {
 	if err := unix.Statfs(cgroupRoot, &st); err != nil {
 		return cgroups{}, fmt.Errorf("cgroups: %s: %w", cgroupRoot, err)
 	}
-	cg := cgroups{v2: st.Type == unix.CGROUP2_SUPER_MAGIC, root: cgroupRoot}
-	if !cg.v2 {
-		for _, c := range []string{"memory", "cpuacct", "cpu", "pids"} {
-			if _, err := os.Stat(filepath.Join(cgroupRoot, c)); err != nil {
-				return cgroups{}, fmt.Errorf("cgroups: the v1 %s controller is not mounted at %s: %w", c, cgroupRoot, err)
-			}
+	cg := cgroups{v2: st.Type == unix.CGROUP2_SUPER_MAGIC, root: cgroupRoot, base: "/"}
+	if cg.v2 {
+		own, err := ownCgroupV2("/proc/self/cgroup")
+		if err != nil {
+			return cgroups{}, err
+		}
+		cg.base, err = claimV2(cg.root, own)
+		return cg, err
+	}
+	for _, c := range []string{"memory", "cpuacct", "cpu", "pids"} {
+		if _, err := os.Stat(filepath.Join(cgroupRoot, c)); err != nil {
+			return cgroups{}, fmt.Errorf("cgroups: the v1 %s controller is not mounted at %s: %w", c, cgroupRoot, err)
 		}
 	}
 	return cg, nil
 }
 
-// path returns the runc cgroupsPath of run id's container.
-func (cg cgroups) path(id string) string { return "/" + cgroupParent + "/" + id + "/ctr" }
+// path returns the runc cgroupsPath of run id's container: a path from
+// the hierarchy's root, which is how runc's cgroupfs driver reads an
+// absolute one.
+func (cg cgroups) path(id string) string { return path.Join(cg.base, cgroupParent, id, "ctr") }
 
 // dir returns the directory of run id's parent cgroup in controller c
 // (ignored on v2).
 func (cg cgroups) dir(c, id string) string {
 	if cg.v2 {
-		return filepath.Join(cg.root, cgroupParent, id)
+		return filepath.Join(cg.root, cg.base, cgroupParent, id)
 	}
 	return filepath.Join(cg.root, c, cgroupParent, id)
 }
@@ -78,18 +91,9 @@ func (cg cgroups) create(id string, memory int64, cpus float64) error {
 	return cg.setCPU(id, cpus)
 }
 
-// controllers are the cgroup v2 controllers the containers need.
-const controllers = "+memory +pids +cpu"
-
+// createV2 makes run id's parent cgroup below racelab's, which
+// detectCgroups made ready to hand the controllers down.
 func (cg cgroups) createV2(id string, memory int64) error {
-	for _, d := range []string{cg.root, filepath.Join(cg.root, cgroupParent)} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return err
-		}
-		// Delegate the controllers the containers need; already-enabled
-		// ones are fine, so the error is not fatal.
-		_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte(controllers), 0)
-	}
 	d := cg.dir("", id)
 	if err := os.Mkdir(d, 0o755); err != nil {
 		return fmt.Errorf("cgroups: %w", err)
@@ -97,9 +101,9 @@ func (cg cgroups) createV2(id string, memory int64) error {
 	if err := writeFile(d, "memory.max", memory); err != nil {
 		return err
 	}
+	// Without swap accounting the file does not exist, and nothing swaps.
 	_ = os.WriteFile(filepath.Join(d, "memory.swap.max"), []byte("0"), 0)
-	_ = os.WriteFile(filepath.Join(d, "cgroup.subtree_control"), []byte(controllers), 0)
-	return nil
+	return enableControllers(d)
 }
 
 func (cg cgroups) createV1(id string, memory int64) error {
@@ -225,7 +229,7 @@ func (cg cgroups) remove(id string) error {
 // parents lists racelab's parent cgroup in every hierarchy.
 func (cg cgroups) parents() []string {
 	if cg.v2 {
-		return []string{filepath.Join(cg.root, cgroupParent)}
+		return []string{filepath.Join(cg.root, cg.base, cgroupParent)}
 	}
 	var ps []string
 	ents, _ := os.ReadDir(cg.root)
