@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,12 +170,30 @@ func hasControllers(list string) bool {
 	return true
 }
 
-// leftoversScript lists, one a line, whatever of racelab's runs is left in
-// the guest: run cgroups, processes in the unit's cgroups other than in
-// racelab's leaf, processes of the sandbox's users, containers in runc's
-// state, run directories, and mounts in racelab's mount namespace. Run
+// standbyFn defines standby, which prints the ids of the runs prepared
+// ahead of a request (issue #13): a run whose only container holds one
+// process, the waiting shell of its first container (sandbox/runc's
+// firstInit, which reads the claiming request's script from fd 7). Such a
+// run has run nothing of anyone's; racelab keeps one a slot while it is up.
+const standbyFn = `standby() {
+	for d in $(find ` + runsCgroup + ` -mindepth 2 -maxdepth 2 -type d -name ctr 2>/dev/null); do
+		procs=$(cat $d/cgroup.procs)
+		[ "$(echo $procs | wc -w)" = 1 ] || continue
+		tr '\0' ' ' </proc/$procs/cmdline 2>/dev/null | grep -q '/proc/self/fd/7' || continue
+		run=$(basename $(dirname $d))
+		echo ${run%-*}
+	done
+}
+`
+
+// leftoversScript lists, one a line, whatever of racelab's runs is in the
+// guest: run cgroups, processes in the unit's cgroups other than in
+// racelab's leaf, processes of the sandbox's users (with their cgroup),
+// containers in runc's state, run directories, and mounts in racelab's
+// mount namespace; and, as "standby ID", the runs prepared ahead. Run
 // cgroups are looked for in the whole tree, not only below the unit.
-const leftoversScript = `pid=$(systemctl show -p MainPID --value racelab)
+const leftoversScript = standbyFn + `pid=$(systemctl show -p MainPID --value racelab)
+standby | sed 's/^/standby /'
 find /sys/fs/cgroup -type d -name 'rl*-*' | sed 's/^/cgroup /'
 if [ -d ` + unitCgroup + ` ]; then
 	find ` + unitCgroup + ` -name cgroup.procs | grep -v '/` + supervisor + `/' | while read -r f; do
@@ -182,7 +201,11 @@ if [ -d ` + unitCgroup + ` ]; then
 	done
 fi
 for s in /proc/[0-9]*/status; do
-	awk '/^Uid:/ && $2 >= 200000 && $2 < 201000 { print "sandbox process " FILENAME }' "$s" 2>/dev/null
+	u=$(awk '/^Uid:/ { print $2 }' "$s" 2>/dev/null)
+	p=${s%/status}
+	if [ -n "$u" ] && [ "$u" -ge 200000 ] && [ "$u" -lt 201000 ]; then
+		echo "sandbox process ${p#/proc/} in $(cut -d: -f3 $p/cgroup 2>/dev/null)"
+	fi
 done
 runc --root /var/lib/racelab/runtime list -q 2>/dev/null | sed 's/^/container /'
 ls /var/lib/racelab/runs 2>/dev/null | sed 's/^/run directory /'
@@ -191,11 +214,51 @@ if [ "$pid" != 0 ]; then
 fi
 `
 
-// checkNothingLeft fails the test if a run left anything in the guest.
+// leftovers runs leftoversScript and returns what it found that is not
+// of a run prepared ahead, and how many of those there are. A stopped
+// racelab (standbyOK false) may leave nothing, not even those.
+func leftovers(t *testing.T, v *vm, standbyOK bool) (left []string, standbys int) {
+	t.Helper()
+	out := v.must(t, leftoversScript)
+	var ids []string
+	for _, l := range strings.Split(out, "\n") {
+		if id, ok := strings.CutPrefix(l, "standby "); ok && standbyOK {
+			ids = append(ids, id)
+		}
+	}
+	for _, l := range strings.Split(out, "\n") {
+		if l == "" || (strings.HasPrefix(l, "standby ") && standbyOK) ||
+			slices.ContainsFunc(ids, func(id string) bool { return strings.Contains(l, id) }) {
+			continue
+		}
+		left = append(left, l)
+	}
+	return left, len(ids)
+}
+
+// checkNothingLeft fails the test if a run left anything in the guest,
+// or if racelab keeps more runs prepared ahead than it has slots (one a
+// core, as racelab.service runs it). A slot's next run is prepared after
+// the last one ended, so the check looks again for a while before it
+// fails.
 func checkNothingLeft(t *testing.T, v *vm) {
 	t.Helper()
-	if out := v.must(t, leftoversScript); out != "" {
-		t.Errorf("left behind in the guest:\n%s", out)
+	slots, err := strconv.Atoi(v.must(t, "nproc"))
+	if err != nil {
+		t.Fatalf("nproc in the guest: %v", err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		left, standbys := leftovers(t, v, true)
+		if len(left) == 0 && standbys <= slots {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Errorf("left behind in the guest, beside %d runs prepared ahead for %d slots:\n%s",
+				standbys, slots, strings.Join(left, "\n"))
+			return
+		}
+		time.Sleep(time.Second)
 	}
 }
 
@@ -254,7 +317,12 @@ func forkBomb(ctx context.Context, t *testing.T, v *vm) {
 	}
 	fmt.Println("the fork bomb was not contained")`, "fmt", "syscall", "time")}, func(e sandbox.Event) {
 		if e.Kind == sandbox.KindStdout && strings.Contains(e.Data, "fork refused") {
-			cg = v.must(t, `for d in $(find `+runsCgroup+` -mindepth 2 -maxdepth 2 -name ctr); do echo "$(cat $d/pids.max) $(cat $d/pids.current) $(grep max $d/pids.events)"; done`)
+			cg = v.must(t, standbyFn+`s=" $(echo $(standby)) "
+for d in $(find `+runsCgroup+` -mindepth 2 -maxdepth 2 -name ctr); do
+	r=$(basename $(dirname $d))
+	case "$s" in *" ${r%-*} "*) continue;; esac
+	echo "$(cat $d/pids.max) $(cat $d/pids.current) $(grep max $d/pids.events)"
+done`)
 		}
 	})
 	ex := exitOf(t, evs)
@@ -314,7 +382,12 @@ func spinner(ctx context.Context, t *testing.T, v *vm) {
 	select {}`, "fmt")}, func(e sandbox.Event) {
 		if e.Kind == sandbox.KindStdout && cpu == "" {
 			time.Sleep(2 * time.Second)
-			cpu = v.must(t, `for d in $(find `+runsCgroup+` -mindepth 1 -maxdepth 1 -type d); do echo "$(cat $d/cpu.max) $(grep nr_throttled $d/cpu.stat)"; done`)
+			cpu = v.must(t, standbyFn+`s=" $(echo $(standby)) "
+for d in $(find `+runsCgroup+` -mindepth 1 -maxdepth 1 -type d); do
+	r=$(basename $d)
+	case "$s" in *" ${r%-*} "*) continue;; esac
+	echo "$(cat $d/cpu.max) $(grep nr_throttled $d/cpu.stat)"
+done`)
 		}
 	})
 	ex := exitOf(t, evs)
@@ -328,7 +401,8 @@ func spinner(ctx context.Context, t *testing.T, v *vm) {
 		t.Errorf("spinner: %d ms of CPU in %d ms, want at most one core (and some)", ex.CPUMs, ex.Ms)
 	}
 	// The runs' cgroups (the spinner's and the sleeper's) each have one
-	// core while their program runs.
+	// core while their program runs. (Those of the runs prepared ahead
+	// get their limits when a request claims them.)
 	for _, l := range strings.Split(cpu, "\n") {
 		var quota, period, throttled int
 		if _, err := fmt.Sscanf(l, "%d %d nr_throttled %d", &quota, &period, &throttled); err != nil || quota != period {
@@ -497,6 +571,10 @@ test -e `+unitCgroup+` && echo "cgroup left" || echo "cgroup gone"
 journalctl -b -u racelab --no-pager | grep -c -i panic || true`)
 	if out != "success\n0\ncgroup gone\n0" {
 		t.Errorf("systemctl stop racelab: result, exit status, cgroup, panics in the journal = %q; want success, 0, gone, 0", out)
+	}
+	// The runs it prepared ahead go with it.
+	if left, _ := leftovers(t, v, false); len(left) > 0 {
+		t.Errorf("left behind in the guest by a stopped racelab:\n%s", strings.Join(left, "\n"))
 	}
 }
 
