@@ -23,6 +23,7 @@ const (
 	KindGoroutines   Kind = "goroutines"    // the parsed goroutine dump of a run that hung, deadlocked or left goroutines running at exit, before its exit: Cause, Goroutines
 	KindError        Kind = "error"         // the request could not be run at all: Reason, Msg
 	KindVerdict      Kind = "verdict"       // whether the run showed what its lesson cell claims, just before the event that ends the run: Verdict
+	KindTimeline     Kind = "timeline"      // the parsed execution trace of a traced run (Request.Trace), before its exit: Timeline
 )
 
 // Reason says why a run ended, in a word a program can switch on; the
@@ -126,6 +127,9 @@ type Event struct {
 	// submitted files, in the order the runtime printed them (for
 	// CauseExit, only those with a frame in the submitted files).
 	Goroutines []Goroutine `json:"goroutines,omitempty"`
+	// Timeline is what the execution tracer recorded of the run, for
+	// timeline.
+	Timeline *Timeline `json:"timeline,omitempty"`
 }
 
 // The causes of a goroutines event.
