@@ -71,7 +71,7 @@ func (j Job) Files() map[string]string {
 // Run runs the job and judges it.
 func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
 	start := time.Now()
-	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat}
+	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat, GOARCH: j.Cell.GOARCH}
 	if req.Mode == "" {
 		req.Mode = sandbox.ModeRun
 	}
@@ -161,6 +161,9 @@ func (o *Observed) meets(e lessons.Expect) bool {
 	case "some-output":
 		re := e.Regexp()
 		return o.any(func(r *runOut) bool { return re.MatchString(r.stdout.String()) })
+	case "no-output":
+		re := e.Regexp()
+		return o.every(func(r *runOut) bool { return !re.MatchString(r.stdout.String()) })
 	case "outputs":
 		n := 0
 		fmt.Sscan(e.Value, &n)

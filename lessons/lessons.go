@@ -67,6 +67,7 @@ type Cell struct {
 	Repeat     int      // how many runs; 0 (not given) or 1 means once
 	Expect     []Expect // what the cell demonstrates, in the order written
 	HasTests   bool     // some file ends in _test.go, hidden or not
+	GOARCH     string   // mode asm: the architecture to compile for, "" for the default (amd64)
 
 	// Exercise is the name from exercise=NAME, unique in the lesson, or ""
 	// for a cell that is not an exercise. An exercise's Files are the
