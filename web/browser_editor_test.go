@@ -161,17 +161,20 @@ func testEditorFormat(t *testing.T, bt *browserTest) {
 	}
 }
 
-// vetCell finds a built-in cell in vet mode.
+// vetCell finds the built-in cell in vet mode that shows a copied lock.
 func vetCell(t *testing.T, lib *lessons.Library) *lessons.Cell {
 	t.Helper()
+	// The mutex lesson's cell, which claims vet's "copies lock" finding:
+	// other vet cells (lesson 02's lostcancel) come earlier.
+	claimsCopy := func(e lessons.Expect) bool { return strings.Contains(e.Value, "copies lock") }
 	for _, l := range lib.Lessons() {
 		for _, c := range l.Cells {
-			if c.Mode == "vet" && len(c.Files) == 1 && c.Files[0].Name == "main.go" {
+			if c.Mode == "vet" && len(c.Files) == 1 && c.Files[0].Name == "main.go" && slices.ContainsFunc(c.Expect, claimsCopy) {
 				return c
 			}
 		}
 	}
-	t.Fatal("no built-in cell runs go vet on main.go")
+	t.Fatal("no built-in cell runs go vet on main.go and claims a copied lock")
 	return nil
 }
 
