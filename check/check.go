@@ -220,6 +220,9 @@ func (o *Observed) edges() string {
 	if len(o.tl.Edges) == 0 {
 		return "the timeline shows no edge" + cutNote(o.tl)
 	}
+	// Each edge once, the first few of them: a lock taken in turns
+	// hands over hundreds of times at the same two lines.
+	const shown = 6
 	var s []string
 	for _, te := range o.tl.Edges {
 		line := func(p *sandbox.TracePos) string {
@@ -228,7 +231,12 @@ func (o *Observed) edges() string {
 			}
 			return fmt.Sprint(p.Line)
 		}
-		s = append(s, te.FromOp+"@"+line(te.FromAt)+"->"+te.ToOp+"@"+line(te.ToAt))
+		if e := te.FromOp + "@" + line(te.FromAt) + "->" + te.ToOp + "@" + line(te.ToAt); !slices.Contains(s, e) {
+			s = append(s, e)
+		}
+	}
+	if len(s) > shown {
+		s = append(s[:shown], "…")
 	}
 	return "the timeline shows " + strings.Join(s, ", ") + cutNote(o.tl)
 }
