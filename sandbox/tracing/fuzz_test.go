@@ -5,7 +5,14 @@ import (
 	"math/rand/v2"
 	"os"
 	"testing"
+	"time"
+
+	"github.com/racelab/racelab/sandbox"
 )
+
+// parseWatch is how long FuzzParse lets Parse take on one input of a few
+// KB before it calls it a hang: it takes well under a millisecond.
+const parseWatch = 5 * time.Second
 
 // seedTrace is a real trace (the program closer, traced by racelab's
 // wrapper, built in seedDir), the seed of FuzzParse.
@@ -42,7 +49,18 @@ func FuzzParse(f *testing.F) {
 	}
 	o := Options{Dir: seedDir, Files: []string{"main.go"}, MaxEvents: 2000, MaxSpans: 200}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tl, err := Parse(bytes.NewReader(data), o)
+		var tl *sandbox.Timeline
+		var err error
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			tl, err = Parse(bytes.NewReader(data), o)
+		}()
+		select {
+		case <-done:
+		case <-time.After(parseWatch):
+			t.Fatalf("Parse(%d bytes) runs on after %v", len(data), parseWatch)
+		}
 		if err != nil {
 			return
 		}
