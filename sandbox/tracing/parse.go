@@ -96,10 +96,19 @@ func (b *builder) user(f trace.StackFrame) *sandbox.TracePos {
 }
 
 // funcName is a function's name as the learner wrote it: without the
-// package main's prefix ("main.main.func1" is "main.func1").
+// package main's prefix ("main.main.func1" is "main.func1"), and cut at
+// maxFuncName bytes: every span repeats it, and an identifier may be as
+// long as the source.
 func funcName(f string) string {
-	return strings.TrimPrefix(f, "main.")
+	f = strings.TrimPrefix(f, "main.")
+	if len(f) > maxFuncName {
+		f = strings.ToValidUTF8(f[:maxFuncName], "") + "…"
+	}
+	return f
 }
+
+// maxFuncName bounds a function's name in a timeline.
+const maxFuncName = 100
 
 // innermost returns the innermost frame of s in the submitted files, and
 // the operation the calls inside it were doing (see opOf).

@@ -242,3 +242,14 @@ func TestBad(t *testing.T) {
 		}
 	}
 }
+
+// TestLongName: a function's name is cut, so that a timeline's size does
+// not grow with the learner's identifiers.
+func TestLongName(t *testing.T) {
+	name := "w" + strings.Repeat("x", 5000)
+	p := build(t, strings.ReplaceAll(worker, "worker", name), lessonTracing)
+	tl := p.timeline(t)
+	if len(tl.Goroutines) != 2 || len(tl.Goroutines[1].Name) > maxFuncName+len("…") || !strings.Contains(tl.Goroutines[1].Name, "xxxx") {
+		t.Errorf("lanes %d, second named %q; want 2, x… of at most %d bytes", len(tl.Goroutines), tl.Goroutines[1].Name, maxFuncName+len("…"))
+	}
+}
