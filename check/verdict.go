@@ -28,14 +28,15 @@ func Judge(cell *lessons.Cell, o *Observed) sandbox.Verdict {
 // are about: the cell's mode and repeat count (a learner who pressed Race
 // on a run-mode cell, or ran it once where the lesson runs it twenty
 // times, or asks for another architecture's assembly, asks something
-// else).
+// else), and its trace: a traced cell's claims are about a traced run,
+// and a run traced where the cell is not is not the cell's.
 func Applies(cell *lessons.Cell, req *sandbox.Request) bool {
 	mode := sandbox.Mode(cell.Mode)
 	if mode == "" {
 		mode = sandbox.ModeRun
 	}
 	return len(cell.Expect) > 0 && req.Mode == mode && req.Repeat == max(cell.Repeat, 1) &&
-		archOf(req.GOARCH) == archOf(cell.GOARCH)
+		archOf(req.GOARCH) == archOf(cell.GOARCH) && req.Trace == cell.Trace
 }
 
 // archOf returns the architecture an asm request or cell compiles for:
@@ -58,6 +59,8 @@ func (o *Observed) missed(e lessons.Expect) string {
 		return fmt.Sprintf("The lesson says %s, but %s.", e.Words(), o.printed())
 	case "some-output":
 		return fmt.Sprintf("The lesson says %s, but none did. Run it again: what happens is up to the scheduler.", e.Words())
+	case "edge":
+		return fmt.Sprintf("The lesson says %s, but %s. Run it again: which goroutine waits and which one wakes it is up to the scheduler.", e.Words(), o.edges())
 	case "no-output":
 		return fmt.Sprintf("The lesson says %s, but %s did.", e.Words(), o.matching(e))
 	case "outputs":
