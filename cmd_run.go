@@ -27,6 +27,7 @@ func runFlags(fs *flag.FlagSet) config {
 	fs.StringVar(&c.mode, "mode", "run", "what to do: run, race, asm, test, bench, vet or fmt")
 	fs.IntVar(&c.req.GOMAXPROCS, "gomaxprocs", 0, "GOMAXPROCS of the program (0: Go's default)")
 	fs.IntVar(&c.req.Repeat, "repeat", 1, "run the built program `N` times, each in a fresh container")
+	fs.BoolVar(&c.req.Trace, "trace", false, "run with Go's execution tracer on and print the timeline (run mode, one run)")
 	fs.BoolVar(&c.json, "json", false, "print the events as JSON, one per line, exactly as the wire protocol")
 	c.backend.register(fs)
 	return c
@@ -126,6 +127,8 @@ func (p *printer) event(e sandbox.Event) {
 		p.exit(e)
 	case sandbox.KindSummary:
 		printSummary(p.stderr, e.Summary)
+	case sandbox.KindTimeline:
+		printTimeline(p.stderr, e.Timeline)
 	case sandbox.KindError:
 		fmt.Fprintf(p.stderr, "racelab: %s\n", e.Msg)
 	}
@@ -150,6 +153,27 @@ func (p *printer) status() int {
 		return 1
 	}
 	return p.last.Code
+}
+
+// printTimeline prints a timeline's goroutines and edges, one a line.
+func printTimeline(w io.Writer, tl *sandbox.Timeline) {
+	fmt.Fprintf(w, "--- timeline: %d goroutines, %d edges, %.3f ms\n", len(tl.Goroutines), len(tl.Edges), float64(tl.DurationNs)/1e6)
+	for _, g := range tl.Goroutines {
+		fmt.Fprintf(w, "  goroutine %d %s%s\n", g.ID, g.Name, posSuffix(" created at ", g.Created))
+	}
+	for _, e := range tl.Edges {
+		fmt.Fprintf(w, "  %d %s%s -> %d %s%s\n", e.From, e.FromOp, posSuffix("@", e.FromAt), e.To, e.ToOp, posSuffix("@", e.ToAt))
+	}
+	if tl.Cut != "" {
+		fmt.Fprintf(w, "  %s\n", tl.Cut)
+	}
+}
+
+func posSuffix(prefix string, p *sandbox.TracePos) string {
+	if p == nil {
+		return ""
+	}
+	return fmt.Sprintf("%s%s:%d", prefix, p.File, p.Line)
 }
 
 func printAsm(w io.Writer, lines []sandbox.AsmLine) {

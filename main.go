@@ -19,6 +19,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/racelab/racelab/sandbox/tracing"
 )
 
 func main() {
@@ -64,6 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
 		return 0
+	case tracing.Command:
+		// Hidden: racelab's own child process that parses a traced run's
+		// trace under limits (see tracing.Run); never listed.
+		return tracing.Main(args[1:], os.Stdin, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name == args[0] {

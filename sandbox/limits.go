@@ -25,6 +25,16 @@ const (
 	DefaultMaxSourceBytes = 64 << 10
 	DefaultMaxRepeat      = 100
 	DefaultMaxGOMAXPROCS  = 64
+
+	// The limits of a traced run (Request.Trace, issue #16): what the
+	// program's tracer may write, and what racelab spends reading it.
+	// A lesson program's trace is a few KB and parses in milliseconds.
+	DefaultTraceBytes        = 4 << 20
+	DefaultTraceTime         = 2 * time.Second
+	DefaultTraceParseMemory  = 512 << 20
+	DefaultTraceParseTimeout = 5 * time.Second
+	DefaultTraceEvents       = 200000
+	DefaultTraceSpans        = 4000
 )
 
 // Limits bounds every run. Exceeding one ends that run with a clear
@@ -46,6 +56,13 @@ type Limits struct {
 	MaxSourceBytes int           // bytes of all files of one request
 	MaxRepeat      int           // the largest repeat
 	MaxGOMAXPROCS  int           // the largest gomaxprocs
+
+	TraceBytes        int64         // bytes of a traced run's execution trace; the tracer stops before
+	TraceTime         time.Duration // how long a traced run's tracer records before it stops
+	TraceParseMemory  int64         // memory of the process that parses a trace
+	TraceParseTimeout time.Duration // wall time (and, rounded up to seconds, CPU time) of that process
+	TraceEvents       int           // trace events parsed; the timeline is cut after them
+	TraceSpans        int           // spans and edges of one timeline event; it is cut after them
 }
 
 // DefaultLimits returns the limits racelab uses unless told otherwise.
@@ -67,6 +84,13 @@ func DefaultLimits() Limits {
 		MaxSourceBytes: DefaultMaxSourceBytes,
 		MaxRepeat:      DefaultMaxRepeat,
 		MaxGOMAXPROCS:  DefaultMaxGOMAXPROCS,
+
+		TraceBytes:        DefaultTraceBytes,
+		TraceTime:         DefaultTraceTime,
+		TraceParseMemory:  DefaultTraceParseMemory,
+		TraceParseTimeout: DefaultTraceParseTimeout,
+		TraceEvents:       DefaultTraceEvents,
+		TraceSpans:        DefaultTraceSpans,
 	}
 }
 
@@ -105,6 +129,12 @@ func (l *Limits) RegisterFlags(fs *flag.FlagSet) {
 	fs.IntVar(&l.MaxSourceBytes, "max-source", l.MaxSourceBytes, "source `bytes` of one request")
 	fs.IntVar(&l.MaxRepeat, "max-repeat", l.MaxRepeat, "largest repeat count")
 	fs.IntVar(&l.MaxGOMAXPROCS, "max-gomaxprocs", l.MaxGOMAXPROCS, "largest gomaxprocs a request may ask for")
+	fs.Int64Var(&l.TraceBytes, "trace-bytes", l.TraceBytes, "execution-trace `bytes` of a traced run (the tracer stops before)")
+	fs.DurationVar(&l.TraceTime, "trace-time", l.TraceTime, "`time` a traced run's tracer records before it stops")
+	fs.Int64Var(&l.TraceParseMemory, "trace-parse-memory", l.TraceParseMemory, "memory `bytes` of the process that parses a trace")
+	fs.DurationVar(&l.TraceParseTimeout, "trace-parse-timeout", l.TraceParseTimeout, "wall and CPU `time` of the process that parses a trace")
+	fs.IntVar(&l.TraceEvents, "trace-events", l.TraceEvents, "trace `events` parsed before a timeline is cut")
+	fs.IntVar(&l.TraceSpans, "trace-spans", l.TraceSpans, "spans and edges of one timeline before it is cut (bounds the event's size)")
 }
 
 // Check reports a limit that cannot work, naming its flag.
@@ -132,6 +162,23 @@ func (l Limits) Check() error {
 		return fmt.Errorf("limits: -tmp-size must be at least 16 MiB (16777216), not %d", l.TmpBytes)
 	case l.MaxFiles < 1 || l.MaxSourceBytes < 1 || l.MaxRepeat < 1 || l.MaxGOMAXPROCS < 1:
 		return fmt.Errorf("limits: -max-files, -max-source, -max-repeat and -max-gomaxprocs must be at least 1")
+	}
+	return l.checkTrace()
+}
+
+// checkTrace reports a trace limit that cannot work.
+func (l Limits) checkTrace() error {
+	switch {
+	case l.TraceBytes < 64<<10:
+		return fmt.Errorf("limits: -trace-bytes must be at least 64 KiB (65536): the tracer writes in 64 KiB batches, not %d", l.TraceBytes)
+	case l.TraceTime <= 0:
+		return fmt.Errorf("limits: -trace-time must be positive, not %v", l.TraceTime)
+	case l.TraceParseMemory < 64<<20:
+		return fmt.Errorf("limits: -trace-parse-memory must be at least 64 MiB (67108864) for the Go runtime of the parser, not %d", l.TraceParseMemory)
+	case l.TraceParseTimeout < 100*time.Millisecond:
+		return fmt.Errorf("limits: -trace-parse-timeout must be at least 100ms, not %v", l.TraceParseTimeout)
+	case l.TraceEvents < 100 || l.TraceSpans < 100:
+		return fmt.Errorf("limits: -trace-events and -trace-spans must be at least 100")
 	}
 	return nil
 }

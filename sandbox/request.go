@@ -63,6 +63,11 @@ type Request struct {
 	// so that the server says whether the run showed what the cell
 	// claims (a verdict event); empty for none.
 	Cell string `json:"cell,omitempty"`
+	// Trace runs the program with Go's execution tracer on, from just
+	// before its main to just after main returns (within the limits
+	// TraceBytes and TraceTime), and sends what it recorded as a
+	// timeline event before the exit. Only for the run mode, once.
+	Trace bool `json:"trace,omitempty"`
 }
 
 // Architectures lists the GOARCH values the asm mode compiles for.
@@ -114,6 +119,9 @@ func (r *Request) validate(l Limits) error {
 	if r.Repeat > 1 && !r.Mode.Repeatable() {
 		return badRequest("repeat works only with the run and race modes, not %s", r.Mode)
 	}
+	if err := r.validateTrace(); err != nil {
+		return err
+	}
 	if r.GOMAXPROCS < 0 || r.GOMAXPROCS > l.MaxGOMAXPROCS {
 		return badRequest("gomaxprocs %d is out of range: use 1 to %d, or 0 for the default", r.GOMAXPROCS, l.MaxGOMAXPROCS)
 	}
@@ -124,6 +132,19 @@ func (r *Request) validate(l Limits) error {
 		return badRequest("the cell name is longer than %d bytes or not UTF-8", maxCellName)
 	}
 	return validateFiles(r.Files, r.Mode, l)
+}
+
+// validateTrace checks Trace: the run mode only, one execution.
+func (r *Request) validateTrace() error {
+	switch {
+	case !r.Trace:
+		return nil
+	case r.Mode != ModeRun:
+		return badRequest("trace works only with the run mode, not %s: the race detector's and the test binary's own goroutines would crowd the timeline", r.Mode)
+	case r.Repeat > 1:
+		return badRequest("trace works with one run, not repeat %d: a timeline shows one execution", r.Repeat)
+	}
+	return nil
 }
 
 // validateArch checks GOARCH: one of Architectures, in the asm mode only.

@@ -122,3 +122,7 @@ func (j *job) Run(ctx context.Context, i int, out *stream.Output) (driver.RunRes
 	}
 	return driver.RunResult{Stopped: o.reason, Code: o.code, Signaled: o.signaled, CPUMs: o.cpuMs, PeakBytes: o.peak}, nil
 }
+
+// TracePath is where a traced program's execution 1 writes its trace:
+// the source directory it starts in; see driver.Job.
+func (j *job) TracePath() string { return filepath.Join(j.Dir(), gotool.TraceFile) }

@@ -263,3 +263,8 @@ func unmount(dirs ...string) {
 		}
 	}
 }
+
+// TracePath is where a traced program's execution 1 writes its trace:
+// its working directory, the run's src on the host; see driver.Job. The
+// file is the program's, read with care (gotool.ReadTrace).
+func (j *job) TracePath() string { return filepath.Join(j.data, "src", gotool.TraceFile) }

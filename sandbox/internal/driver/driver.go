@@ -10,6 +10,7 @@ package driver
 
 import (
 	"context"
+	"os"
 	"runtime"
 	"sync"
 	"time"
@@ -46,6 +47,10 @@ type Job interface {
 	// path binary, which the job must not change: Build is not called,
 	// and Run runs that file.
 	Use(binary string)
+	// TracePath is the host path of the file a traced program's
+	// execution 1 writes its trace to (gotool.TraceFile in the directory
+	// it starts in).
+	TracePath() string
 	// Close ends what is left of the job and removes its files.
 	Close()
 }
@@ -58,12 +63,17 @@ type Driver struct {
 	active    sync.WaitGroup // runs going on; Wait waits for them
 	cache     *bincache.Cache
 	toolchain string
+	parser    string // the executable that parses traces: racelab itself (see tracing.Run)
 }
 
 // New returns a driver of backend that runs at most concurrency requests
 // at once, each within limits.
 func New(backend Backend, limits sandbox.Limits, concurrency int) *Driver {
-	d := &Driver{backend: backend, limits: limits, slots: make(chan int, concurrency)}
+	// A traced run's trace is parsed by racelab's own executable, in a
+	// child process; without one (it cannot fail on Linux) the timeline
+	// event says the trace could not be parsed.
+	exe, _ := os.Executable()
+	d := &Driver{backend: backend, limits: limits, slots: make(chan int, concurrency), parser: exe}
 	for i := range concurrency {
 		d.slots <- i
 	}
@@ -104,7 +114,8 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	d.active.Add(1)
 	defer d.active.Done()
 	r := newRun(req, d.limits, emit)
-	files := gotool.Source(req.Files, req.Mode)
+	r.parser = d.parser
+	files := gotool.Source(req.Files, req.Mode, gotool.TracingOf(req, d.limits))
 	// The cache first: a request that waits for another's build of the
 	// same program needs no slot meanwhile.
 	c, err := d.lookup(ctx, req, files)
@@ -159,6 +170,7 @@ type run struct {
 	limits sandbox.Limits
 	emit   func(sandbox.Event)
 	tally  *stream.Tally // nil unless the request repeats
+	parser string        // see Driver.parser
 }
 
 func newRun(req *sandbox.Request, l sandbox.Limits, emit func(sandbox.Event)) *run {
@@ -237,6 +249,9 @@ func (r *run) runOnce(ctx, budget context.Context, job Job, i int, out *stream.O
 		ev.Msg = gotool.BudgetSpent(i, r.req.Repeat, r.limits)
 	}
 	stdout, stderr := out.Text()
+	if r.req.Trace && i == 1 && ev.Reason != sandbox.ReasonCanceled {
+		r.emit(sandbox.Event{Kind: sandbox.KindTimeline, Timeline: r.timeline(ctx, job)})
+	}
 	gotool.EmitViews(r.emit, r.index(i), stderr, ev.Reason == sandbox.ReasonTimeout, r.req.Files, job.Dir())
 	r.emit(ev)
 	if r.tally != nil {

@@ -35,6 +35,7 @@ func (f *fake) Prepare(req *sandbox.Request, files map[string]string, slot int) 
 type fakeJob struct{ f *fake }
 
 func (j *fakeJob) Dir() string       { return "/work" }
+func (j *fakeJob) TracePath() string { return "/nonexistent/.racelab-trace" }
 func (j *fakeJob) Use(binary string) {}
 func (j *fakeJob) Build(ctx context.Context, out *stream.Output) (BuildResult, error) {
 	return j.f.build, j.f.buildErr

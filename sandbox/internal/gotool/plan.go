@@ -162,15 +162,16 @@ func ShellJoin(argv []string) string {
 
 // Source returns the files to build for a request of mode: the submitted
 // files, the default go.mod when they bring none, and in the run and race
-// modes the exit wrapper (see WrapMain). files is not changed.
-func Source(files map[string]string, mode sandbox.Mode) map[string]string {
+// modes the exit wrapper (see WrapMain), which also starts and stops the
+// tracer when t traces. files is not changed.
+func Source(files map[string]string, mode sandbox.Mode, t Tracing) map[string]string {
 	out := make(map[string]string, len(files)+2)
 	out["go.mod"] = GoMod
 	for name, body := range files {
 		out[name] = body
 	}
 	if mode == sandbox.ModeRun || mode == sandbox.ModeRace {
-		out, _ = WrapMain(out)
+		out, _ = wrap(out, t)
 	}
 	return out
 }

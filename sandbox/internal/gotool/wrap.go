@@ -83,7 +83,18 @@ func racelabReportLeaks() {
 // is: no goroutine of its own code can be running when its main returns,
 // and the wrapper costs every build (~15 ms) a second file to compile.
 func WrapMain(files map[string]string) (map[string]string, bool) {
+	return wrap(files, Tracing{})
+}
+
+// wrap is WrapMain, which also makes the program trace itself when t
+// asks for it (see Tracing): then it wraps a program without a go
+// statement too, and one whose main is written on one line (the columns
+// after main's brace on that line move; no line does).
+func wrap(files map[string]string, t Tracing) (map[string]string, bool) {
 	if _, ok := files[WrapFile]; ok {
+		return files, false
+	}
+	if _, ok := files[TraceWrapFile]; ok {
 		return files, false
 	}
 	mainFile, brace, goStmt := "", -1, false
@@ -109,13 +120,27 @@ func WrapMain(files map[string]string) (map[string]string, bool) {
 			mainFile, brace = name, b
 		}
 	}
-	if brace < 0 || !goStmt || !endsLine(files[mainFile], brace+1) {
+	if brace < 0 {
+		return files, false
+	}
+	leaks := goStmt && endsLine(files[mainFile], brace+1)
+	if !leaks && !t.On() {
 		return files, false
 	}
 	out := maps.Clone(files)
-	src := files[mainFile]
-	out[mainFile] = src[:brace+1] + "defer racelabReportLeaks();" + src[brace+1:]
-	out[WrapFile] = wrapSrc
+	src, added := files[mainFile], ""
+	if leaks {
+		added = "defer racelabReportLeaks();"
+		out[WrapFile] = wrapSrc
+	}
+	if t.On() {
+		// Deferred after the report, so run before it: the tracer stops
+		// as main returns, and its goroutine is gone before the report
+		// looks for goroutines left running.
+		added += "defer racelabTraceStart()();"
+		out[TraceWrapFile] = t.source()
+	}
+	out[mainFile] = src[:brace+1] + added + src[brace+1:]
 	return out, true
 }
 
