@@ -18,6 +18,7 @@ import (
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/runc"
+	"github.com/racelab/racelab/sandbox/tracing"
 	"github.com/racelab/racelab/server"
 )
 
@@ -163,6 +164,12 @@ func realSandbox(t testing.TB) *runc.Runner {
 }
 
 func TestMain(m *testing.M) {
+	// The real sandbox parses a traced run's trace in a child process of
+	// the executable that runs it, "EXE trace-parse" (see tracing.Run):
+	// here that is this test binary.
+	if len(os.Args) > 1 && os.Args[1] == tracing.Command {
+		os.Exit(tracing.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if realRunner != nil {
 		if left := realRunner.Leftovers(); len(left) > 0 {

@@ -30,6 +30,7 @@ func TestBrowserTimelineFake(t *testing.T) {
 		{"Keyboard", testTimelineKeyboard},
 		{"Many", testTimelineMany},
 		{"Themes", testTimelineThemes},
+		{"Nothing", testTimelineNothing},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -82,6 +83,11 @@ func main() {
 	fmt.Println(sum)
 }
 `
+
+// unparsable is answered with a timeline event that has nothing to draw.
+const unparsable = "package main\n\nfunc main() {}\n"
+
+const unparsableCut = "no timeline: the trace could not be parsed: unexpected EOF"
 
 const manyCut = "trace cut after 200000 events: the program ran on, untraced"
 
@@ -168,6 +174,9 @@ func fakeTimelineEvents(req sandbox.Request) []any {
 	case handOff:
 		return []any{build, map[string]any{"kind": "stdout", "data": "got 42\n"},
 			map[string]any{"kind": "timeline", "timeline": handOffTimeline()}, exit}
+	case unparsable:
+		return []any{build, map[string]any{"kind": "timeline", "timeline": map[string]any{
+			"duration_ns": 0, "goroutines": []any{}, "edges": []any{}, "cut": unparsableCut}}, exit}
 	case manyWorkers:
 		return []any{build, map[string]any{"kind": "stdout", "data": "124750\n"},
 			map[string]any{"kind": "timeline", "timeline": manyTimeline()}, exit}
@@ -389,7 +398,7 @@ func testTimelineHandOff(t *testing.T, bt *browserTest) {
 	if hot := eval[[]string](t, tab, `[...document.querySelectorAll('figure.cell[data-cell=`+jsString(cellHello)+`] .tl-edge.tl-hot')].map((a) => a.dataset.from + '>' + a.dataset.to)`); !reflect.DeepEqual(hot, []string{"1>18"}) {
 		failShot(t, tab, "the first item has the focus and lights the arrows %q, want 1>18", hot)
 	}
-	docShot(t, tab, cellHello, "timeline-view.png")
+	docShot(t, tab, cellHello, "timeline-fake.png")
 	eval[chromedp.Void](t, tab, `document.activeElement.blur()`)
 	if m := eval[tlMarks](t, tab, tlMarksExpr(cellHello)); len(m.From)+len(m.To) != 0 {
 		failShot(t, tab, "after the mouse left, the lines %+v are still marked", m)
@@ -579,4 +588,15 @@ func abs(v float64) float64 {
 		return -v
 	}
 	return v
+}
+
+// A timeline event with nothing to draw says why, and draws nothing.
+func testTimelineNothing(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	bt.putProgram(t, tab, cellHello, unparsable)
+	_, tl := waitTimeline(t, tab, cellHello)
+	if tl.Heading != "No timeline" || tl.Cut != "The run has no timeline: the trace could not be parsed: unexpected EOF" ||
+		len(tl.Lanes)+len(tl.Arrows)+len(tl.Items) != 0 {
+		failShot(t, tab, "a timeline without goroutines shows %+v", tl)
+	}
 }

@@ -127,12 +127,22 @@ export class Names {
   }
 }
 
+// opWord writes an operation; the server says "?" when the stack named
+// no call it knows.
+function opWord(op) {
+  return !op || op === '?' ? 'operation' : op;
+}
+
+// noTimeline is the prefix of the server's cut words when there is
+// nothing to draw ("no timeline: the trace could not be parsed …").
+export const noTimeline = 'no timeline: ';
+
 // edgeWords says an edge in a sentence: "main's send at line 9 unblocked
 // worker's receive at line 14".
 export function edgeWords(e, names) {
   const side = (id, op, at) => {
     const where = isPos(at) ? ` at ${names.place(at)}` : '';
-    return `${names.lane(id)}'s ${op || 'operation'}${where}`;
+    return `${names.lane(id)}'s ${opWord(op)}${where}`;
   };
   return `${side(e.from, e.from_op, e.from_at)} unblocked ${side(e.to, e.to_op, e.to_at)}`;
 }
@@ -231,11 +241,11 @@ export function marksOf(names, edge, span = null, lane = null) {
   if (edge) {
     if (isPos(edge.from_at)) {
       marks.push({ file: edge.from_at.file, line: edge.from_at.line, kind: 'tl-from', letter: '\u2192',
-        note: `${names.lane(edge.from)}'s ${edge.from_op}: unblocks ${names.lane(edge.to)}` });
+        note: `${names.lane(edge.from)}'s ${opWord(edge.from_op)}: unblocks ${names.lane(edge.to)}` });
     }
     if (isPos(edge.to_at)) {
       marks.push({ file: edge.to_at.file, line: edge.to_at.line, kind: 'tl-to', letter: '\u2190',
-        note: `${names.lane(edge.to)}'s ${edge.to_op}: unblocked by ${names.lane(edge.from)}` });
+        note: `${names.lane(edge.to)}'s ${opWord(edge.to_op)}: unblocked by ${names.lane(edge.from)}` });
     }
   }
   if (span && isPos(span.at) && !(edge && isPos(edge.to_at) && edge.to_at.file === span.at.file && edge.to_at.line === span.at.line)) {
@@ -287,6 +297,17 @@ export function timelineView(tl, hooks = {}) {
   const lanes = tl.goroutines || [];
   const edges = tl.edges || [];
   const root = el('section', 'cell-timeline');
+  if (lanes.length === 0 && edges.length === 0) {
+    // Nothing to draw: the server says why, or the trace held nothing of
+    // the learner's.
+    const cut = typeof tl.cut === 'string' ? tl.cut : '';
+    const why = cut.startsWith(noTimeline) ? cut.slice(noTimeline.length) : cut;
+    root.append(el('h3', 'view-heading', 'No timeline'));
+    const note = el('p', 'tl-cut tl-none', why ? `The run has no timeline: ${why}` : 'The trace holds no goroutine of yours.');
+    note.setAttribute('role', 'note');
+    root.append(note);
+    return root;
+  }
   const single = lanes.filter((g) => !(g.count > 1)).length;
   const folded = lanes.filter((g) => g.count > 1).reduce((a, g) => a + g.count, 0);
   const heading = el('h3', 'view-heading',

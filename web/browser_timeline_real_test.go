@@ -1,0 +1,91 @@
+package web_test
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// The goroutine timeline on the real sandbox: the Timeline button runs
+// the hand-off traced in runc, the server parses the trace, and the page
+// draws the arrow from main's send to the worker's receive. The hand-off
+// is run handOffRuns times: the sleep before the send makes the worker
+// wait first, and each run must show it.
+func TestBrowserTimeline(t *testing.T) {
+	bt := newBrowserTest(t, site{lessons: timelineLesson})
+	for _, st := range []subtest{
+		{"HandOff", testTimelineRealHandOff},
+	} {
+		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
+	}
+}
+
+const handOffRuns = 3
+
+// timelineLesson holds the hand-off as a lesson's cell, whose expectation
+// the run meets.
+var timelineLesson = fstest.MapFS{"01-timeline.md": {Data: []byte("---\ntitle: Timeline\nsummary: A hand-off to trace.\norder: 1\n---\n\n" +
+	"## Hand-off\n\n```go {expect=\"output=got 42\\n\"}\n" + handOff + "```\n")}}
+
+const cellHandOff = "timeline-1"
+
+func testTimelineRealHandOff(t *testing.T, bt *browserTest) {
+	tab, _ := bt.open(t, "/lessons/timeline")
+	waitScript(t, tab)
+	for run := range handOffRuns {
+		v, tl := waitTimeline(t, tab, cellHandOff)
+		if v.State != "done" || v.Stdout != "got 42\n" {
+			failShot(t, tab, "run %d: the traced hand-off ended %s printing %q", run+1, v.State, v.Stdout)
+		}
+		if tl.Cut != "" || len(tl.Lanes) != 2 || tl.Lanes[0].Name != "main" || tl.Lanes[1].Name != "worker" || tl.Lanes[1].Created != "created at line 17" {
+			failShot(t, tab, "run %d: cut %q, lanes %+v; want main and worker created at line 17", run+1, tl.Cut, tl.Lanes)
+		}
+		if !strings.HasPrefix(tl.Heading, "Timeline: 2 goroutines, ") {
+			t.Errorf("run %d: heading %q", run+1, tl.Heading)
+		}
+		// The worker waited at its receive on line 9 until main's send.
+		if !hasString(tl.Lanes[1].Spans, "blocked:chan receive@9") {
+			failShot(t, tab, "run %d: the worker's spans %q, want it blocked in chan receive at line 9", run+1, tl.Lanes[1].Spans)
+		}
+		var found bool
+		main, worker := tl.Lanes[0].Mid, tl.Lanes[1].Mid
+		for _, a := range tl.Arrows {
+			if a.FromLine == "19" && a.ToLine == "9" {
+				found = true
+				if a.From != "1" || a.Label != "send → receive" || abs(a.Start-main) > 10 || abs(a.Tip-worker) > 10 {
+					failShot(t, tab, "run %d: the arrow from line 19 to line 9 is %+v; want it from main's lane (y %.0f) to the worker's (y %.0f), labelled send → receive",
+						run+1, a, main, worker)
+				}
+			}
+		}
+		if !found {
+			failShot(t, tab, "run %d: no arrow from line 19 to line 9 among %+v", run+1, tl.Arrows)
+		}
+		const want = "main's send at line 19 unblocked worker's receive at line 9"
+		if len(tl.Items) == 0 || tl.Items[0] != want {
+			failShot(t, tab, "run %d: the list %q, want it to start with %q", run+1, tl.Items, want)
+		}
+		t.Logf("run %d: %s; list %q", run+1, tl.Heading, tl.Items)
+	}
+	hoverAt(t, tab, cellHandOff, `.tl-edge[data-from-line="19"][data-to-line="9"] .tl-edge-hit`)
+	if m := eval[tlMarks](t, tab, tlMarksExpr(cellHandOff)); !reflect.DeepEqual(m, tlMarks{From: []int{19}, To: []int{9}}) {
+		failShot(t, tab, "hovering the arrow of main's send marks %+v, want from [19] to [9]", m)
+	}
+	moveAway(t, tab)
+	// The README's picture: the first item of the list has the focus.
+	eval[struct{}](t, tab, `(document.querySelector('figure.cell[data-cell=`+jsString(cellHandOff)+`] .tl-edge-btn').focus(), {})`)
+	if m := eval[tlMarks](t, tab, tlMarksExpr(cellHandOff)); !reflect.DeepEqual(m, tlMarks{From: []int{19}, To: []int{9}}) {
+		failShot(t, tab, "the first item has the focus and marks %+v, want from [19] to [9]", m)
+	}
+	docShot(t, tab, cellHandOff, "timeline-view.png")
+}
+
+func hasString(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
