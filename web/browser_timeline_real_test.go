@@ -16,6 +16,7 @@ func TestBrowserTimeline(t *testing.T) {
 	bt := newBrowserTest(t, site{lessons: timelineLesson})
 	for _, st := range []subtest{
 		{"HandOff", testTimelineRealHandOff},
+		{"Many", testTimelineRealMany},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -26,9 +27,13 @@ const handOffRuns = 3
 // timelineLesson holds the hand-off as a lesson's cell, whose expectation
 // the run meets.
 var timelineLesson = fstest.MapFS{"01-timeline.md": {Data: []byte("---\ntitle: Timeline\nsummary: A hand-off to trace.\norder: 1\n---\n\n" +
-	"## Hand-off\n\n```go {expect=\"output=got 42\\n\"}\n" + handOff + "```\n")}}
+	"## Hand-off\n\n```go {expect=\"output=got 42\\n\"}\n" + handOff + "```\n\n" +
+	"## Many\n\n```go {expect=\"output=124750\\n\"}\n" + manyWorkers + "```\n")}}
 
-const cellHandOff = "timeline-1"
+const (
+	cellHandOff = "timeline-1"
+	cellMany    = "timeline-2"
+)
 
 func testTimelineRealHandOff(t *testing.T, bt *browserTest) {
 	tab, _ := bt.open(t, "/lessons/timeline")
@@ -88,4 +93,38 @@ func hasString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// 500 goroutines, each sending once to main: the server folds those past
+// its lanes into an aggregate lane, and the page draws it within its
+// limits.
+func testTimelineRealMany(t *testing.T, bt *browserTest) {
+	tab, _ := bt.open(t, "/lessons/timeline")
+	waitScript(t, tab)
+	v, tl := waitTimeline(t, tab, cellMany)
+	if v.State != "done" || v.Stdout != "124750\n" {
+		failShot(t, tab, "the 500 goroutines ended %s printing %q", v.State, v.Stdout)
+	}
+	var agg, folded int
+	for _, l := range tl.Lanes {
+		if l.Agg {
+			agg++
+			if !strings.HasPrefix(l.Name, "main.func1 ×") || len(l.Parts) == 0 {
+				failShot(t, tab, "aggregate lane %+v, want main.func1 ×N with the shares of its states", l)
+			}
+		}
+	}
+	for _, f := range tl.Folded {
+		if strings.HasPrefix(f, "main.func1 ×") && strings.Contains(f, "created at line 8") {
+			folded++
+		}
+	}
+	if agg == 0 || folded != agg || len(tl.Lanes) > 48 {
+		failShot(t, tab, "%d lanes, %d aggregate, folded %q; want aggregate lanes, each in words", len(tl.Lanes), agg, tl.Folded)
+	}
+	if !strings.Contains(tl.Heading, "501 goroutines") || len(tl.Arrows) > 300 || tl.Tabbable > 40 || len(tl.Items) > 200 {
+		failShot(t, tab, "heading %q, %d arrows, %d tab stops, %d items; want 501 goroutines and at most 300, 40, 200", tl.Heading, len(tl.Arrows), tl.Tabbable, len(tl.Items))
+	}
+	t.Logf("%s; %d lanes (%d aggregate), %d arrows, %d items, cut %q", tl.Heading, len(tl.Lanes), agg, len(tl.Arrows), len(tl.Items), tl.Cut)
+	shot(t, tab, cellMany, "timeline-many-real.png")
 }
