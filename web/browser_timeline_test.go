@@ -549,6 +549,7 @@ func timelineColoursExpr(id string) string {
 	return [pair('lane name', '.tl-name', 'fill', true), pair('creation site', '.tl-created', 'fill', true),
 		pair('arrow label', '.tl-edge-label', 'fill', true), pair('list item', '.tl-edge-btn', 'color', true),
 		pair('running span', '.tl-span.tl-running', 'fill', false), pair('blocked span', '.tl-span.tl-blocked', 'fill', false),
+		pair('runnable span', '.tl-span.tl-runnable', 'fill', false), pair('system call outline', '.tl-span.tl-syscall', 'stroke', false),
 		pair('arrow', '.tl-edge-line', 'stroke', false), pair('arrow head', '.tl-edge-head', 'fill', false)];
 })()`
 }
@@ -578,7 +579,15 @@ func testTimelineThemes(t *testing.T, bt *browserTest) {
 			}
 			if scheme == "dark" {
 				docShot(t, tab, cellHello, "timeline-view-dark.png")
+				return
 			}
+			// On a light system, the header's theme choice turns the
+			// timeline dark too.
+			eval[chromedp.Void](t, tab, chooseTheme("dark"))
+			fill := poll(t, tab, "the dark theme", browserWait, `getComputedStyle(document.querySelector('figure.cell[data-cell=`+jsString(cellHello)+`] .tl-span.tl-running')).fill`,
+				func(s string) bool { return s == "rgb(53, 194, 154)" })
+			eval[chromedp.Void](t, tab, chooseTheme(""))
+			t.Logf("the dark theme chosen: running spans %s", fill)
 		})
 	}
 }
