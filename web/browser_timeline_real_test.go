@@ -17,6 +17,7 @@ func TestBrowserTimeline(t *testing.T) {
 	for _, st := range []subtest{
 		{"HandOff", testTimelineRealHandOff},
 		{"Many", testTimelineRealMany},
+		{"Sync", testTimelineRealSync},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -28,11 +29,13 @@ const handOffRuns = 3
 // the run meets.
 var timelineLesson = fstest.MapFS{"01-timeline.md": {Data: []byte("---\ntitle: Timeline\nsummary: A hand-off to trace.\norder: 1\n---\n\n" +
 	"## Hand-off\n\n```go {expect=\"output=got 42\\n\"}\n" + handOff + "```\n\n" +
-	"## Many\n\n```go {expect=\"output=124750\\n\"}\n" + manyWorkers + "```\n")}}
+	"## Many\n\n```go {expect=\"output=124750\\n\"}\n" + manyWorkers + "```\n\n" +
+	"## Sync\n\n```go {expect=\"output=got the lock\\n\"}\n" + lockHandOff + "```\n")}}
 
 const (
 	cellHandOff = "timeline-1"
 	cellMany    = "timeline-2"
+	cellSync    = "timeline-3"
 )
 
 func testTimelineRealHandOff(t *testing.T, bt *browserTest) {
@@ -127,4 +130,67 @@ func testTimelineRealMany(t *testing.T, bt *browserTest) {
 	}
 	t.Logf("%s; %d lanes (%d aggregate), %d arrows, %d items, cut %q", tl.Heading, len(tl.Lanes), agg, len(tl.Arrows), len(tl.Items), tl.Cut)
 	shot(t, tab, cellMany, "timeline-many-real.png")
+}
+
+// lockHandOff hands a mutex from main (Unlock, line 25) to a goroutine
+// waiting in Lock (line 17), which then lets main's wg.Wait (line 26) go.
+const lockHandOff = `package main
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+func main() {
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	done := make(chan struct{})
+	mu.Lock()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mu.Lock()
+		fmt.Println("got the lock")
+		mu.Unlock()
+	}()
+	go func() {
+		<-done
+	}()
+	time.Sleep(20 * time.Millisecond)
+	mu.Unlock()
+	wg.Wait()
+	close(done)
+	time.Sleep(time.Millisecond)
+}
+`
+
+// The mutex's and the WaitGroup's edges, as the real tracer reports
+// them: the arrow Unlock → Lock from line 25 to line 17, and Done → Wait
+// into line 26.
+func testTimelineRealSync(t *testing.T, bt *browserTest) {
+	tab, _ := bt.open(t, "/lessons/timeline")
+	waitScript(t, tab)
+	v, tl := waitTimeline(t, tab, cellSync)
+	if v.State != "done" || v.Stdout != "got the lock\n" {
+		failShot(t, tab, "the lock hand-off ended %s printing %q", v.State, v.Stdout)
+	}
+	var lock, wait bool
+	for _, a := range tl.Arrows {
+		lock = lock || a.Label == "Unlock → Lock" && a.FromLine == "25" && a.ToLine == "17" && a.From == "1"
+		wait = wait || a.Label == "Done → Wait" && a.ToLine == "26" && a.To == "1"
+	}
+	if !lock || !wait {
+		failShot(t, tab, "arrows %+v: want Unlock → Lock from main's line 25 to line 17, and Done → Wait into main's line 26", tl.Arrows)
+	}
+	if !hasString(tl.Items, "main's Unlock at line 25 unblocked main.func1's Lock at line 17") {
+		failShot(t, tab, "the list %q says nothing of main's Unlock at line 25", tl.Items)
+	}
+	hoverAt(t, tab, cellSync, `.tl-edge[data-from-line="25"][data-to-line="17"] .tl-edge-hit`)
+	if m := eval[tlMarks](t, tab, tlMarksExpr(cellSync)); !reflect.DeepEqual(m, tlMarks{From: []int{25}, To: []int{17}}) {
+		failShot(t, tab, "hovering the Unlock → Lock arrow marks %+v, want from [25] to [17]", m)
+	}
+	moveAway(t, tab)
+	t.Logf("%s; list %q", tl.Heading, tl.Items)
+	shot(t, tab, cellSync, "timeline-sync-real.png")
 }
