@@ -448,6 +448,7 @@ function drawChart(tl, names, scale, { mark, pin }) {
   const mid = (i) => axisH + i * laneH + laneH / 2;
   let stops = 0;
   const focusable = (node, words) => {
+    node.setAttribute('role', 'img');
     node.setAttribute('aria-label', words);
     node.setAttribute('tabindex', stops < maxTabStops ? '0' : '-1');
     stops++;
@@ -544,7 +545,6 @@ function drawChart(tl, names, scale, { mark, pin }) {
     }
     titled(group, words);
     focusable(group, words);
-    group.setAttribute('role', 'img');
     const marks = marksOf(names, e);
     hover(group, () => mark(marks), () => mark([]));
     group.addEventListener('click', () => pin(marks));
