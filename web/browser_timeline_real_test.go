@@ -128,7 +128,7 @@ func testTimelineRealMany(t *testing.T, bt *browserTest) {
 	if !strings.Contains(tl.Heading, "501 goroutines") || len(tl.Arrows) > 300 || tl.Tabbable > 40 || len(tl.Items) > 200 {
 		failShot(t, tab, "heading %q, %d arrows, %d tab stops, %d items; want 501 goroutines and at most 300, 40, 200", tl.Heading, len(tl.Arrows), tl.Tabbable, len(tl.Items))
 	}
-	t.Logf("%s; %d lanes (%d aggregate), %d arrows, %d items, cut %q", tl.Heading, len(tl.Lanes), agg, len(tl.Arrows), len(tl.Items), tl.Cut)
+	t.Logf("%s; %d lanes (%d aggregate), %d arrows, %d items, cut %q; drawn in %s ms", tl.Heading, len(tl.Lanes), agg, len(tl.Arrows), len(tl.Items), tl.Cut, tl.DrawMs)
 	shot(t, tab, cellMany, "timeline-many-real.png")
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -31,6 +32,7 @@ func TestBrowserTimelineFake(t *testing.T) {
 		{"Many", testTimelineMany},
 		{"Themes", testTimelineThemes},
 		{"Nothing", testTimelineNothing},
+		{"Busy", testTimelineBusy},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -177,6 +179,8 @@ func fakeTimelineEvents(req sandbox.Request) []any {
 	case unparsable:
 		return []any{build, map[string]any{"kind": "timeline", "timeline": map[string]any{
 			"duration_ns": 0, "goroutines": []any{}, "edges": []any{}, "cut": unparsableCut}}, exit}
+	case busyProgram:
+		return []any{build, map[string]any{"kind": "timeline", "timeline": busyTimeline()}, exit}
 	case manyWorkers:
 		return []any{build, map[string]any{"kind": "stdout", "data": "124750\n"},
 			map[string]any{"kind": "timeline", "timeline": manyTimeline()}, exit}
@@ -187,6 +191,7 @@ func fakeTimelineEvents(req sandbox.Request) []any {
 // timelineView is what a cell's timeline shows.
 type timelineView struct {
 	Found   bool   `json:"found"`
+	DrawMs  string `json:"drawMs"` // how long the page took to draw it
 	Heading string `json:"heading"`
 	Cut     string `json:"cut"`
 	Lanes   []struct {
@@ -239,7 +244,7 @@ func timelineExpr(id string) string {
 	});
 	const list = r.querySelector('ol.tl-edges');
 	const by = list && document.getElementById(list.getAttribute('aria-labelledby'));
-	return {found: true, heading: r.querySelector('.view-heading').textContent,
+	return {found: true, drawMs: r.dataset.drawMs || '', heading: r.querySelector('.view-heading').textContent,
 		cut: (r.querySelector('.tl-cut') || {}).textContent || '', lanes, arrows,
 		items: [...r.querySelectorAll('.tl-edge-btn')].map((b) => b.textContent),
 		counts: [...r.querySelectorAll('.tl-edge-btn')].map((b) => b.dataset.count),
@@ -608,4 +613,48 @@ func testTimelineNothing(t *testing.T, bt *browserTest) {
 		len(tl.Lanes)+len(tl.Arrows)+len(tl.Items) != 0 {
 		failShot(t, tab, "a timeline without goroutines shows %+v", tl)
 	}
+}
+
+// busyProgram is answered with a timeline as big as the server sends
+// (sandbox's default --trace-spans, 4000 spans and edges): 24 lanes of
+// 150 spans, 400 edges.
+const busyProgram = "package main\n\n// busy\nfunc main() {}\n"
+
+// busyDrawLimit bounds how long the page may take to draw it, with a wide
+// margin for a loaded machine (it takes tens of milliseconds).
+const busyDrawLimit = 2000
+
+func busyTimeline() map[string]any {
+	var lanes, edges []any
+	for g := range int64(24) {
+		var spans []any
+		for i := range int64(150) {
+			start := i * 10_000
+			if i%2 == 0 {
+				spans = append(spans, span(start, start+10_000, "running", "", nil))
+			} else {
+				spans = append(spans, span(start, start+10_000, "blocked", "chan receive", pos(4, "main")))
+			}
+		}
+		lanes = append(lanes, map[string]any{"id": g + 1, "name": "main", "spans": spans})
+	}
+	for i := range int64(400) {
+		edges = append(edges, edge(i*3_700, 1+i%24, 1+(i+1)%24, "send", "receive", pos(4, "main"), pos(4, "main")))
+	}
+	return map[string]any{"duration_ns": 1_500_000, "goroutines": lanes, "edges": edges}
+}
+
+func testTimelineBusy(t *testing.T, bt *browserTest) {
+	tab := bt.openLesson(t)
+	bt.putProgram(t, tab, cellHello, busyProgram)
+	_, tl := waitTimeline(t, tab, cellHello)
+	spans := 0
+	for _, l := range tl.Lanes {
+		spans += len(l.Spans)
+	}
+	ms, err := strconv.Atoi(tl.DrawMs)
+	if err != nil || spans != 3600 || len(tl.Arrows) != 300 || ms > busyDrawLimit {
+		failShot(t, tab, "%d spans, %d arrows drawn in %q ms; want 3600, 300 (maxArrows), within %d ms", spans, len(tl.Arrows), tl.DrawMs, busyDrawLimit)
+	}
+	t.Logf("3600 spans and 300 of 400 arrows drawn in %d ms", ms)
 }

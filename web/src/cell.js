@@ -670,12 +670,15 @@ export class Cell {
   // lines, and a click keeps them marked.
   timeline(tl) {
     if (this.tlRoot) this.tlRoot.remove();
+    const t0 = performance.now();
     this.tlRoot = timelineView(tl, {
       mark: (marks) => this.showTransient(marks),
       pin: (marks) => { this.pinned = marks; this.showTransient([]); },
       goto: (file, line) => this.goto(file, line),
     });
     this.output.show(this.tlRoot);
+    // How long drawing took (the browser tests report it).
+    this.tlRoot.dataset.drawMs = String(Math.round(performance.now() - t0));
   }
 
   // showTransient shows marks on top of the run's own marks: those of what

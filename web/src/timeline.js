@@ -19,7 +19,7 @@ export const maxArrows = 300; // arrows drawn; every edge is still counted in th
 export const maxListed = 200; // items of the list, after grouping the same two places
 export const maxTabStops = 40; // arrows and spans in the tab order; past it, the list is the way
 export const maxLabelled = 24; // arrows labelled "send → receive"; with more, the labels would hide the arrows
-export const maxBreaks = 4000; // time points of the shortened scale; past it, time is drawn to scale
+export const maxBreaks = 20000; // time points of the shortened scale (the server sends at most 4000 spans and edges); past it, time is drawn to scale
 
 // The geometry of the chart, in SVG units (the SVG is as wide as the
 // panel, and scrolls sideways on a narrow screen).
