@@ -515,10 +515,21 @@ func testTimelineMany(t *testing.T, bt *browserTest) {
 	if tl.Lanes[1].Name != "main.func1 #1" || tl.Lanes[24].Name != "main.func1 #24" {
 		t.Errorf("lanes of the same function are called %q … %q, want main.func1 #1 … #24", tl.Lanes[1].Name, tl.Lanes[24].Name)
 	}
-	if len(tl.Items) != 25 || tl.Counts[24] != "476" || tl.Items[0] != "main's receive at line 14 unblocked main.func1 #1's send at line 9" ||
-		tl.Items[24] != "main's receive at line 14 unblocked main.func1 (one of 476)'s send at line 9 (476 times)" {
-		failShot(t, tab, "%d items, the last %q (count %s); want 25, the aggregate's 476 hand-offs as one", len(tl.Items), tl.Items[len(tl.Items)-1], tl.Counts[len(tl.Counts)-1])
+	// The list speaks of the 24 lanes of one name together (more than
+	// maxNamedLanes), and of the aggregate's 476 hand-offs as one.
+	want := []string{
+		"main's receive at line 14 unblocked main.func1 (one of 24)'s send at line 9 (24 times)",
+		"main's receive at line 14 unblocked main.func1 (one of 476)'s send at line 9 (476 times)",
 	}
+	if !reflect.DeepEqual(tl.Items, want) || !reflect.DeepEqual(tl.Counts, []string{"24", "476"}) {
+		failShot(t, tab, "list %q (counts %q), want %q", tl.Items, tl.Counts, want)
+	}
+	// Its first item lights the arrows of all 24.
+	eval[chromedp.Void](t, tab, `document.querySelector('figure.cell[data-cell=`+jsString(cellHello)+`] .tl-edge-btn').focus()`)
+	if n := eval[int](t, tab, `document.querySelectorAll('figure.cell[data-cell=`+jsString(cellHello)+`] .tl-edge.tl-hot').length`); n != 24 {
+		failShot(t, tab, "the first item lights %d arrows, want 24", n)
+	}
+	eval[chromedp.Void](t, tab, `document.activeElement.blur()`)
 	labels := 0
 	for _, a := range tl.Arrows {
 		if a.Label != "" {

@@ -18,6 +18,7 @@ export const maxLanes = 48; // lanes drawn (the server folds goroutines past san
 export const maxArrows = 300; // arrows drawn; every edge is still counted in the list
 export const maxListed = 200; // items of the list, after grouping the same two places
 export const maxTabStops = 40; // arrows and spans in the tab order; past it, the list is the way
+export const maxNamedLanes = 8; // single lanes of one name listed one by one; with more, the list speaks of them together
 export const maxLabelled = 24; // arrows labelled "send → receive"; with more, the labels would hide the arrows
 export const maxBreaks = 20000; // time points of the shortened scale (the server sends at most 4000 spans and edges); past it, time is drawn to scale
 
@@ -73,6 +74,7 @@ export class Names {
       const n = g.name || '';
       shared.set(n, (shared.get(n) || 0) + 1);
     }
+    this.shared = shared;
     this.numbers = new Map();
     const seen = new Map();
     for (const g of tl.goroutines || []) {
@@ -107,6 +109,14 @@ export class Names {
     return g.count > 1 ? `${name} (one of ${g.count})` : name;
   }
 
+  // listLane is lane, except that of more than maxNamedLanes single lanes
+  // that share a name it says "worker (one of 23)", for the list to group.
+  listLane(id) {
+    const g = this.lanes.get(id);
+    const n = g && !(g.count > 1) && g.name ? this.shared.get(g.name) : 0;
+    return n > maxNamedLanes ? `${g.name} (one of ${n})` : this.lane(id);
+  }
+
   // name is a lane's own name, numbered when others share it.
   name(g) {
     if (!g.name) return `goroutine ${g.id}`;
@@ -138,11 +148,11 @@ function opWord(op) {
 export const noTimeline = 'no timeline: ';
 
 // edgeWords says an edge in a sentence: "main's send at line 9 unblocked
-// worker's receive at line 14".
-export function edgeWords(e, names) {
+// worker's receive at line 14"; listed, with the list's names (listLane).
+export function edgeWords(e, names, listed = false) {
   const side = (id, op, at) => {
     const where = isPos(at) ? ` at ${names.place(at)}` : '';
-    return `${names.lane(id)}'s ${opWord(op)}${where}`;
+    return `${listed ? names.listLane(id) : names.lane(id)}'s ${opWord(op)}${where}`;
   };
   return `${side(e.from, e.from_op, e.from_at)} unblocked ${side(e.to, e.to_op, e.to_at)}`;
 }
@@ -156,17 +166,27 @@ function posKey(p) {
   return isPos(p) ? `${p.file}:${p.line}` : '-';
 }
 
-// groupEdges groups the edges that join the same two lanes by the same
-// operations at the same places, in the order each first happened: a loop
-// that hands off a thousand values is one item, "1000 times".
-export function groupEdges(edges) {
+// edgeKey names an edge by its two lanes, operations and places.
+function edgeKey(e) {
+  return [e.from, e.to, e.from_op, e.to_op, posKey(e.from_at), posKey(e.to_at)].join('|');
+}
+
+// groupEdges groups the edges of one key (by default: the same two lanes,
+// operations and places), in the order each first happened: a loop that
+// hands off a thousand values is one item, "1000 times". Each group
+// holds its first edge, its count and the indexes of its edges.
+export function groupEdges(edges, key = edgeKey) {
   const groups = new Map();
-  for (const e of edges || []) {
-    const key = [e.from, e.to, e.from_op, e.to_op, posKey(e.from_at), posKey(e.to_at)].join('|');
-    const g = groups.get(key);
-    if (g) g.count++;
-    else groups.set(key, { edge: e, count: 1 });
-  }
+  (edges || []).forEach((e, i) => {
+    const k = key(e);
+    const g = groups.get(k);
+    if (g) {
+      g.count++;
+      g.members.add(i);
+    } else {
+      groups.set(k, { edge: e, count: 1, members: new Set([i]) });
+    }
+  });
   return [...groups.values()];
 }
 
@@ -375,23 +395,24 @@ export function timelineView(tl, hooks = {}) {
   const sub = el('h4', 'view-subheading tl-edges-heading', 'Who unblocked whom');
   sub.id = `${heading.id}-edges`;
   root.append(sub);
-  const groups = groupEdges(edges);
+  // Grouped by their words: the same two places, and lanes of one name
+  // together when there are many of them.
+  const groups = groupEdges(edges, (e) => edgeWords(e, names, true));
   const list = el('ol', 'tl-edges');
   list.setAttribute('aria-labelledby', sub.id);
   for (const g of groups.slice(0, maxListed)) {
     const e = g.edge;
     const li = el('li', 'tl-edge-item');
     const times = g.count > 1 ? ` (${g.count} times)` : '';
-    const b = el('button', 'tl-edge-btn view-jump', `${edgeWords(e, names)}${times}`);
+    const b = el('button', 'tl-edge-btn view-jump', `${edgeWords(e, names, true)}${times}`);
     b.type = 'button';
     b.dataset.count = String(g.count);
     setLines(b, e);
     const marks = marksOf(names, e);
-    // The item lights its arrows too: those of the same two lanes and lines.
+    // The item lights its arrows too.
     const light = (on) => {
       for (const a of chart.querySelectorAll('.tl-edge')) {
-        if (a.dataset.from === b.dataset.from && a.dataset.to === b.dataset.to
-          && a.dataset.fromLine === b.dataset.fromLine && a.dataset.toLine === b.dataset.toLine) a.classList.toggle('tl-hot', on);
+        if (g.members.has(Number(a.dataset.edge))) a.classList.toggle('tl-hot', on);
       }
     };
     hover(b, () => { mark(marks); light(true); }, () => { mark([]); light(false); });
@@ -512,7 +533,7 @@ function drawChart(tl, names, scale, { mark, pin }) {
   const labelled = edges.filter((e) => row.has(e.from) && row.has(e.to) && e.from !== e.to).length <= maxLabelled;
   let lastX = -Infinity;
   let drawn = 0;
-  for (const e of edges) {
+  for (const [i, e] of edges.entries()) {
     if (drawn >= maxArrows) break;
     const a = row.get(e.from);
     const b = row.get(e.to);
@@ -526,6 +547,7 @@ function drawChart(tl, names, scale, { mark, pin }) {
     const y2 = mid(b) + (down ? -barH / 2 : barH / 2);
     const group = svg('g', {}, 'tl-edge');
     setLines(group, e);
+    group.dataset.edge = String(i);
     const words = edgeWords(e, names);
     group.append(svg('line', { x1: ax, y1, x2: ax, y2 }, 'tl-edge-hit'));
     group.append(svg('line', { x1: ax, y1, x2: ax, y2: y2 + (down ? -5 : 5) }, 'tl-edge-line'));

@@ -389,3 +389,23 @@ test('timeline: stateShares, endingEdge, marksOf', () => {
   assert.deepEqual(marksOf(names, null, blocked, 7).map((m) => [m.kind, m.line]), [['tl-to', 6]]);
   assert.deepEqual(marksOf(names, handOffTL.edges[4]), []);
 });
+
+test('timeline: the list speaks of many lanes of one name together', () => {
+  const lanes = [{ id: 1, name: 'main' }];
+  const edges = [];
+  for (let i = 0; i < 9; i++) {
+    lanes.push({ id: 10 + i, name: 'worker', created: { file: 'main.go', line: 5 }, parent: 1 });
+    edges.push({ at_ns: i, from: 10 + i, to: 1, from_op: 'send', to_op: 'receive', from_at: { file: 'main.go', line: 7 }, to_at: { file: 'main.go', line: 12 } });
+  }
+  const names = new Names({ goroutines: lanes, edges });
+  assert.equal(names.lane(12), 'worker #3');
+  assert.equal(edgeWords(edges[2], names), "worker #3's send at line 7 unblocked main's receive at line 12");
+  assert.equal(edgeWords(edges[2], names, true), "worker (one of 9)'s send at line 7 unblocked main's receive at line 12");
+  const groups = groupEdges(edges, (e) => edgeWords(e, names, true));
+  assert.equal(groups.length, 1);
+  assert.equal(groups[0].count, 9);
+  assert.deepEqual([...groups[0].members], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // Up to maxNamedLanes (8) of them, each is listed by its own name.
+  const few = new Names({ goroutines: lanes.slice(0, 9), edges });
+  assert.equal(edgeWords(edges[2], few, true), "worker #3's send at line 7 unblocked main's receive at line 12");
+});
