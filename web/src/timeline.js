@@ -300,7 +300,7 @@ function spanWords(names, g, s, edge) {
   const reason = s.state === 'blocked' && s.reason ? ` on ${s.reason}` : '';
   const at = isPos(s.at) ? ` at ${names.place(s.at)}` : '';
   let words = `${names.lane(g.id)}: ${stateWords[s.state] || s.state}${reason}${at}, from ${fmtNs(s.start_ns)} to ${fmtNs(s.end_ns)}`;
-  if (edge) words += `; unblocked by ${names.lane(edge.from)}'s ${edge.from_op}${isPos(edge.from_at) ? ` at ${names.place(edge.from_at)}` : ''}`;
+  if (edge) words += `; unblocked by ${names.lane(edge.from)}'s ${opWord(edge.from_op)}${isPos(edge.from_at) ? ` at ${names.place(edge.from_at)}` : ''}`;
   return words;
 }
 
