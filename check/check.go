@@ -71,7 +71,8 @@ func (j Job) Files() map[string]string {
 // Run runs the job and judges it.
 func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
 	start := time.Now()
-	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat}
+	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat,
+		Trace: j.Cell.Trace}
 	if req.Mode == "" {
 		req.Mode = sandbox.ModeRun
 	}
@@ -108,7 +109,8 @@ func Unmet(expects []lessons.Expect, o *Observed) []string {
 type Observed struct {
 	runs  []*runOut // in order; a request that never ran has one, with its exit
 	asm   []sandbox.AsmLine
-	build string // the build step's own stderr (diagnostics)
+	build string            // the build step's own stderr (diagnostics)
+	tl    *sandbox.Timeline // the traced run's timeline, if any
 }
 
 type runOut struct {
@@ -143,6 +145,8 @@ func (o *Observed) Add(e sandbox.Event) {
 		o.run(e.Run).exit = &ev
 	case sandbox.KindAsm:
 		o.asm = append(o.asm, e.Lines...)
+	case sandbox.KindTimeline:
+		o.tl = e.Timeline
 	}
 }
 
@@ -188,8 +192,61 @@ func (o *Observed) meets(e lessons.Expect) bool {
 			}
 		}
 		return false
+	case "edge":
+		return o.hasEdge(e)
 	}
 	return false
+}
+
+// hasEdge reports whether the timeline shows the edge e claims.
+func (o *Observed) hasEdge(e lessons.Expect) bool {
+	want, err := lessons.ParseEdge(e.Value)
+	if err != nil || o.tl == nil {
+		return false
+	}
+	for _, te := range o.tl.Edges {
+		if te.FromAt != nil && te.ToAt != nil && want.Matches(te.FromOp, te.FromAt.Line, te.ToOp, te.ToAt.Line) {
+			return true
+		}
+	}
+	return false
+}
+
+// edges says which edges the timeline shows, as edge= writes them.
+func (o *Observed) edges() string {
+	if o.tl == nil {
+		return "no timeline came"
+	}
+	if len(o.tl.Edges) == 0 {
+		return "the timeline shows no edge" + cutNote(o.tl)
+	}
+	// Each edge once, the first few of them: a lock taken in turns
+	// hands over hundreds of times at the same two lines.
+	const shown = 6
+	var s []string
+	for _, te := range o.tl.Edges {
+		line := func(p *sandbox.TracePos) string {
+			if p == nil {
+				return "?"
+			}
+			return fmt.Sprint(p.Line)
+		}
+		if e := te.FromOp + "@" + line(te.FromAt) + "->" + te.ToOp + "@" + line(te.ToAt); !slices.Contains(s, e) {
+			s = append(s, e)
+		}
+	}
+	if len(s) > shown {
+		s = append(s[:shown], "…")
+	}
+	return "the timeline shows " + strings.Join(s, ", ") + cutNote(o.tl)
+}
+
+// cutNote is a timeline's cut, as a clause.
+func cutNote(tl *sandbox.Timeline) string {
+	if tl.Cut == "" {
+		return ""
+	}
+	return " (" + tl.Cut + ")"
 }
 
 // every reports whether f holds for every run, and there was one.
@@ -245,6 +302,9 @@ func (o *Observed) describe() string {
 		}
 		if len(o.asm) > 0 {
 			s += fmt.Sprintf(", %d asm lines", len(o.asm))
+		}
+		if o.tl != nil {
+			s += ", " + o.edges()
 		}
 		return s
 	}

@@ -124,3 +124,27 @@ func TestApplies(t *testing.T) {
 		t.Error("a cell that claims nothing applies")
 	}
 }
+
+// TestEdgeClaim: expect=edge= holds when the timeline shows the edge, and
+// its verdict says which edges it showed instead; it applies to traced
+// runs only.
+func TestEdgeClaim(t *testing.T) {
+	cell := &lessons.Cell{Mode: "run", Trace: true, Expect: []lessons.Expect{{Kind: "edge", Value: "send@12->receive@8"}}}
+	tl := &sandbox.Timeline{Edges: []sandbox.TraceEdge{{From: 1, To: 7, FromOp: "send", ToOp: "receive",
+		FromAt: &sandbox.TracePos{File: "main.go", Line: 12}, ToAt: &sandbox.TracePos{File: "main.go", Line: 8}}}}
+	o := NewObserved()
+	o.Add(sandbox.Event{Kind: sandbox.KindTimeline, Timeline: tl})
+	o.Add(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited})
+	if v := Judge(cell, o); !v.OK {
+		t.Errorf("Judge = %+v, want OK", v)
+	}
+	tl.Edges[0].FromOp = "close"
+	v := Judge(cell, o)
+	if v.OK || len(v.Missed) != 1 || !strings.Contains(v.Missed[0], "the timeline shows close@12->receive@8") {
+		t.Errorf("Judge = %+v, want a miss naming close@12->receive@8", v)
+	}
+	if !Applies(cell, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1, Trace: true}) ||
+		Applies(cell, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1}) {
+		t.Error("a traced cell's claims must apply to its traced runs only")
+	}
+}

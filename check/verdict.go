@@ -27,13 +27,15 @@ func Judge(cell *lessons.Cell, o *Observed) sandbox.Verdict {
 // Applies reports whether a request is a run of cell the lesson's claims
 // are about: the cell's mode and repeat count (a learner who pressed Race
 // on a run-mode cell, or ran it once where the lesson runs it twenty
-// times, asks something else).
+// times, asks something else), and its trace: a traced cell's claims are
+// about a traced run, and a run traced where the cell is not is not the
+// cell's.
 func Applies(cell *lessons.Cell, req *sandbox.Request) bool {
 	mode := sandbox.Mode(cell.Mode)
 	if mode == "" {
 		mode = sandbox.ModeRun
 	}
-	return len(cell.Expect) > 0 && req.Mode == mode && req.Repeat == max(cell.Repeat, 1)
+	return len(cell.Expect) > 0 && req.Mode == mode && req.Repeat == max(cell.Repeat, 1) && req.Trace == cell.Trace
 }
 
 // missed says in words how the runs missed e, and what to try.
@@ -47,6 +49,8 @@ func (o *Observed) missed(e lessons.Expect) string {
 		return fmt.Sprintf("The lesson says %s, but %s.", e.Words(), o.printed())
 	case "some-output":
 		return fmt.Sprintf("The lesson says %s, but none did. Run it again: what happens is up to the scheduler.", e.Words())
+	case "edge":
+		return fmt.Sprintf("The lesson says %s, but %s. Run it again: which goroutine waits and which one wakes it is up to the scheduler.", e.Words(), o.edges())
 	case "outputs":
 		return fmt.Sprintf("The lesson says %s, but there were %d. Run it again, or repeat it more: what happens is up to the scheduler.", e.Words(), o.distinct())
 	}

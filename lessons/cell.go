@@ -21,7 +21,7 @@ var cellModes = []string{"run", "race", "asm", "test", "bench", "vet"}
 
 // cellAttrs are the attributes a cell may have, in the order errors list
 // them. A solution block has the attribute solution and no other.
-var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "exercise", "hidden", "solution"}
+var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "trace", "exercise", "hidden", "solution"}
 
 // exerciseName is the form of an exercise's name: it goes into the page
 // as a data attribute and into racelab check's report.
@@ -142,6 +142,11 @@ func (c *Cell) setAttr(a attr) error {
 		c.GOMAXPROCS, err = attrInt(a, 1, maxGOMAXPROCS)
 	case "repeat":
 		c.Repeat, err = attrInt(a, 1, maxRepeat)
+	case "trace":
+		if a.value != "true" {
+			return fmt.Errorf("cell attribute trace=%s: write trace=true, or leave it out", a.value)
+		}
+		c.Trace = true
 	case "exercise":
 		if !exerciseName.MatchString(a.value) {
 			return fmt.Errorf("exercise name %q: use lower-case letters, digits and '-'", a.value)
@@ -193,7 +198,22 @@ func (c *Cell) check() error {
 	if err := c.checkHidden(); err != nil {
 		return err
 	}
+	if err := c.checkTrace(); err != nil {
+		return err
+	}
 	return checkExpects(c.Mode, max(c.Repeat, 1), c.Expect)
+}
+
+// checkTrace reports a traced cell the sandbox would not trace (only one
+// run of mode run is), and an edge claim without the trace that shows it.
+func (c *Cell) checkTrace() error {
+	if c.Trace && (c.Mode != "run" || c.Repeat > 1) {
+		return fmt.Errorf("trace=true needs mode run and one run (the tracer records one execution), not mode %s, repeat %d", c.Mode, max(c.Repeat, 1))
+	}
+	if !c.Trace && slices.ContainsFunc(c.Expect, func(e Expect) bool { return e.Kind == "edge" }) {
+		return fmt.Errorf("expect=edge= is a claim about the timeline: give the cell trace=true")
+	}
+	return nil
 }
 
 // checkHidden reports hidden files that are not the cell's, or that leave

@@ -107,6 +107,8 @@ func TestParseExpect(t *testing.T) {
 		{"output=a~=b", Expect{Kind: "output", Value: "a~=b"}, "output=a~=b"},
 		{"some-output~=^1\\d{3}$", Expect{Kind: "some-output", Value: "^1\\d{3}$"}, "some-output~=^1\\d{3}$"},
 		{"outputs>=2", Expect{Kind: "outputs", Value: "2"}, "outputs>=2"},
+		{"edge=send@12->receive@08", Expect{Kind: "edge", Value: "send@12->receive@8"}, "edge=send@12->receive@8"},
+		{"edge=12->Lock@8", Expect{Kind: "edge", Value: "12->Lock@8"}, "edge=12->Lock@8"},
 		{"outputs>=010", Expect{Kind: "outputs", Value: "10"}, "outputs>=10"},
 		{"stderr~=copies lock", Expect{Kind: "stderr", Value: "copies lock"}, "stderr~=copies lock"},
 		{"stderr~=(?m)^fatal error: all goroutines", Expect{Kind: "stderr", Value: "(?m)^fatal error: all goroutines"}, "stderr~=(?m)^fatal error: all goroutines"},
@@ -179,7 +181,7 @@ func TestCellErrors(t *testing.T) {
 		name, body, want string
 	}{
 		{"unknown attribute", "```go {mod=race}\n" + main + "```\n",
-			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, solution)`},
+			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, trace, exercise, hidden, solution)`},
 		{"fence line after prose", "Text.\n\nMore text.\n\n```go {mod=race}\n" + main + "```\n",
 			`x.md:10: unknown cell attribute "mod"`},
 		{"fence in a list", "- item\n\n  ```go {mod=race}\n  package main\n  ```\n",
@@ -199,8 +201,15 @@ func TestCellErrors(t *testing.T) {
 		{"repeat not a number", "```go {repeat=1.5}\n" + main + "```\n", `x.md:6: cell attribute repeat=1.5 is not a number`},
 		{"repeat too big", "```go {repeat=101}\n" + main + "```\n", `x.md:6: cell attribute repeat=101 is out of range: use 1 to 100`},
 		{"repeat in asm mode", "```go {mode=asm repeat=2}\n" + main + "```\n", `x.md:6: repeat works only with mode run or race, not asm`},
+		{"trace not true", "```go {trace=yes}\n" + main + "```\n", `x.md:6: cell attribute trace=yes: write trace=true, or leave it out`},
+		{"trace in race mode", "```go {mode=race trace=true}\n" + main + "```\n", `x.md:6: trace=true needs mode run and one run`},
+		{"trace repeated", "```go {repeat=2 trace=true}\n" + main + "```\n", `x.md:6: trace=true needs mode run and one run (the tracer records one execution), not mode run, repeat 2`},
+		{"edge without trace", "```go {expect=edge=3->5}\n" + main + "```\n", `x.md:6: expect=edge= is a claim about the timeline: give the cell trace=true`},
+		{"edge without arrow", "```go {trace=true expect=edge=3}\n" + main + "```\n", `x.md:6: expect=edge=3: write edge=[OP@]LINE->[OP@]LINE`},
+		{"edge unknown op", "```go {trace=true expect=edge=put@3->5}\n" + main + "```\n", `x.md:6: expect=edge=put@3->5: unknown operation "put" in an edge`},
+		{"edge line 0", "```go {trace=true expect=edge=3->receive@0}\n" + main + "```\n", `x.md:6: expect=edge=3->receive@0: "0" is not a line number`},
 		{"unknown expectation", "```go {expect=races}\n" + main + "```\n",
-			`x.md:6: unknown expectation "races" (want one of output=TEXT, output~=REGEX, some-output~=REGEX, outputs>=N, stderr~=REGEX, race, no-race, deadlock, timeout, exit=N, compile-error, asm~=REGEX)`},
+			`x.md:6: unknown expectation "races" (want one of output=TEXT, output~=REGEX, some-output~=REGEX, outputs>=N, stderr~=REGEX, race, no-race, deadlock, timeout, exit=N, compile-error, asm~=REGEX, edge=[OP@]LINE->[OP@]LINE)`},
 		{"output without text", "```go {expect=output}\n" + main + "```\n", `x.md:6: expect=output needs a value: write expect=output=TEXT or expect=output~=REGEX`},
 		{"exit not a number", "```go {expect=exit=x}\n" + main + "```\n", `x.md:6: expect=exit=x: the exit status must be a number from 0 to 255`},
 		{"exit too big", "```go {expect=exit=256}\n" + main + "```\n", `x.md:6: expect=exit=256: the exit status must be a number`},
@@ -276,7 +285,7 @@ func TestAllErrorsReported(t *testing.T) {
 	}
 	_, err := Load(mapFS(files))
 	want := strings.Join([]string{
-		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, solution)`,
+		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, trace, exercise, hidden, solution)`,
 		`lessons: 01-a.md:10: unknown mode "y" (want one of run, race, asm, test, bench, vet)`,
 		`lessons: 02-b.md:1: missing front matter: the file must start with a "---" line, then title, summary and order`,
 	}, "\n")

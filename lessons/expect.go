@@ -27,6 +27,7 @@ import (
 //	"exit"          exit=N              the status 0–255 of every run, in decimal
 //	"compile-error" compile-error       "": the build fails
 //	"asm"           asm~=REGEX          a regexp matching some line of the assembly
+//	"edge"          edge=[OP@]LINE->[OP@]LINE  a synchronization edge of the timeline (trace=true)
 //
 // A REGEX is RE2 syntax (package regexp), valid and non-empty in every
 // Expect that Load returns; it is searched for, not anchored.
@@ -55,6 +56,7 @@ var expectForms = []expectForm{
 	{"exit", "=", "exit", "N"},
 	{"compile-error", "", "compile-error", ""},
 	{"asm", "~=", "asm", "REGEX"},
+	{"edge", "=", "edge", "[OP@]LINE->[OP@]LINE"},
 }
 
 func (f expectForm) String() string { return f.name + f.op + f.value }
@@ -167,6 +169,12 @@ func checkExpectValue(f expectForm, value string) (string, error) {
 		if _, err := regexp.Compile(value); err != nil {
 			return "", fmt.Errorf("bad regular expression: %w", err)
 		}
+	case "[OP@]LINE->[OP@]LINE":
+		e, err := ParseEdge(value)
+		if err != nil {
+			return "", err
+		}
+		value = e.String()
 	case "N":
 		lo, hi, what := 0, 255, "the exit status"
 		if f.kind == "outputs" {
@@ -183,7 +191,7 @@ func checkExpectValue(f expectForm, value string) (string, error) {
 
 // multiExpect are the kinds that may be given more than once in a cell:
 // every one of their regular expressions must match.
-var multiExpect = map[string]bool{"output-match": true, "some-output": true, "stderr": true, "asm": true}
+var multiExpect = map[string]bool{"output-match": true, "some-output": true, "stderr": true, "asm": true, "edge": true}
 
 // checkExpects reports expectations that no run of a cell in the given mode,
 // run the given number of times, can meet.
@@ -275,6 +283,9 @@ func (e Expect) describe() (label, text string) {
 		return "Expected in the assembly", e.Value
 	case "exit":
 		return "Expected", "exit status " + e.Value
+	case "edge":
+		ed, _ := ParseEdge(e.Value)
+		return "Expected in the timeline", ed.Words()
 	}
 	return "Expected", expectWords[e.Kind]
 }
@@ -307,6 +318,9 @@ func (e Expect) Words() string {
 		return "its standard error shows " + quote(plainPattern(e.Value))
 	case "asm":
 		return "the assembly has " + quote(plainPattern(e.Value))
+	case "edge":
+		ed, _ := ParseEdge(e.Value)
+		return "the timeline shows " + ed.Words()
 	}
 	_, text := e.describe()
 	return text

@@ -65,6 +65,7 @@ type Cell struct {
 	Files      []File   // main.go first (when the cell has one), then in source order
 	GOMAXPROCS int      // 0 means the Go default
 	Repeat     int      // how many runs; 0 (not given) or 1 means once
+	Trace      bool     // trace=true: run with the execution tracer on, and claims about its timeline (edge=)
 	Expect     []Expect // what the cell demonstrates, in the order written
 	HasTests   bool     // some file ends in _test.go, hidden or not
 

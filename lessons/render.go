@@ -143,6 +143,9 @@ func (r *mdRenderer) renderCell(w util.BufWriter, _ []byte, node ast.Node, enter
 func (r *mdRenderer) writeCell(w io.Writer, c *Cell) error {
 	fmt.Fprintf(w, `<figure class="cell" id="cell-%s" data-cell="%[1]s" data-mode="%s" data-gomaxprocs="%d" data-repeat="%d" data-tests="%t"`,
 		html.EscapeString(c.ID), html.EscapeString(c.Mode), c.GOMAXPROCS, max(c.Repeat, 1), c.HasTests)
+	if c.Trace {
+		fmt.Fprint(w, ` data-trace="true"`)
+	}
 	if c.Exercise != "" {
 		fmt.Fprintf(w, ` data-exercise="%s"`, html.EscapeString(c.Exercise))
 	}

@@ -297,6 +297,28 @@ func TestSafeHTML(t *testing.T) {
 	}
 }
 
+// TestTraceCell: a traced cell says so to the page, and its edge claim
+// reads in words.
+func TestTraceCell(t *testing.T) {
+	ls := loadLesson(t, mapFS(map[string]string{"01-x.md": lesson(
+		"```go {trace=true expect=edge=send@9->receive@6}\npackage main\n\nfunc main() {}\n```\n")}), "x")
+	c := ls.Cells[0]
+	if !c.Trace {
+		t.Fatal("Cell.Trace = false, want true")
+	}
+	html := string(ls.HTML)
+	if !strings.Contains(html, `data-trace="true"`) {
+		t.Errorf("the cell's HTML has no data-trace: %s", html)
+	}
+	if got, want := c.Expect[0].Words(), "the timeline shows the send at line 9 unblocks the receive at line 6"; got != want {
+		t.Errorf("Words() = %q, want %q", got, want)
+	}
+	e, _ := ParseEdge("9->6")
+	if !e.Matches("close", 9, "receive", 6) || e.Matches("send", 9, "receive", 7) {
+		t.Errorf("%v.Matches is wrong", e)
+	}
+}
+
 func TestCaption(t *testing.T) {
 	tests := []struct {
 		expects []Expect

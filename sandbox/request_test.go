@@ -36,6 +36,11 @@ func TestValidateAccepts(t *testing.T) {
 			want: sandbox.Request{Files: files(), Mode: sandbox.ModeRun, Repeat: 1},
 		},
 		{
+			name: "trace",
+			req:  sandbox.Request{Files: files(), Trace: true},
+			want: sandbox.Request{Files: files(), Mode: sandbox.ModeRun, Repeat: 1, Trace: true},
+		},
+		{
 			name: "go.mod",
 			req:  sandbox.Request{Files: map[string]string{"main.go": mainGo, "go.mod": "module prog\n\ngo 1.26\n"}},
 			want: sandbox.Request{Files: map[string]string{"main.go": mainGo, "go.mod": "module prog\n\ngo 1.26\n"}, Mode: sandbox.ModeRun, Repeat: 1},
@@ -150,6 +155,9 @@ func TestValidateRejects(t *testing.T) {
 		{"gomaxprocs 65", sandbox.Request{Files: files(), GOMAXPROCS: 65}, "gomaxprocs 65 is out of range"},
 		{"test without test file", sandbox.Request{Files: files(), Mode: sandbox.ModeTest}, "mode test needs a _test.go file"},
 		{"bench without test file", sandbox.Request{Files: files(), Mode: sandbox.ModeBench}, "mode bench needs a _test.go file"},
+		{"trace race", sandbox.Request{Files: files(), Mode: sandbox.ModeRace, Trace: true}, "trace works only with the run mode, not race"},
+		{"trace asm", sandbox.Request{Files: files(), Mode: sandbox.ModeAsm, Trace: true}, "trace works only with the run mode, not asm"},
+		{"trace repeat", sandbox.Request{Files: files(), Repeat: 2, Trace: true}, "trace works with one run, not repeat 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -192,6 +200,12 @@ func TestLimitsCheck(t *testing.T) {
 		{"max source 0", func(l *sandbox.Limits) { l.MaxSourceBytes = 0 }, "-max-source"},
 		{"max repeat 0", func(l *sandbox.Limits) { l.MaxRepeat = 0 }, "-max-repeat"},
 		{"max gomaxprocs 0", func(l *sandbox.Limits) { l.MaxGOMAXPROCS = 0 }, "-max-gomaxprocs"},
+		{"trace bytes 1000", func(l *sandbox.Limits) { l.TraceBytes = 1000 }, "-trace-bytes"},
+		{"trace time 0", func(l *sandbox.Limits) { l.TraceTime = 0 }, "-trace-time"},
+		{"trace parse memory 1 MiB", func(l *sandbox.Limits) { l.TraceParseMemory = 1 << 20 }, "-trace-parse-memory"},
+		{"trace parse timeout 1ms", func(l *sandbox.Limits) { l.TraceParseTimeout = time.Millisecond }, "-trace-parse-timeout"},
+		{"trace events 0", func(l *sandbox.Limits) { l.TraceEvents = 0 }, "-trace-events"},
+		{"trace spans 99", func(l *sandbox.Limits) { l.TraceSpans = 99 }, "-trace-spans"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

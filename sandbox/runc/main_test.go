@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/tracing"
 )
 
 // The suite shares one runner: making the warm cache takes about a minute
@@ -28,6 +29,7 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	tracing.RunIfChild() // this binary parses the traced runs' traces
 	if dir := os.Getenv(deadlineChildEnv); dir != "" {
 		// This process is another racelab's, for TestDeadlineWithoutRacelab.
 		os.Exit(deadlineChild(dir))

@@ -52,6 +52,10 @@ func (b *builder) ns(t trace.Time) int64 { return int64(t - b.t0) }
 
 // add records ev and reports whether the parse goes on.
 func (b *builder) add(ev trace.Event) bool {
+	if b.spans+2 > b.o.MaxSpans { // an event makes at most a span and an edge
+		b.cut(fmt.Sprintf("timeline cut after %d spans and edges (the limit --trace-spans): what followed is not shown", b.spans))
+		return false
+	}
 	if !b.seen {
 		b.t0, b.seen = ev.Time(), true
 	}
@@ -66,9 +70,6 @@ func (b *builder) add(ev trace.Event) bool {
 		if st.Resource.Kind == trace.ResourceGoroutine {
 			b.transition(ev, st)
 		}
-	}
-	if b.spans > b.o.MaxSpans {
-		b.cut(fmt.Sprintf("timeline cut after %d spans and edges (the limit --trace-spans): what followed is not shown", b.o.MaxSpans))
 	}
 	return !b.ended
 }
@@ -221,6 +222,14 @@ func (b *builder) edge(ev trace.Event, g *gor, t int64) {
 		return // a timer, the network poller, the runtime: no edge of the learner's
 	}
 	at, op := b.innermost(ev.Stack())
+	if op == "" && at != nil && b.direct(ev.Stack()) && (g.op == "receive" || g.op == "select") {
+		// close(ch) readies its receivers after the runtime's frame is
+		// gone from the stack the tracer records: only the line of the
+		// close is left. A send or a receive would show its runtime
+		// call, so a channel waiter woken by the learner's own frame was
+		// woken by a close.
+		op = "close"
+	}
 	if at == nil {
 		at = from.lane.Created
 	}
@@ -234,6 +243,11 @@ func (b *builder) edge(ev trace.Event, g *gor, t int64) {
 	b.tl.Edges = append(b.tl.Edges, sandbox.TraceEdge{AtNs: t, From: from.lane.ID, To: g.lane.ID,
 		FromOp: op, ToOp: to, FromAt: at, ToAt: g.at})
 	b.spans++
+}
+
+// direct reports whether the innermost frame of s is the learner's.
+func (b *builder) direct(s trace.Stack) bool {
+	return b.user(first(s)) != nil
 }
 
 // finish closes the timeline at the end of the trace and folds the

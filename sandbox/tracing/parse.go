@@ -8,6 +8,7 @@
 package tracing
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"path"
@@ -39,13 +40,21 @@ type Options struct {
 // early (cut, or bad from some point on) gives the timeline of what came
 // before, its Cut saying so; one of which nothing can be read is an
 // error.
-func Parse(r io.Reader, o Options) (*sandbox.Timeline, error) {
+func Parse(r io.Reader, o Options) (tl *sandbox.Timeline, err error) {
+	defer func() {
+		// The parser may meet a trace no Go runtime wrote: whatever it
+		// does then is an error of this trace, not a crash.
+		if p := recover(); p != nil {
+			tl, err = nil, fmt.Errorf("tracing: the parser failed: %v", p)
+		}
+	}()
 	tr, err := trace.NewReader(r)
 	if err != nil {
 		return nil, fmt.Errorf("tracing: not an execution trace Go 1.26 can read: %w", err)
 	}
 	b := newBuilder(o)
-	for n := 0; ; n++ {
+	n := 0
+	for ; ; n++ {
 		ev, err := tr.ReadEvent()
 		if err == io.EOF {
 			break
@@ -54,7 +63,11 @@ func Parse(r io.Reader, o Options) (*sandbox.Timeline, error) {
 			if n == 0 {
 				return nil, fmt.Errorf("tracing: %w", err)
 			}
-			b.cut(fmt.Sprintf("trace cut after %d events: the rest could not be read (%v)", n, err))
+			why := fmt.Sprintf("trace cut after %d events: the rest could not be read (%v)", n, err)
+			if o.Cut != "" {
+				why = o.Cut
+			}
+			b.cut(why)
 			break
 		}
 		if n >= o.MaxEvents {
@@ -64,6 +77,9 @@ func Parse(r io.Reader, o Options) (*sandbox.Timeline, error) {
 		if !b.add(ev) {
 			break
 		}
+	}
+	if len(b.order) == 0 {
+		return nil, errors.New("tracing: the trace shows no goroutine of the program's")
 	}
 	if o.Cut != "" && b.tl.Cut == "" {
 		b.tl.Cut = o.Cut
@@ -80,10 +96,19 @@ func (b *builder) user(f trace.StackFrame) *sandbox.TracePos {
 }
 
 // funcName is a function's name as the learner wrote it: without the
-// package main's prefix ("main.main.func1" is "main.func1").
+// package main's prefix ("main.main.func1" is "main.func1"), and cut at
+// maxFuncName bytes: every span repeats it, and an identifier may be as
+// long as the source.
 func funcName(f string) string {
-	return strings.TrimPrefix(f, "main.")
+	f = strings.TrimPrefix(f, "main.")
+	if len(f) > maxFuncName {
+		f = strings.ToValidUTF8(f[:maxFuncName], "") + "…"
+	}
+	return f
 }
+
+// maxFuncName bounds a function's name in a timeline.
+const maxFuncName = 100
 
 // innermost returns the innermost frame of s in the submitted files, and
 // the operation the calls inside it were doing (see opOf).

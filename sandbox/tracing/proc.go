@@ -88,10 +88,16 @@ func cpuSeconds(d time.Duration) uint64 {
 }
 
 // isMemory reports whether the child's complaint says it ran out of
-// memory: the Go runtime's "fatal error: out of memory", or a failed
-// allocation of the kernel's limit.
+// memory: the Go runtime's "fatal error: out of memory", a failed
+// allocation of the kernel's limit, or (racelab built with -race) the
+// race runtime's "failed to allocate".
 func isMemory(stderr string) bool {
-	return strings.Contains(stderr, "out of memory") || strings.Contains(stderr, "cannot allocate memory")
+	for _, s := range []string{"out of memory", "cannot allocate memory", "failed to allocate"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // isCPU reports whether the child was killed by the CPU-time limit.

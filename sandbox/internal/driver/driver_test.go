@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
 	"github.com/racelab/racelab/sandbox/internal/stream"
 )
 
@@ -35,7 +36,7 @@ func (f *fake) Prepare(req *sandbox.Request, files map[string]string, slot int) 
 type fakeJob struct{ f *fake }
 
 func (j *fakeJob) Dir() string       { return "/work" }
-func (j *fakeJob) TracePath() string { return "/nonexistent/.racelab-trace" }
+func (j *fakeJob) TracePath() string { return "/nonexistent/" + gotool.TraceFile }
 func (j *fakeJob) Use(binary string) {}
 func (j *fakeJob) Build(ctx context.Context, out *stream.Output) (BuildResult, error) {
 	return j.f.build, j.f.buildErr
@@ -281,4 +282,26 @@ func TestDriverRequestBudget(t *testing.T) {
 			t.Errorf("the request took %v, want about its 250ms budget", took)
 		}
 	})
+}
+
+// TestDriverTraced: a traced request is built with the trace wrapper, and
+// its timeline comes just before the exit; when the program wrote no
+// trace, the timeline says so instead of drawing nothing.
+func TestDriverTraced(t *testing.T) {
+	f := &fake{}
+	d := New(f, sandbox.DefaultLimits(), 1)
+	got, evs, err := record(t, context.Background(), d, &sandbox.Request{Files: hello(), Trace: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "build stdout timeline exit(exited 0)"; got != want {
+		t.Fatalf("events = %s, want %s", got, want)
+	}
+	if _, ok := f.files[gotool.TraceWrapFile]; !ok {
+		t.Errorf("the traced build has no %s", gotool.TraceWrapFile)
+	}
+	tl := evs[2].Timeline
+	if tl == nil || len(tl.Goroutines) != 0 || !strings.HasPrefix(tl.Cut, "no timeline: the program wrote no trace") {
+		t.Errorf("timeline = %+v, want none, saying the program wrote no trace", tl)
+	}
 }

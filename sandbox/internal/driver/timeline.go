@@ -25,6 +25,11 @@ func (r *run) timeline(ctx context.Context, job Job) *sandbox.Timeline {
 		o.Cut = fmt.Sprintf("trace cut after %d bytes (the limit --trace-bytes): what followed is not shown", r.limits.TraceBytes)
 	}
 	tl, err := tracing.Run(ctx, r.parser, data, o, r.limits)
+	if err != nil && cut {
+		// The program wrote the bytes faster than its tracer could stop:
+		// the file ends within the tracer's first batch of events.
+		err = fmt.Errorf("the trace reached %d bytes (the limit --trace-bytes) before its tracer could stop, and nothing of it can be drawn", r.limits.TraceBytes)
+	}
 	if err != nil {
 		return noTimeline(err)
 	}

@@ -67,8 +67,8 @@ func (t Tracing) source() string {
 		"SOFT", strconv.FormatInt(t.Bytes/2, 10),
 		"HARD", strconv.FormatInt(t.Bytes, 10),
 		"NANOS", strconv.FormatInt(int64(t.Time), 10),
-		"TIMECUT", strconv.Quote(fmt.Sprintf("trace cut after %v (the limit --trace-time): the program ran on, untraced", t.Time)),
-		"BYTECUT", strconv.Quote(fmt.Sprintf("trace cut after %d bytes (half the limit --trace-bytes): the program ran on, untraced", t.Bytes/2)),
+		"TIMECUT", strconv.Quote(fmt.Sprintf("trace cut after %v (the limit --trace-time): what the program did after it is not shown", t.Time)),
+		"BYTECUT", strconv.Quote(fmt.Sprintf("trace cut after %d bytes (half the limit --trace-bytes): what the program did after it is not shown", t.Bytes/2)),
 	)
 	return r.Replace(traceSrc)
 }
