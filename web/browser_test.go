@@ -165,11 +165,8 @@ func realSandbox(t testing.TB) *runc.Runner {
 
 func TestMain(m *testing.M) {
 	// The real sandbox parses a traced run's trace in a child process of
-	// the executable that runs it, "EXE trace-parse" (see tracing.Run):
-	// here that is this test binary.
-	if len(os.Args) > 1 && os.Args[1] == tracing.Command {
-		os.Exit(tracing.Main(os.Args[2:], os.Stdin, os.Stdout, os.Stderr))
-	}
+	// the executable that runs it (see tracing.Run): this test binary.
+	tracing.RunIfChild()
 	code := m.Run()
 	if realRunner != nil {
 		if left := realRunner.Leftovers(); len(left) > 0 {

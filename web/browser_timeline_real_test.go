@@ -18,6 +18,7 @@ func TestBrowserTimeline(t *testing.T) {
 		{"HandOff", testTimelineRealHandOff},
 		{"Many", testTimelineRealMany},
 		{"Sync", testTimelineRealSync},
+		{"LessonCell", testTimelineRealLessonCell},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -133,7 +134,8 @@ func testTimelineRealMany(t *testing.T, bt *browserTest) {
 }
 
 // lockHandOff hands a mutex from main (Unlock, line 25) to a goroutine
-// waiting in Lock (line 17), which then lets main's wg.Wait (line 26) go.
+// waiting in Lock (line 17), which then lets main's wg.Wait (line 26) go;
+// main's close (line 27) releases the receive of line 22.
 const lockHandOff = `package main
 
 import (
@@ -165,9 +167,9 @@ func main() {
 }
 `
 
-// The mutex's and the WaitGroup's edges, as the real tracer reports
-// them: the arrow Unlock → Lock from line 25 to line 17, and Done → Wait
-// into line 26.
+// The mutex's, the WaitGroup's and close's edges, as the real tracer
+// reports them: the arrow Unlock → Lock from line 25 to line 17, Done →
+// Wait into line 26, close → receive from line 27 to line 22.
 func testTimelineRealSync(t *testing.T, bt *browserTest) {
 	tab, _ := bt.open(t, "/lessons/timeline")
 	waitScript(t, tab)
@@ -175,13 +177,14 @@ func testTimelineRealSync(t *testing.T, bt *browserTest) {
 	if v.State != "done" || v.Stdout != "got the lock\n" {
 		failShot(t, tab, "the lock hand-off ended %s printing %q", v.State, v.Stdout)
 	}
-	var lock, wait bool
+	var lock, wait, closed bool
 	for _, a := range tl.Arrows {
 		lock = lock || a.Label == "Unlock → Lock" && a.FromLine == "25" && a.ToLine == "17" && a.From == "1"
 		wait = wait || a.Label == "Done → Wait" && a.ToLine == "26" && a.To == "1"
+		closed = closed || a.Label == "close → receive" && a.FromLine == "27" && a.ToLine == "22" && a.From == "1"
 	}
-	if !lock || !wait {
-		failShot(t, tab, "arrows %+v: want Unlock → Lock from main's line 25 to line 17, and Done → Wait into main's line 26", tl.Arrows)
+	if !lock || !wait || !closed {
+		failShot(t, tab, "arrows %+v: want Unlock → Lock from main's line 25 to line 17, Done → Wait into main's line 26, close → receive from main's line 27 to line 22", tl.Arrows)
 	}
 	if !hasString(tl.Items, "main's Unlock at line 25 unblocked main.func1's Lock at line 17") {
 		failShot(t, tab, "the list %q says nothing of main's Unlock at line 25", tl.Items)
@@ -193,4 +196,36 @@ func testTimelineRealSync(t *testing.T, bt *browserTest) {
 	moveAway(t, tab)
 	t.Logf("%s; list %q", tl.Heading, tl.Items)
 	shot(t, tab, cellSync, "timeline-sync-real.png")
+}
+
+// Lesson 03's traced cell, on the built-in lessons: its Run traces the
+// program, the server's verdict holds it to its edge claim (the receive at
+// line 16 unblocks the send at line 19), and the page draws that arrow.
+func testTimelineRealLessonCell(t *testing.T, bt *browserTest) {
+	bt = bt.serve(t, site{})
+	tab, _ := bt.open(t, "/lessons/"+traceLesson)
+	waitScript(t, tab)
+	v := runCell(t, tab, cellTraced, "run")
+	tl := poll(t, tab, "the timeline", browserWait, timelineExpr(cellTraced), func(v timelineView) bool { return v.Found })
+	if v.State != "done" {
+		failShot(t, tab, "the traced lesson cell ended %s: %s", v.State, v.Output)
+	}
+	ok := poll(t, tab, "the verdict", browserWait, `(document.querySelector('figure.cell[data-cell=`+jsString(cellTraced)+`] .cell-verdict') || {dataset: {}}).dataset.ok || ''`,
+		func(s string) bool { return s != "" })
+	if ok != "true" {
+		failShot(t, tab, "the verdict on the traced cell is %q, want true", ok)
+	}
+	var found bool
+	for _, a := range tl.Arrows {
+		found = found || a.Label == "receive → send" && a.FromLine == "16" && a.ToLine == "19" && a.To == "1"
+	}
+	if !found {
+		failShot(t, tab, "arrows %+v: want receive → send from line 16 to main's line 19", tl.Arrows)
+	}
+	// The caption says the claim in words, as a claim of its own.
+	if claim := eval[string](t, tab, `(document.querySelector('figure.cell[data-cell=`+jsString(cellTraced)+`] li.expect-claim[data-kind="edge"]') || {}).textContent || ''`); claim != "the timeline shows that the receive at line 16 unblocks the send at line 19" {
+		failShot(t, tab, "the caption's edge claim reads %q", claim)
+	}
+	t.Logf("%s; list %q", tl.Heading, tl.Items)
+	shot(t, tab, cellTraced, "timeline-lesson-03.png")
 }

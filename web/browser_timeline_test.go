@@ -27,6 +27,7 @@ func TestBrowserTimelineFake(t *testing.T) {
 	bt := newBrowserTest(t, f.site())
 	for _, st := range []subtest{
 		{"Button", func(t *testing.T, bt *browserTest) { testTimelineButton(t, bt, f) }},
+		{"TraceCell", func(t *testing.T, bt *browserTest) { testTimelineTraceCell(t, bt, f) }},
 		{"HandOff", testTimelineHandOff},
 		{"Keyboard", testTimelineKeyboard},
 		{"Many", testTimelineMany},
@@ -668,4 +669,36 @@ func testTimelineBusy(t *testing.T, bt *browserTest) {
 		failShot(t, tab, "%d spans, %d arrows drawn in %q ms; want 3600, 300 (maxArrows), within %d ms", spans, len(tl.Arrows), tl.DrawMs, busyDrawLimit)
 	}
 	t.Logf("3600 spans and 300 of 400 arrows drawn in %d ms", ms)
+}
+
+// A lesson cell with trace=true (lesson 03's first) is rendered with
+// data-trace="true", and its plain Run asks for the trace, once.
+const (
+	traceLesson = "unbuffered-channels"
+	cellTraced  = "unbuffered-channels-1"
+)
+
+func testTimelineTraceCell(t *testing.T, bt *browserTest, f *fakeRun) {
+	tab, _ := bt.open(t, "/lessons/"+traceLesson)
+	waitScript(t, tab)
+	if !eval[bool](t, tab, `document.querySelector('figure.cell[data-cell=`+jsString(cellTraced)+`]').dataset.trace === 'true'`) {
+		failShot(t, tab, "%s is not marked data-trace", cellTraced)
+	}
+	n := len(f.rawRequests())
+	runCell(t, tab, cellTraced, "run")
+	raws := f.rawRequests()
+	var req struct {
+		Mode   string `json:"mode"`
+		Trace  bool   `json:"trace"`
+		Repeat int    `json:"repeat"`
+	}
+	if len(raws) != n+1 {
+		t.Fatalf("%d requests after pressing Run, want %d", len(raws), n+1)
+	}
+	if err := json.Unmarshal(raws[n], &req); err != nil {
+		t.Fatal(err)
+	}
+	if req.Mode != "run" || !req.Trace || req.Repeat != 1 {
+		t.Errorf("Run of a trace=true cell sent %s, want mode run, trace true, repeat 1", raws[n])
+	}
 }

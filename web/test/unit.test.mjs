@@ -94,6 +94,10 @@ test('parseCaption and claimWords', () => {
   for (const [caption, want] of cases) {
     assert.deepEqual(parseCaption(caption).map((c) => [c.kind, c.value]), want, caption);
   }
+  // A traced cell's edge claim (lessons/expect.go) is a group of its own.
+  const traced = parseCaption('Expected: output matching ^main: sending\\n; Expected in the timeline: the receive at line 16 unblocks the send at line 19');
+  assert.deepEqual(traced.map((c) => [c.kind, c.value]), [['output-match', '^main: sending\\n'], ['edge', 'the receive at line 16 unblocks the send at line 19']]);
+  assert.equal(claimWords(traced[1]).text, 'the timeline shows that the receive at line 16 unblocks the send at line 19');
   assert.equal(claimWords({ kind: 'stderr', value: 'goroutine 1 \\[chan receive\\]' }).text, 'its standard error shows “goroutine 1 [chan receive]”');
   assert.equal(claimWords({ kind: 'exit', value: '66' }).text, 'it exits with status 66 (what the race detector exits with when it found a race)');
   assert.equal(claimWords({ kind: 'exit', value: '1' }, 'test').text, 'it exits with status 1 (a test failed)');
