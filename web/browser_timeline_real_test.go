@@ -1,10 +1,13 @@
 package web_test
 
 import (
+	"context"
 	"reflect"
 	"strings"
 	"testing"
 	"testing/fstest"
+
+	"github.com/chromedp/chromedp"
 )
 
 // The goroutine timeline on the real sandbox: the Timeline button runs
@@ -19,6 +22,7 @@ func TestBrowserTimeline(t *testing.T) {
 		{"Many", testTimelineRealMany},
 		{"Sync", testTimelineRealSync},
 		{"LessonCell", testTimelineRealLessonCell},
+		{"Lessons", testTimelineRealLessons},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -228,4 +232,71 @@ func testTimelineRealLessonCell(t *testing.T, bt *browserTest) {
 	}
 	t.Logf("%s; list %q", tl.Heading, tl.Items)
 	shot(t, tab, cellTraced, "timeline-lesson-03.png")
+}
+
+// The traced cells of the built-in lessons (tl-back's, each with an edge
+// claim): each Run draws its timeline, the verdict agrees, and the list
+// has the claimed edge, its operations in its words.
+func testTimelineRealLessons(t *testing.T, bt *browserTest) {
+	bt = bt.serve(t, site{})
+	for _, c := range []struct {
+		lesson, cell     string
+		fromOp, toOp     string
+		fromLine, toLine string
+	}{
+		{"unbuffered-channels", "unbuffered-channels-1", "receive", "send", "16", "19"},
+		{"select", "select-6", "send", "select", "10", "21"},
+		{"incomplete-work", "incomplete-work-2", "Done", "Wait", "17", "19"},
+		{"mutex", "mutex-6", "Unlock", "Lock", "20", "34"},
+	} {
+		t.Run(c.cell, func(t *testing.T) {
+			tab, _ := bt.open(t, "/lessons/"+c.lesson)
+			waitScript(t, tab)
+			settle(t, tab, c.cell)
+			v := runCell(t, tab, c.cell, "run")
+			tl := poll(t, tab, "the timeline", browserWait, timelineExpr(c.cell), func(v timelineView) bool { return v.Found })
+			ok := poll(t, tab, "the verdict", browserWait, `(document.querySelector('figure.cell[data-cell=`+jsString(c.cell)+`] .cell-verdict') || {dataset: {}}).dataset.ok || ''`,
+				func(s string) bool { return s != "" })
+			if v.State != "done" || ok != "true" {
+				failShot(t, tab, "%s ended %s with verdict ok=%s", c.cell, v.State, ok)
+			}
+			found := false
+			for i, lines := range tl.ItemLines {
+				found = found || lines == c.fromLine+"->"+c.toLine &&
+					strings.Contains(tl.Items[i], "'s "+c.fromOp+" at line "+c.fromLine+" unblocked ") &&
+					strings.Contains(tl.Items[i], "'s "+c.toOp+" at line "+c.toLine)
+			}
+			if !found {
+				failShot(t, tab, "%s: no %s@%s -> %s@%s among %q", c.cell, c.fromOp, c.fromLine, c.toOp, c.toLine, tl.Items)
+			}
+			t.Logf("%s; %d lanes, %d arrows, %d items, cut %q; drawn in %s ms", tl.Heading, len(tl.Lanes), len(tl.Arrows), len(tl.Items), tl.Cut, tl.DrawMs)
+			shot(t, tab, c.cell, "timeline-"+c.cell+".png")
+		})
+	}
+}
+
+// settle brings a cell far down a lesson into view and waits until the
+// page has stopped moving (the editors above it measure themselves after
+// they mount): its Run button in the same place two frames apart, twice
+// in a row, so that a click lands on the button it aims at.
+func settle(t *testing.T, tab context.Context, id string) {
+	t.Helper()
+	eval[struct{}](t, tab, `(document.querySelector('figure.cell[data-cell=`+jsString(id)+`]').scrollIntoView({block: 'center'}), {})`)
+	expr := `new Promise((ok) => requestAnimationFrame(() => requestAnimationFrame(() =>
+	ok(document.querySelector('figure.cell[data-cell=` + jsString(id) + `] button.cell-btn-run').getBoundingClientRect().top))))`
+	ctx, cancel := context.WithTimeout(tab, browserWait)
+	defer cancel()
+	last, same := -1.0, 0
+	for same < 2 {
+		top, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr, chromedp.EvalAwaitPromise))
+		if err != nil {
+			failShot(t, tab, "waiting for the page to settle: %v", err)
+		}
+		if top == last {
+			same++
+		} else {
+			same = 0
+		}
+		last = top
+	}
 }

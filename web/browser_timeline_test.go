@@ -215,6 +215,7 @@ type timelineView struct {
 		Tip      float64 `json:"tip"`
 	} `json:"arrows"`
 	Items     []string `json:"items"`
+	ItemLines []string `json:"itemLines"` // each item's FROM->TO lines
 	Counts    []string `json:"counts"`
 	ListName  string   `json:"listName"` // the text of what labels the list
 	Folded    []string `json:"folded"`
@@ -249,6 +250,7 @@ func timelineExpr(id string) string {
 		cut: (r.querySelector('.tl-cut') || {}).textContent || '', lanes, arrows,
 		items: [...r.querySelectorAll('.tl-edge-btn')].map((b) => b.textContent),
 		counts: [...r.querySelectorAll('.tl-edge-btn')].map((b) => b.dataset.count),
+		itemLines: [...r.querySelectorAll('.tl-edge-btn')].map((b) => (b.dataset.fromLine || '') + '->' + (b.dataset.toLine || '')),
 		listName: by ? by.textContent : '',
 		folded: [...r.querySelectorAll('.tl-folded-item')].map((e) => e.textContent),
 		tabbable: r.querySelectorAll('svg [tabindex="0"]').length,
