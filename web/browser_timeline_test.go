@@ -34,6 +34,7 @@ func TestBrowserTimelineFake(t *testing.T) {
 		{"Themes", testTimelineThemes},
 		{"Nothing", testTimelineNothing},
 		{"Busy", testTimelineBusy},
+		{"Phone", testTimelinePhone},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -703,4 +704,28 @@ func testTimelineTraceCell(t *testing.T, bt *browserTest, f *fakeRun) {
 	if req.Mode != "run" || !req.Trace || req.Repeat != 1 {
 		t.Errorf("Run of a trace=true cell sent %s, want mode run, trace true, repeat 1", raws[n])
 	}
+}
+
+// On a phone's screen the chart scrolls sideways in its own box; the page
+// does not.
+func testTimelinePhone(t *testing.T, bt *browserTest) {
+	tab, _ := bt.openWith(t, "/lessons/"+lessonSlug,
+		chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait, chromedp.EmulateScale(2)))
+	bt.waitLive(t, tab)
+	bt.putProgram(t, tab, cellHello, handOff)
+	waitTimeline(t, tab, cellHello)
+	type widths struct {
+		Page  int `json:"page"`
+		Inner int `json:"inner"`
+		Chart int `json:"chart"` // the chart's scrollWidth
+		Box   int `json:"box"`   // its clientWidth
+	}
+	w := eval[widths](t, tab, `(() => {
+	const c = document.querySelector('figure.cell[data-cell=`+jsString(cellHello)+`] .tl-chart');
+	return {page: document.scrollingElement.scrollWidth, inner: innerWidth, chart: c.scrollWidth, box: c.clientWidth};
+})()`)
+	if w.Inner != 390 || w.Page > w.Inner || w.Chart <= w.Box {
+		failShot(t, tab, "on a phone: %+v; want the page no wider than the screen and the chart scrolling in its box", w)
+	}
+	shot(t, tab, cellHello, "timeline-phone.png")
 }
