@@ -467,6 +467,35 @@ function drawChart(tl, names, scale, { mark, pin }) {
   const row = new Map();
   lanes.forEach((g, i) => row.set(g.id, i));
   const mid = (i) => axisH + i * laneH + laneH / 2;
+  // One set of listeners for the whole chart: what is under the pointer,
+  // else what has the focus, marks its lines (a chart may hold thousands
+  // of spans).
+  const marking = new Map();
+  let over = null;
+  let focused = null;
+  const update = () => {
+    const n = over || focused;
+    mark(n ? marking.get(n) : []);
+  };
+  const markable = (e) => {
+    const n = e.target && e.target.closest ? e.target.closest('.tl-marking') : null;
+    return n && marking.has(n) ? n : null;
+  };
+  root.addEventListener('mouseover', (e) => {
+    const n = markable(e);
+    if (n !== over) { over = n; update(); }
+  });
+  root.addEventListener('mouseleave', () => { over = null; update(); });
+  root.addEventListener('focusin', (e) => { focused = markable(e); update(); });
+  root.addEventListener('focusout', () => { focused = null; update(); });
+  root.addEventListener('click', (e) => {
+    const n = markable(e);
+    if (n) pin(marking.get(n));
+  });
+  const marks = (node, list) => {
+    node.classList.add('tl-marking');
+    marking.set(node, list);
+  };
   let stops = 0;
   const focusable = (node, words) => {
     node.setAttribute('role', 'img');
@@ -511,11 +540,10 @@ function drawChart(tl, names, scale, { mark, pin }) {
         const edge = s.state === 'blocked' ? endingEdge(edges, g.id, s) : null;
         const words = spanWords(names, g, s, edge);
         titled(r, words);
-        const marks = marksOf(names, edge, s, g.id);
-        if (marks.length > 0) {
+        const spanMarks = marksOf(names, edge, s, g.id);
+        if (spanMarks.length > 0) {
           focusable(r, words);
-          hover(r, () => mark(marks), () => mark([]));
-          r.addEventListener('click', () => pin(marks));
+          marks(r, spanMarks);
         }
         lane.append(r);
         if (state === 'blocked' && s.reason && w > 8 * s.reason.length) {
@@ -567,9 +595,7 @@ function drawChart(tl, names, scale, { mark, pin }) {
     }
     titled(group, words);
     focusable(group, words);
-    const marks = marksOf(names, e);
-    hover(group, () => mark(marks), () => mark([]));
-    group.addEventListener('click', () => pin(marks));
+    marks(group, marksOf(names, e));
     arrows.append(group);
   }
   return root;
