@@ -19,13 +19,19 @@ type checkConfig struct {
 	backend backendFlags
 	dir     string
 	only    string
+	count   int
 	filter  *regexp.Regexp
 }
+
+// maxCheckCount bounds --count: a thousand runs of each cell is far past
+// any claim's need and already hours of work.
+const maxCheckCount = 1000
 
 func checkFlags(fs *flag.FlagSet) config {
 	c := &checkConfig{}
 	fs.StringVar(&c.dir, "lessons", "", "check the lessons in `dir` instead of the built-in ones")
 	fs.StringVar(&c.only, "cell", "", "check only the cells whose id matches this `regexp`")
+	fs.IntVar(&c.count, "count", 1, "run every chosen cell, solution and wrong solution `n` times; each passes only if all n runs pass")
 	c.backend.register(fs)
 	return c
 }
@@ -33,6 +39,9 @@ func checkFlags(fs *flag.FlagSet) config {
 func (c *checkConfig) check(args []string) error {
 	if err := c.backend.check(); err != nil {
 		return err
+	}
+	if c.count < 1 || c.count > maxCheckCount {
+		return fmt.Errorf("-count %d: use 1 to %d", c.count, maxCheckCount)
 	}
 	filter, err := regexp.Compile(c.only)
 	if err != nil {
@@ -68,7 +77,7 @@ func (c *checkConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if parallel <= 0 {
 		parallel = runtime.NumCPU()
 	}
-	if check.All(ctx, runner, jobs, parallel, stdout) > 0 {
+	if check.All(ctx, runner, jobs, check.Options{Parallel: parallel, Count: c.count}, stdout) > 0 {
 		return exitStatus(1)
 	}
 	return nil

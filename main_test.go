@@ -204,6 +204,52 @@ func TestCheckBuiltinLessons(t *testing.T) {
 	}
 }
 
+// racelab check --count runs every cell, solution and wrong solution n
+// times in the real sandbox and gives each run's time; a wrong solution
+// the check accepts fails the check, naming the mistake. A count out of
+// range is refused.
+func TestCheckCount(t *testing.T) {
+	base := needRunc(t)
+	dir := t.TempDir()
+	writeFile(t, dir, "01-x.md", "---\ntitle: X\nsummary: x\norder: 1\n---\n"+
+		"```go {}\npackage main\n\nfunc main() {}\n```\n\n"+
+		"```go {exercise=e expect=output=ok}\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"no\") }\n```\n\n"+
+		"```go {solution=e}\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"ok\") }\n```\n\n"+
+		"```go {wrong=e why=\"prints the wrong word\"}\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"ko\") }\n```\n\n"+
+		"```go {wrong=e why=\"is right after all\"}\npackage main\n\nimport \"fmt\"\n\nfunc main() { fmt.Print(\"ok\\n\") }\n```\n")
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"check", "--lessons", dir, "--count", "3", "--cell", "^x-2$",
+		"--state-dir", filepath.Join(base, "check"), "--cache-dir", filepath.Join(base, "cache")}, &stdout, &stderr)
+	out := stdout.String()
+	t.Logf("racelab check --count 3:\n%s", out)
+	if code != 1 {
+		t.Errorf("exit status %d, want 1 (a wrong solution is accepted); stderr:\n%s", code, stderr.String())
+	}
+	for _, want := range []string{
+		"PASS  x-2                          start     run       ",
+		"PASS  x-2                          solution  run       ",
+		"PASS  x-2                          wrong-1   run       ",
+		"FAIL  x-2                          wrong-2   run       ",
+		"the check accepts a known-wrong solution (01-x.md:36): is right after all",
+		"3 passed, 1 failed",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	if n := strings.Count(out, "(3/3 passed: "); n != 3 {
+		t.Errorf("%d lines with \"(3/3 passed: \", want 3 (start, solution, wrong-1)", n)
+	}
+	if n := strings.Count(out, "(0/3 passed: "); n != 1 {
+		t.Errorf("%d lines with \"(0/3 passed: \", want 1 (wrong-2)", n)
+	}
+	stdout.Reset()
+	stderr.Reset()
+	if code := run(context.Background(), []string{"check", "--lessons", dir, "--count", "0"}, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "-count 0: use 1 to 1000") {
+		t.Errorf("--count 0: exit %d, stderr %q; want 2 and the range", code, stderr.String())
+	}
+}
+
 // Every flag can come from the environment (RACELAB_<NAME>); the command
 // line wins; a bad value is refused naming the variable.
 func TestFlagsFromEnvironment(t *testing.T) {

@@ -20,11 +20,13 @@ import (
 // Variant says which code of a cell was run.
 type Variant string
 
-// The variants: a plain cell, and the two halves of an exercise.
+// The variants: a plain cell, the two halves of an exercise, and its
+// known-wrong solutions.
 const (
 	Plain    Variant = "cell"
 	Start    Variant = "start"    // an exercise's starting code: must fail its claims
 	Solution Variant = "solution" // an exercise's reference solution: must meet them
+	Wrong    Variant = "wrong"    // a known-wrong solution: must fail them, like the starting code
 )
 
 // Result is the verdict on one run of a cell.
@@ -32,13 +34,16 @@ type Result struct {
 	Cell    *lessons.Cell
 	Variant Variant
 	Pass    bool
-	Unmet   []string // the claims not met (for Start: empty means the bug is not shown)
+	Wrong   int      // for Variant Wrong: the index in Cell.Wrong
+	Unmet   []string // the claims not met (for Start and Wrong: empty means the mistake is not caught)
 	Got     string   // what the run showed, in a few words
 	Err     error    // the run could not be made at all
 	Took    time.Duration
 }
 
-// Jobs lists what checking lib takes: one job per cell, two per exercise.
+// Jobs lists what checking lib takes: one job per cell, and per exercise
+// one for its starting code, one for its solution and one for each
+// known-wrong solution.
 func Jobs(lib *lessons.Library) []Job {
 	var jobs []Job
 	for _, l := range lib.Lessons() {
@@ -48,6 +53,9 @@ func Jobs(lib *lessons.Library) []Job {
 				continue
 			}
 			jobs = append(jobs, Job{Cell: c, Variant: Start}, Job{Cell: c, Variant: Solution})
+			for i := range c.Wrong {
+				jobs = append(jobs, Job{Cell: c, Variant: Wrong, Wrong: i})
+			}
 		}
 	}
 	return jobs
@@ -57,13 +65,20 @@ func Jobs(lib *lessons.Library) []Job {
 type Job struct {
 	Cell    *lessons.Cell
 	Variant Variant
+	Wrong   int // for Variant Wrong: the index in Cell.Wrong
 }
+
+// rejects reports whether the job's code must fail the cell's claims.
+func (j Job) rejects() bool { return j.Variant == Start || j.Variant == Wrong }
 
 // Files returns the files the job runs: the cell's, with the solution's
 // laid over them for the Solution variant.
 func (j Job) Files() map[string]string {
-	if j.Variant == Solution {
+	switch j.Variant {
+	case Solution:
 		return j.Cell.SolutionFileMap()
+	case Wrong:
+		return j.Cell.WrongFileMap(j.Wrong)
 	}
 	return j.Cell.FileMap()
 }
@@ -71,14 +86,14 @@ func (j Job) Files() map[string]string {
 // Run runs the job and judges it.
 func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
 	start := time.Now()
-	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat,
+	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat, GOARCH: j.Cell.GOARCH,
 		Trace: j.Cell.Trace}
 	if req.Mode == "" {
 		req.Mode = sandbox.ModeRun
 	}
 	o := NewObserved()
 	err := r.Run(ctx, req, o.Add)
-	res := Result{Cell: j.Cell, Variant: j.Variant, Took: time.Since(start)}
+	res := Result{Cell: j.Cell, Variant: j.Variant, Wrong: j.Wrong, Took: time.Since(start)}
 	if err != nil {
 		res.Err = err
 		res.Got = "the run failed: " + err.Error()
@@ -86,7 +101,13 @@ func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
 	}
 	res.Unmet = Unmet(j.Cell.Expect, o)
 	res.Got = o.describe()
-	if j.Variant == Start {
+	if j.Variant == Wrong && o.buildFailed() {
+		// A mistake the compiler catches needs no check: the wrong
+		// solution must build, so that its rejection is the check's.
+		res.Got += "; a wrong solution must build"
+		return res
+	}
+	if j.rejects() {
 		res.Pass = len(res.Unmet) > 0
 	} else {
 		res.Pass = len(res.Unmet) == 0
@@ -165,6 +186,9 @@ func (o *Observed) meets(e lessons.Expect) bool {
 	case "some-output":
 		re := e.Regexp()
 		return o.any(func(r *runOut) bool { return re.MatchString(r.stdout.String()) })
+	case "no-output":
+		re := e.Regexp()
+		return o.every(func(r *runOut) bool { return !re.MatchString(r.stdout.String()) })
 	case "outputs":
 		n := 0
 		fmt.Sscan(e.Value, &n)
@@ -277,6 +301,11 @@ func (o *Observed) distinct() int {
 		seen[trim(r.stdout.String())] = true
 	}
 	return len(seen)
+}
+
+// buildFailed reports whether the build failed.
+func (o *Observed) buildFailed() bool {
+	return o.any(func(r *runOut) bool { return r.exit != nil && r.exit.Reason == sandbox.ReasonBuildFailed })
 }
 
 func hasRace(r *runOut) bool { return strings.Contains(r.stderr.String(), "WARNING: DATA RACE") }

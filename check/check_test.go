@@ -3,6 +3,7 @@ package check
 import (
 	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
@@ -50,6 +51,9 @@ func TestUnmet(t *testing.T) {
 		{"output-match fails", []lessons.Expect{{Kind: "output-match", Value: `^x$`}}, observe(ok("y")), "x"},
 		{"some-output one of many", []lessons.Expect{{Kind: "some-output", Value: `^1\d{3}$`}}, observe(ok("2000"), ok("1500"), ok("2000")), ""},
 		{"some-output none", []lessons.Expect{{Kind: "some-output", Value: `^1\d{3}$`}}, observe(ok("2000"), ok("2000")), "1"},
+		{"no-output in no run", []lessons.Expect{{Kind: "no-output", Value: `r1=1 r2=0`}}, observe(ok("r1=0 r2=0: 5\n"), ok("r1=1 r2=1: 3\n")), ""},
+		{"no-output in one run", []lessons.Expect{{Kind: "no-output", Value: `r1=1 r2=0`}}, observe(ok("r1=0 r2=0: 5\n"), ok("r1=1 r2=0: 1\n")), "no-output~=r1=1 r2=0"},
+		{"no-output needs a run", []lessons.Expect{{Kind: "no-output", Value: `x`}}, observe(), "no-output~=x"},
 		{"outputs distinct", []lessons.Expect{{Kind: "outputs", Value: "2"}}, observe(ok("a"), ok("b"), ok("a")), ""},
 		{"outputs too few", []lessons.Expect{{Kind: "outputs", Value: "2"}}, observe(ok("a"), ok("a ")), "2"},
 		{"race in one run is enough", []lessons.Expect{{Kind: "race"}}, observe(ok("1"), run{stderr: race, reason: sandbox.ReasonExited, code: 66}), ""},
@@ -104,6 +108,11 @@ func TestJudge(t *testing.T) {
 	if v.OK || !strings.Contains(v.Missed[0], "output like “n = …”") || !strings.Contains(v.Missed[0], "it printed “hello”") {
 		t.Errorf("other output: %+v", v)
 	}
+	never := &lessons.Cell{Repeat: 3, Expect: []lessons.Expect{{Kind: "no-output", Value: `r1=1 r2=0`}}}
+	v = Judge(never, observe(ok("r1=0 r2=0: 9\n"), ok("r1=1 r2=0: 1\n"), ok("r1=1 r2=0: 2\n")))
+	if v.OK || len(v.Missed) != 1 || !strings.Contains(v.Missed[0], "no run prints output like “r1=1 r2=0”, but 2 of the 3 runs did") {
+		t.Errorf("an outcome claimed never to appear: %+v", v)
+	}
 }
 
 func TestApplies(t *testing.T) {
@@ -118,6 +127,25 @@ func TestApplies(t *testing.T) {
 	} {
 		if got := Applies(cell, &tt.req); got != tt.want {
 			t.Errorf("Applies(%+v) = %v, want %v", tt.req, got, tt.want)
+		}
+	}
+	arm := &lessons.Cell{Mode: "asm", GOARCH: "arm64", Expect: []lessons.Expect{{Kind: "asm", Value: "STLR"}}}
+	amd := &lessons.Cell{Mode: "asm", Expect: []lessons.Expect{{Kind: "asm", Value: "XCHG"}}}
+	for _, tt := range []struct {
+		cell *lessons.Cell
+		arch string
+		want bool
+	}{
+		{arm, "arm64", true},
+		{arm, "", false},
+		{arm, "amd64", false},
+		{amd, "", true},
+		{amd, "amd64", true},
+		{amd, "arm64", false},
+	} {
+		req := sandbox.Request{Mode: sandbox.ModeAsm, Repeat: 1, GOARCH: tt.arch}
+		if got := Applies(tt.cell, &req); got != tt.want {
+			t.Errorf("Applies(cell goarch=%q, request goarch=%q) = %v, want %v", tt.cell.GOARCH, tt.arch, got, tt.want)
 		}
 	}
 	if Applies(&lessons.Cell{}, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1}) {
@@ -146,5 +174,17 @@ func TestEdgeClaim(t *testing.T) {
 	if !Applies(cell, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1, Trace: true}) ||
 		Applies(cell, &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 1}) {
 		t.Error("a traced cell's claims must apply to its traced runs only")
+	}
+}
+
+// TestCellArchitectures checks that a lesson cell may name every
+// architecture the sandbox compiles for, and only those.
+func TestCellArchitectures(t *testing.T) {
+	for _, arch := range append(sandbox.Architectures(), "riscv64") {
+		md := "---\ntitle: T\nsummary: S\norder: 1\n---\n\n```go {mode=asm goarch=" + arch + "}\npackage main\n```\n"
+		_, err := lessons.Load(fstest.MapFS{"x.md": {Data: []byte(md)}})
+		if want := arch != "riscv64"; (err == nil) != want {
+			t.Errorf("a cell with goarch=%s: err = %v, want accepted %v", arch, err, want)
+		}
 	}
 }

@@ -27,15 +27,25 @@ func Judge(cell *lessons.Cell, o *Observed) sandbox.Verdict {
 // Applies reports whether a request is a run of cell the lesson's claims
 // are about: the cell's mode and repeat count (a learner who pressed Race
 // on a run-mode cell, or ran it once where the lesson runs it twenty
-// times, asks something else), and its trace: a traced cell's claims are
-// about a traced run, and a run traced where the cell is not is not the
-// cell's.
+// times, or asks for another architecture's assembly, asks something
+// else), and its trace: a traced cell's claims are about a traced run,
+// and a run traced where the cell is not is not the cell's.
 func Applies(cell *lessons.Cell, req *sandbox.Request) bool {
 	mode := sandbox.Mode(cell.Mode)
 	if mode == "" {
 		mode = sandbox.ModeRun
 	}
-	return len(cell.Expect) > 0 && req.Mode == mode && req.Repeat == max(cell.Repeat, 1) && req.Trace == cell.Trace
+	return len(cell.Expect) > 0 && req.Mode == mode && req.Repeat == max(cell.Repeat, 1) &&
+		archOf(req.GOARCH) == archOf(cell.GOARCH) && req.Trace == cell.Trace
+}
+
+// archOf returns the architecture an asm request or cell compiles for:
+// "" stands for amd64, the default.
+func archOf(goarch string) string {
+	if goarch == "" {
+		return "amd64"
+	}
+	return goarch
 }
 
 // missed says in words how the runs missed e, and what to try.
@@ -51,10 +61,28 @@ func (o *Observed) missed(e lessons.Expect) string {
 		return fmt.Sprintf("The lesson says %s, but none did. Run it again: what happens is up to the scheduler.", e.Words())
 	case "edge":
 		return fmt.Sprintf("The lesson says %s, but %s. Run it again: which goroutine waits and which one wakes it is up to the scheduler.", e.Words(), o.edges())
+	case "no-output":
+		return fmt.Sprintf("The lesson says %s, but %s did.", e.Words(), o.matching(e))
 	case "outputs":
 		return fmt.Sprintf("The lesson says %s, but there were %d. Run it again, or repeat it more: what happens is up to the scheduler.", e.Words(), o.distinct())
 	}
 	return fmt.Sprintf("The lesson says %s, but %s.", e.Words(), o.ended())
+}
+
+// matching says how many of the runs printed output matching e's
+// regular expression: "run 3" or "4 of the 10 runs".
+func (o *Observed) matching(e lessons.Expect) string {
+	re := e.Regexp()
+	var runs []int
+	for i, r := range o.runs {
+		if re.MatchString(r.stdout.String()) {
+			runs = append(runs, i+1)
+		}
+	}
+	if len(runs) == 1 {
+		return fmt.Sprintf("run %d", runs[0])
+	}
+	return fmt.Sprintf("%d of the %d runs", len(runs), len(o.runs))
 }
 
 // printed says what the runs printed, the first that differs.

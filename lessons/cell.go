@@ -21,7 +21,11 @@ var cellModes = []string{"run", "race", "asm", "test", "bench", "vet"}
 
 // cellAttrs are the attributes a cell may have, in the order errors list
 // them. A solution block has the attribute solution and no other.
-var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "trace", "exercise", "hidden", "solution"}
+var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "goarch", "trace", "exercise", "hidden", "solution"}
+
+// cellArches are the architectures an asm cell may compile for: those of
+// sandbox.Architectures (this package does not import the sandbox).
+var cellArches = []string{"amd64", "arm64"}
 
 // exerciseName is the form of an exercise's name: it goes into the page
 // as a data attribute and into racelab check's report.
@@ -147,6 +151,11 @@ func (c *Cell) setAttr(a attr) error {
 			return fmt.Errorf("cell attribute trace=%s: write trace=true, or leave it out", a.value)
 		}
 		c.Trace = true
+	case "goarch":
+		if !slices.Contains(cellArches, a.value) {
+			return fmt.Errorf("goarch=%s: racelab compiles for %s", a.value, strings.Join(cellArches, " or "))
+		}
+		c.GOARCH = a.value
 	case "exercise":
 		if !exerciseName.MatchString(a.value) {
 			return fmt.Errorf("exercise name %q: use lower-case letters, digits and '-'", a.value)
@@ -194,6 +203,9 @@ func (c *Cell) check() error {
 	}
 	if c.Repeat > 1 && c.Mode != "run" && c.Mode != "race" {
 		return fmt.Errorf("repeat works only with mode run or race, not %s", c.Mode)
+	}
+	if c.GOARCH != "" && c.Mode != "asm" {
+		return fmt.Errorf("goarch works only with mode asm, not %s: programs run on the server's own architecture", c.Mode)
 	}
 	if err := c.checkHidden(); err != nil {
 		return err

@@ -106,6 +106,7 @@ func TestParseExpect(t *testing.T) {
 		{"output=~x", Expect{Kind: "output", Value: "~x"}, "output=~x"},
 		{"output=a~=b", Expect{Kind: "output", Value: "a~=b"}, "output=a~=b"},
 		{"some-output~=^1\\d{3}$", Expect{Kind: "some-output", Value: "^1\\d{3}$"}, "some-output~=^1\\d{3}$"},
+		{"no-output~=r1=1 r2=0", Expect{Kind: "no-output", Value: "r1=1 r2=0"}, "no-output~=r1=1 r2=0"},
 		{"outputs>=2", Expect{Kind: "outputs", Value: "2"}, "outputs>=2"},
 		{"edge=send@12->receive@08", Expect{Kind: "edge", Value: "send@12->receive@8"}, "edge=send@12->receive@8"},
 		{"edge=12->Lock@8", Expect{Kind: "edge", Value: "12->Lock@8"}, "edge=12->Lock@8"},
@@ -181,7 +182,7 @@ func TestCellErrors(t *testing.T) {
 		name, body, want string
 	}{
 		{"unknown attribute", "```go {mod=race}\n" + main + "```\n",
-			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, trace, exercise, hidden, solution)`},
+			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, solution)`},
 		{"fence line after prose", "Text.\n\nMore text.\n\n```go {mod=race}\n" + main + "```\n",
 			`x.md:10: unknown cell attribute "mod"`},
 		{"fence in a list", "- item\n\n  ```go {mod=race}\n  package main\n  ```\n",
@@ -200,6 +201,8 @@ func TestCellErrors(t *testing.T) {
 		{"gomaxprocs too big", "```go {gomaxprocs=65}\n" + main + "```\n", `x.md:6: cell attribute gomaxprocs=65 is out of range: use 1 to 64`},
 		{"repeat not a number", "```go {repeat=1.5}\n" + main + "```\n", `x.md:6: cell attribute repeat=1.5 is not a number`},
 		{"repeat too big", "```go {repeat=101}\n" + main + "```\n", `x.md:6: cell attribute repeat=101 is out of range: use 1 to 100`},
+		{"goarch unknown", "```go {mode=asm goarch=386}\n" + main + "```\n", `x.md:6: goarch=386: racelab compiles for amd64 or arm64`},
+		{"goarch in run mode", "```go {goarch=arm64}\n" + main + "```\n", `x.md:6: goarch works only with mode asm, not run: programs run on the server's own architecture`},
 		{"repeat in asm mode", "```go {mode=asm repeat=2}\n" + main + "```\n", `x.md:6: repeat works only with mode run or race, not asm`},
 		{"trace not true", "```go {trace=yes}\n" + main + "```\n", `x.md:6: cell attribute trace=yes: write trace=true, or leave it out`},
 		{"trace in race mode", "```go {mode=race trace=true}\n" + main + "```\n", `x.md:6: trace=true needs mode run and one run`},
@@ -209,7 +212,7 @@ func TestCellErrors(t *testing.T) {
 		{"edge unknown op", "```go {trace=true expect=edge=put@3->5}\n" + main + "```\n", `x.md:6: expect=edge=put@3->5: unknown operation "put" in an edge`},
 		{"edge line 0", "```go {trace=true expect=edge=3->receive@0}\n" + main + "```\n", `x.md:6: expect=edge=3->receive@0: "0" is not a line number`},
 		{"unknown expectation", "```go {expect=races}\n" + main + "```\n",
-			`x.md:6: unknown expectation "races" (want one of output=TEXT, output~=REGEX, some-output~=REGEX, outputs>=N, stderr~=REGEX, race, no-race, deadlock, timeout, exit=N, compile-error, asm~=REGEX, edge=[OP@]LINE->[OP@]LINE)`},
+			`x.md:6: unknown expectation "races" (want one of output=TEXT, output~=REGEX, some-output~=REGEX, no-output~=REGEX, outputs>=N, stderr~=REGEX, race, no-race, deadlock, timeout, exit=N, compile-error, asm~=REGEX, edge=[OP@]LINE->[OP@]LINE)`},
 		{"output without text", "```go {expect=output}\n" + main + "```\n", `x.md:6: expect=output needs a value: write expect=output=TEXT or expect=output~=REGEX`},
 		{"exit not a number", "```go {expect=exit=x}\n" + main + "```\n", `x.md:6: expect=exit=x: the exit status must be a number from 0 to 255`},
 		{"exit too big", "```go {expect=exit=256}\n" + main + "```\n", `x.md:6: expect=exit=256: the exit status must be a number`},
@@ -226,6 +229,8 @@ func TestCellErrors(t *testing.T) {
 		{"some-output with repeat=1", "```go {repeat=1 expect=some-output~=x}\n" + main + "```\n", `x.md:6: expect=some-output~=x compares runs`},
 		{"some-output without a regexp", "```go {repeat=2 expect=some-output~=}\n" + main + "```\n", `x.md:6: expect=some-output~= needs a regular expression after ~=`},
 		{"some-output bad regexp", "```go {repeat=2 expect=some-output~=*}\n" + main + "```\n", `x.md:6: expect=some-output~=*: bad regular expression: error parsing regexp: missing argument to repetition operator`},
+		{"no-output in mode asm", "```go {mode=asm expect=no-output~=x}\n" + main + "```\n", `x.md:6: expect=no-output~=x cannot happen in mode asm`},
+		{"no-output without a regexp", "```go {expect=no-output~=}\n" + main + "```\n", `x.md:6: expect=no-output~= needs a regular expression after ~=`},
 		{"some-output with =", "```go {repeat=2 expect=some-output=x}\n" + main + "```\n", `x.md:6: expect=some-output=x: write expect=some-output~=REGEX`},
 		{"outputs without repeat", "```go {expect=outputs>=2}\n" + main + "```\n", `x.md:6: expect=outputs>=2 compares runs: give the cell repeat=N with N at least 2`},
 		{"outputs more than runs", "```go {repeat=3 expect=outputs>=4}\n" + main + "```\n", `x.md:6: expect=outputs>=4 cannot happen in 3 runs`},
@@ -285,7 +290,7 @@ func TestAllErrorsReported(t *testing.T) {
 	}
 	_, err := Load(mapFS(files))
 	want := strings.Join([]string{
-		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, trace, exercise, hidden, solution)`,
+		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, solution)`,
 		`lessons: 01-a.md:10: unknown mode "y" (want one of run, race, asm, test, bench, vet)`,
 		`lessons: 02-b.md:1: missing front matter: the file must start with a "---" line, then title, summary and order`,
 	}, "\n")

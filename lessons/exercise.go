@@ -2,7 +2,6 @@ package lessons
 
 import (
 	"fmt"
-	"slices"
 
 	"github.com/yuin/goldmark/ast"
 )
@@ -88,13 +87,8 @@ func (p *lessonParser) solution(attrs []attr, src []srcLine, fence int) (*soluti
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range files {
-		switch {
-		case !slices.ContainsFunc(ex.Files, func(e File) bool { return e.Name == f.Name }):
-			return nil, errorAt(fence, "solution file %s is not a file of exercise %s (line %d): a solution replaces the exercise's files", f.Name, name, ex.Line)
-		case !ex.Shown(f.Name):
-			return nil, errorAt(fence, "solution file %s is hidden in exercise %s: the solution must pass the exercise's own check", f.Name, name)
-		}
+	if err := checkReplaces(ex, files, fence, "solution"); err != nil {
+		return nil, err
 	}
 	ex.Solution, ex.SolutionLine = files, fence
 	return &solutionNode{exercise: ex}, nil

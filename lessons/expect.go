@@ -18,6 +18,7 @@ import (
 //	"output"        output=TEXT         the exact standard output, every run
 //	"output-match"  output~=REGEX       a regexp found in every run's stdout
 //	"some-output"   some-output~=REGEX  a regexp found in at least one run's stdout (repeat ≥ 2)
+//	"no-output"     no-output~=REGEX    a regexp found in no run's stdout
 //	"outputs"       outputs>=N          N ≥ 2 in decimal: distinct stdouts among the runs (repeat ≥ 2)
 //	"stderr"        stderr~=REGEX       a regexp found in every run's stderr
 //	"race"          race                "": some run reports a data race
@@ -47,6 +48,7 @@ var expectForms = []expectForm{
 	{"output", "=", "output", "TEXT"},
 	{"output", "~=", "output-match", "REGEX"},
 	{"some-output", "~=", "some-output", "REGEX"},
+	{"no-output", "~=", "no-output", "REGEX"},
 	{"outputs", ">=", "outputs", "N"},
 	{"stderr", "~=", "stderr", "REGEX"},
 	{"race", "", "race", ""},
@@ -107,7 +109,7 @@ func (e Expect) String() string {
 }
 
 // Regexp returns the compiled regular expression of the kinds whose value
-// is one (output-match, some-output, stderr, asm), and nil for the others.
+// is one (output-match, some-output, no-output, stderr, asm), and nil for the others.
 // It panics on an invalid expression, which no Expect from Load has.
 func (e Expect) Regexp() *regexp.Regexp {
 	if f, ok := formOf(e.Kind); !ok || f.value != "REGEX" {
@@ -191,7 +193,7 @@ func checkExpectValue(f expectForm, value string) (string, error) {
 
 // multiExpect are the kinds that may be given more than once in a cell:
 // every one of their regular expressions must match.
-var multiExpect = map[string]bool{"output-match": true, "some-output": true, "stderr": true, "asm": true, "edge": true}
+var multiExpect = map[string]bool{"output-match": true, "some-output": true, "no-output": true, "stderr": true, "asm": true, "edge": true}
 
 // checkExpects reports expectations that no run of a cell in the given mode,
 // run the given number of times, can meet.
@@ -275,6 +277,8 @@ func (e Expect) describe() (label, text string) {
 		return "Expected", "output matching " + e.Value
 	case "some-output":
 		return "Expected", "at least one of the runs prints output matching " + e.Value
+	case "no-output":
+		return "Expected", "no run prints output matching " + e.Value
 	case "outputs":
 		return "Expected", "at least " + e.Value + " different outputs across the runs"
 	case "stderr":
@@ -314,6 +318,8 @@ func (e Expect) Words() string {
 		return "it prints output like " + quote(plainPattern(e.Value))
 	case "some-output":
 		return "at least one of the runs prints output like " + quote(plainPattern(e.Value))
+	case "no-output":
+		return "no run prints output like " + quote(plainPattern(e.Value))
 	case "stderr":
 		return "its standard error shows " + quote(plainPattern(e.Value))
 	case "asm":

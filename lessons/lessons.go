@@ -68,6 +68,7 @@ type Cell struct {
 	Trace      bool     // trace=true: run with the execution tracer on, and claims about its timeline (edge=)
 	Expect     []Expect // what the cell demonstrates, in the order written
 	HasTests   bool     // some file ends in _test.go, hidden or not
+	GOARCH     string   // mode asm: the architecture to compile for, "" for the default (amd64)
 
 	// Exercise is the name from exercise=NAME, unique in the lesson, or ""
 	// for a cell that is not an exercise. An exercise's Files are the
@@ -87,6 +88,10 @@ type Cell struct {
 	// SolutionLine is the line in File of the solution block's opening
 	// fence, or 0 when there is no solution.
 	SolutionLine int
+	// Wrong lists the exercise's known-wrong solutions, from its
+	// ```go {wrong=NAME why="…"} blocks in the order written: typical
+	// mistakes its check must reject. The page does not show them.
+	Wrong []Wrong
 }
 
 // A File is one source file of a cell.
@@ -115,11 +120,7 @@ func (c *Cell) SolutionFileMap() map[string]string {
 	if c.Solution == nil {
 		return nil
 	}
-	m := c.FileMap()
-	for _, f := range c.Solution {
-		m[f.Name] = f.Body
-	}
-	return m
+	return withFiles(c.FileMap(), c.Solution)
 }
 
 // AllCells returns every runnable cell of every lesson: the lessons in the

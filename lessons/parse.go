@@ -170,6 +170,13 @@ func (p *lessonParser) block(b *ast.FencedCodeBlock) (ast.Node, error) {
 		}
 		return n, nil
 	}
+	if isWrong(attrs) {
+		n, err := p.wrong(attrs, src, fence)
+		if n == nil || err != nil {
+			return nil, err
+		}
+		return n, nil
+	}
 	c, err := p.cell(attrs, src, fence)
 	if err != nil {
 		// A broken exercise's solution is left out quietly, rather than

@@ -78,6 +78,7 @@ func (n *cellNode) Dump(source []byte, level int) {
 func (r *mdRenderer) RegisterFuncs(reg renderer.NodeRendererFuncRegisterer) {
 	reg.Register(kindCell, r.renderCell)
 	reg.Register(kindSolution, r.renderSolution)
+	reg.Register(kindWrong, renderNothing)
 	reg.Register(ast.KindFencedCodeBlock, r.renderCode)
 	reg.Register(ast.KindCodeBlock, r.renderCode)
 	reg.Register(ast.KindHeading, r.renderHeading)
@@ -146,6 +147,9 @@ func (r *mdRenderer) writeCell(w io.Writer, c *Cell) error {
 	if c.Trace {
 		fmt.Fprint(w, ` data-trace="true"`)
 	}
+	if c.GOARCH != "" {
+		fmt.Fprintf(w, ` data-goarch="%s"`, html.EscapeString(c.GOARCH))
+	}
 	if c.Exercise != "" {
 		fmt.Fprintf(w, ` data-exercise="%s"`, html.EscapeString(c.Exercise))
 	}
@@ -205,6 +209,12 @@ func (r *mdRenderer) renderSolution(w util.BufWriter, _ []byte, node ast.Node, e
 		return ast.WalkStop, err
 	}
 	_, _ = w.WriteString("</details>\n")
+	return ast.WalkSkipChildren, nil
+}
+
+// renderNothing draws a known-wrong solution: it is for racelab check, not
+// for the page.
+func renderNothing(util.BufWriter, []byte, ast.Node, bool) (ast.WalkStatus, error) {
 	return ast.WalkSkipChildren, nil
 }
 

@@ -143,7 +143,8 @@ func TestCellJSONMatchesFiles(t *testing.T) {
 func TestCellHTML(t *testing.T) {
 	ls := loadLesson(t, mapFS(map[string]string{"01-x.md": lesson(
 		"```go {mode=race gomaxprocs=4 repeat=5 expect=race expect=exit=66}\npackage main\n```\n\n" +
-			"```go {mode=test}\npackage main\n-- main_test.go --\npackage main\n```\n")}), "x")
+			"```go {mode=test}\npackage main\n-- main_test.go --\npackage main\n```\n\n" +
+			"```go {mode=asm goarch=arm64 expect=asm~=STLR}\npackage main\n```\n")}), "x")
 	html := string(ls.HTML)
 	for _, want := range []string{
 		`<figure class="cell" id="cell-x-1" data-cell="x-1" data-mode="race" data-gomaxprocs="4" data-repeat="5" data-tests="false">` + "\n" +
@@ -156,10 +157,14 @@ func TestCellHTML(t *testing.T) {
 		`<div class="cell-file" data-file="main.go"><div class="cell-file-name">main.go</div><pre class="chroma"><code>`,
 		`<div class="cell-file" data-file="main_test.go"><div class="cell-file-name">main_test.go</div><pre class="chroma"><code>`,
 		`{"main.go":"package main\n","main_test.go":"package main\n"}</script>` + "\n</figure>\n",
+		`<figure class="cell" id="cell-x-3" data-cell="x-3" data-mode="asm" data-gomaxprocs="0" data-repeat="1" data-tests="false" data-goarch="arm64">`,
 	} {
 		if !strings.Contains(html, want) {
 			t.Errorf("HTML lacks\n%s\nin\n%s", want, html)
 		}
+	}
+	if n := strings.Count(html, "data-goarch"); n != 1 {
+		t.Errorf("%d data-goarch, want 1 (only a cell that names its architecture)", n)
 	}
 	if n := strings.Count(html, "cell-file-name"); n != 2 {
 		t.Errorf("%d .cell-file-name, want 2 (none for a one-file cell)", n)
@@ -338,6 +343,7 @@ func TestCaption(t *testing.T) {
 		{[]Expect{{"asm", "LOCK"}, {"asm", "RET"}}, "Expected in the assembly: LOCK, RET"},
 		{[]Expect{{"output-match", `counter = \d+`}}, `Expected: output matching counter = \d+`},
 		{[]Expect{{"some-output", "lost"}}, "Expected: at least one of the runs prints output matching lost"},
+		{[]Expect{{"no-output", "r1=1 r2=0"}}, "Expected: no run prints output matching r1=1 r2=0"},
 		{[]Expect{{"outputs", "2"}}, "Expected: at least 2 different outputs across the runs"},
 		{[]Expect{{"stderr", "copies lock"}}, "Expected on stderr: copies lock"},
 		{[]Expect{{"stderr", "a"}, {"stderr", "b"}}, "Expected on stderr: a, b"},

@@ -25,6 +25,7 @@ func TestBrowserAsm(t *testing.T) {
 		{"Listing", testAsmListing},
 		{"Narrow", testAsmNarrow},
 		{"Arch", testAsmArch},
+		{"LessonArch", testAsmLessonArch},
 	} {
 		t.Run(st.name, func(t *testing.T) { st.run(t, bt) })
 	}
@@ -189,5 +190,31 @@ func testAsmArch(t *testing.T, bt *browserTest) {
 	reqs := fake.requests()
 	if len(reqs) != 2 || reqs[0].GOARCH != "arm64" || reqs[0].Mode != sandbox.ModeAsm || reqs[1].GOARCH != "" {
 		t.Errorf("requests %+v, want the asm run with goarch arm64 and the other run without", reqs)
+	}
+}
+
+// A cell with goarch=arm64 (the litmus lesson's second asm cell) starts
+// its selector at arm64 and asks for arm64; the cell before it, with no
+// goarch, starts at amd64.
+func testAsmLessonArch(t *testing.T, bt *browserTest) {
+	const amd, arm = "litmus-4", "litmus-5"
+	fake := &fakeRun{script: func(req sandbox.Request) []any {
+		return []any{map[string]any{"kind": "build", "ms": 5},
+			map[string]any{"kind": "asm", "lines": []any{
+				map[string]any{"func": "main.publish", "offset": 0, "file": "main.go", "line": 10, "text": "STLR R0, (R1)"}}},
+			map[string]any{"kind": "exit", "code": 0, "reason": "exited"}}
+	}}
+	ft := bt.serve(t, fake.site())
+	tab, _ := ft.open(t, "/lessons/litmus")
+	ft.waitLive(t, tab)
+	chosen := func(id string) string {
+		return eval[string](t, tab, `(document.querySelector('figure.cell[data-cell="`+id+`"] select.cell-arch-select') || {}).value || ''`)
+	}
+	if a, b := chosen(amd), chosen(arm); a != "amd64" || b != "arm64" {
+		failShot(t, tab, "the selectors start at %q and %q, want amd64 (no goarch) and arm64 (goarch=arm64)", a, b)
+	}
+	runCell(t, tab, arm, "run")
+	if reqs := fake.requests(); len(reqs) != 1 || reqs[0].GOARCH != "arm64" || reqs[0].Mode != sandbox.ModeAsm {
+		t.Errorf("requests %+v, want one asm run with goarch arm64", reqs)
 	}
 }

@@ -191,15 +191,11 @@ func spans(tl *sandbox.Timeline) int {
 }
 
 // TestBytesCut: the wrapper stops the tracer at half of its bytes, and
-// never writes more than all of them. The goroutine that stops it must
-// get to run first: a program that yields now and then lets it at once;
-// one that never does can fill the other half before the scheduler's
-// 10 ms slice ends (then the file ends within a generation, and the
-// timeline says that nothing of it can be drawn).
+// never writes more than all of them, also for a program that never
+// yields, on one P or several: once half is written, the tracer's
+// writer yields to the goroutine that stops it.
 func TestBytesCut(t *testing.T) {
 	p := build(t, `package main
-
-import "runtime"
 
 func main() {
 	ch := make(chan int)
@@ -209,24 +205,25 @@ func main() {
 	}()
 	for i := 0; ; i++ {
 		ch <- i
-		if i%64 == 0 {
-			runtime.Gosched()
-		}
 	}
 }
 `, gotool.Tracing{Bytes: 1 << 20, Time: 5 * time.Second})
-	data := p.run(t, "GOMAXPROCS=1")
-	if len(data) > 1<<20 {
-		t.Errorf("the trace is %d bytes, over its limit", len(data))
-	}
-	o := p.opts()
-	o.MaxSpans, o.MaxEvents = 1<<30, 1<<30
-	tl, err := Parse(bytes.NewReader(data), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(tl.Cut, "--trace-bytes") || len(tl.Edges) == 0 {
-		t.Errorf("Cut = %q with %d edges, want a cut by --trace-bytes after some edges", tl.Cut, len(tl.Edges))
+	for _, procs := range []string{"1", "2", "4"} {
+		for range 2 {
+			data := p.run(t, "GOMAXPROCS="+procs)
+			if len(data) > 1<<20 {
+				t.Errorf("GOMAXPROCS=%s: the trace is %d bytes, over its limit", procs, len(data))
+			}
+			o := p.opts()
+			o.MaxSpans, o.MaxEvents = 1<<30, 1<<30
+			tl, err := Parse(bytes.NewReader(data), o)
+			if err != nil {
+				t.Fatalf("GOMAXPROCS=%s: %v", procs, err)
+			}
+			if !strings.Contains(tl.Cut, "--trace-bytes") || len(tl.Edges) == 0 {
+				t.Errorf("GOMAXPROCS=%s: Cut = %q with %d edges, want a cut by --trace-bytes after some edges", procs, tl.Cut, len(tl.Edges))
+			}
+		}
 	}
 }
 

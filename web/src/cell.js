@@ -289,10 +289,12 @@ export class Cell {
     return box;
   }
 
-  // makeArch makes the architecture selector of an asm cell.
+  // makeArch makes the architecture selector of an asm cell, set to the
+  // lesson's goarch= when the cell names one.
   makeArch() {
     const [box, select] = this.makeSelect('arch', 'GOARCH', 'The processor the assembly is for',
       arches.map((a) => [a, a]));
+    if (arches.includes(this.fig.dataset.goarch)) select.value = this.fig.dataset.goarch;
     this.arch = select;
     return box;
   }

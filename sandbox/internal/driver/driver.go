@@ -250,7 +250,7 @@ func (r *run) runOnce(ctx, budget context.Context, job Job, i int, out *stream.O
 	}
 	stdout, stderr := out.Text()
 	if r.req.Trace && i == 1 && ev.Reason != sandbox.ReasonCanceled {
-		r.emit(sandbox.Event{Kind: sandbox.KindTimeline, Timeline: r.timeline(ctx, job)})
+		r.emit(sandbox.Event{Kind: sandbox.KindTimeline, Timeline: r.timeline(ctx, job, ev.Reason)})
 	}
 	gotool.EmitViews(r.emit, r.index(i), stderr, ev.Reason == sandbox.ReasonTimeout, r.req.Files, job.Dir())
 	r.emit(ev)

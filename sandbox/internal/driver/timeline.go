@@ -14,8 +14,8 @@ import (
 // timeline reads the trace execution 1 of a traced request wrote and
 // parses it in a child process under the trace limits. When there is no
 // timeline to show, the one returned has no lanes and its Cut says why
-// in words: the learner asked for one.
-func (r *run) timeline(ctx context.Context, job Job) *sandbox.Timeline {
+// in words: the learner asked for one. ended is why the run ended.
+func (r *run) timeline(ctx context.Context, job Job, ended sandbox.Reason) *sandbox.Timeline {
 	data, cut, err := gotool.ReadTrace(job.TracePath(), r.limits.TraceBytes)
 	if err != nil {
 		return noTimeline(err)
@@ -25,6 +25,11 @@ func (r *run) timeline(ctx context.Context, job Job) *sandbox.Timeline {
 		o.Cut = fmt.Sprintf("trace cut after %d bytes (the limit --trace-bytes): what followed is not shown", r.limits.TraceBytes)
 	}
 	tl, err := tracing.Run(ctx, r.parser, data, o, r.limits)
+	if err != nil && ended != sandbox.ReasonExited && ended != sandbox.ReasonTimeout {
+		// Killed (output limit, memory, a signal) before the tracer's
+		// stop could complete the trace.
+		err = fmt.Errorf("the program was stopped (%s) before its tracer could finish the trace", ended)
+	}
 	if err != nil && cut {
 		// The program wrote the bytes faster than its tracer could stop:
 		// the file ends within the tracer's first batch of events.

@@ -42,8 +42,9 @@ const (
 type Tracing struct {
 	// Bytes bounds the trace file: the tracer is asked to stop once half
 	// of it is written (its stop flushes the buffers it holds, up to
-	// 64 KiB per P, and the tables of stacks and strings), and nothing is
-	// written beyond it.
+	// 64 KiB per P, and the tables of stacks and strings, and a busy
+	// program goes on writing until the stop), and nothing is written
+	// beyond it.
 	Bytes int64
 	// Time is how long the tracer records before it stops.
 	Time time.Duration
@@ -86,6 +87,7 @@ const traceSrc = `package main
 import (
 	racelabContext "context"
 	racelabOS "os"
+	racelabRuntime "runtime"
 	racelabTrace "runtime/trace"
 	racelabTime "time"
 )
@@ -109,6 +111,9 @@ func (w *racelabTraceWriter) Write(p []byte) (int, error) {
 	if w.n >= SOFT && w.full != nil {
 		close(w.full)
 		w.full = nil
+		// The close readied the stopping goroutine on this P, next in
+		// line: yielding runs it now, not after a busy program's slice.
+		racelabRuntime.Gosched()
 	}
 	if err != nil {
 		return n, err
