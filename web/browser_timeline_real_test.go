@@ -30,10 +30,10 @@ func TestBrowserTimeline(t *testing.T) {
 
 const handOffRuns = 3
 
-// timelineLesson holds the hand-off as a lesson's cell, whose expectation
-// the run meets.
+// timelineLesson holds the programs as a lesson's cells, whose
+// expectations the runs meet; the hand-off's is traced and claims its edge.
 var timelineLesson = fstest.MapFS{"01-timeline.md": {Data: []byte("---\ntitle: Timeline\nsummary: A hand-off to trace.\norder: 1\n---\n\n" +
-	"## Hand-off\n\n```go {expect=\"output=got 42\\n\"}\n" + handOff + "```\n\n" +
+	"## Hand-off\n\n```go {trace=true expect=\"output=got 42\\n\" expect=edge=send@19->receive@9}\n" + handOff + "```\n\n" +
 	"## Many\n\n```go {expect=\"output=124750\\n\"}\n" + manyWorkers + "```\n\n" +
 	"## Sync\n\n```go {expect=\"output=got the lock\\n\"}\n" + lockHandOff + "```\n")}}
 
@@ -78,6 +78,11 @@ func testTimelineRealHandOff(t *testing.T, bt *browserTest) {
 		const want = "main's send at line 19 unblocked worker's receive at line 9"
 		if len(tl.Items) == 0 || tl.Items[0] != want {
 			failShot(t, tab, "run %d: the list %q, want it to start with %q", run+1, tl.Items, want)
+		}
+		ok := poll(t, tab, "the verdict", browserWait, `(document.querySelector('figure.cell[data-cell=`+jsString(cellHandOff)+`] .cell-verdict') || {dataset: {}}).dataset.ok || ''`,
+			func(s string) bool { return s != "" })
+		if ok != "true" {
+			failShot(t, tab, "run %d: the verdict on the traced hand-off is %q, want true", run+1, ok)
 		}
 		t.Logf("run %d: %s; list %q", run+1, tl.Heading, tl.Items)
 	}
