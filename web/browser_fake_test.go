@@ -23,6 +23,7 @@ type fakeRun struct {
 	script func(sandbox.Request) []any
 	mu     sync.Mutex
 	reqs   []sandbox.Request
+	raws   []json.RawMessage // the requests as sent, for fields sandbox.Request does not have
 }
 
 func (f *fakeRun) site() site {
@@ -34,6 +35,13 @@ func (f *fakeRun) requests() []sandbox.Request {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]sandbox.Request(nil), f.reqs...)
+}
+
+// rawRequests returns the requests the page sent as JSON, in order.
+func (f *fakeRun) rawRequests() []json.RawMessage {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]json.RawMessage(nil), f.raws...)
 }
 
 // fakeViewsSite serves the built-in lessons with the fake events of the
@@ -71,6 +79,7 @@ func (f *fakeRun) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	f.mu.Lock()
 	f.reqs = append(f.reqs, req)
+	f.raws = append(f.raws, b)
 	f.mu.Unlock()
 	for _, step := range f.script(req) {
 		if d, ok := step.(time.Duration); ok {

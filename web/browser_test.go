@@ -18,6 +18,7 @@ import (
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/runc"
+	"github.com/racelab/racelab/sandbox/tracing"
 	"github.com/racelab/racelab/server"
 )
 
@@ -163,6 +164,9 @@ func realSandbox(t testing.TB) *runc.Runner {
 }
 
 func TestMain(m *testing.M) {
+	// The real sandbox parses a traced run's trace in a child process of
+	// the executable that runs it (see tracing.Run): this test binary.
+	tracing.RunIfChild()
 	code := m.Run()
 	if realRunner != nil {
 		if left := realRunner.Leftovers(); len(left) > 0 {

@@ -15,6 +15,7 @@ import { hasDump } from './dump.js';
 import { showCaption } from './caption.js';
 import { expectedNumber } from './expect.js';
 import { sharePanel } from './share.js';
+import { timelineView } from './timeline.js';
 
 // The buttons of a cell: action, label, what it does (for title and
 // aria-label). Test and Bench appear only in cells with tests.
@@ -22,6 +23,7 @@ const buttons = [
   ['run', 'Run', 'Run the code'],
   ['race', 'Race', 'Run with the race detector'],
   ['asm', 'Asm', 'Show the assembly the compiler makes'],
+  ['timeline', 'Timeline', 'Run once with Go\'s execution tracer and draw who unblocked whom'],
   ['test', 'Test', 'Run the tests with the race detector'],
   ['bench', 'Bench', 'Run the benchmarks'],
   ['fmt', 'Format', 'Format the code with gofmt'],
@@ -105,6 +107,8 @@ export class Cell {
     this.gomaxprocs = intAttr(fig.dataset.gomaxprocs);
     this.repeat = intAttr(fig.dataset.repeat) || 1;
     this.tests = fig.dataset.tests === 'true';
+    // A lesson cell with trace=true traces every run of its own mode.
+    this.trace = fig.dataset.trace === 'true';
     this.original = originalFiles(fig);
     this.exercise = fig.dataset.exercise || '';
     this.hidden = hiddenNames(fig.dataset.hidden, this.original);
@@ -236,6 +240,7 @@ export class Cell {
     this.buttons = new Map();
     for (const [action, label, what] of buttons) {
       if ((action === 'test' || action === 'bench') && !this.tests) continue;
+      if (action === 'timeline' && this.mode !== 'run') continue;
       if (action === 'share') {
         if (this.mode === 'asm') bar.append(this.makeArch());
         bar.append(this.makeProcs());
@@ -304,6 +309,7 @@ export class Cell {
   act(action, b) {
     switch (action) {
       case 'run': return this.start(this.mode, b);
+      case 'timeline': return this.start('run', b, true);
       case 'reset': return this.reset();
       case 'stop': return this.stop();
       case 'share': return this.share.open();
@@ -335,7 +341,11 @@ export class Cell {
   // Only the shown files are kept: the hidden ones come from the page.
   save() {
     // The edit cleared the editor's marks (marks.js); forget them here too.
+    // The timeline's lines may have moved: it marks nothing any more.
     this.marks.clear();
+    this.pinned = null;
+    this.transientFiles = null;
+    if (this.tlRoot) this.tlRoot.classList.add('tl-stale');
     const same = this.unchanged();
     if (same) remove(this.key);
     else save(this.key, this.edited());
@@ -381,15 +391,19 @@ export class Cell {
   }
 
   // start runs the cell's current files in the given mode. When a button
-  // started it, the focus goes to Stop while it runs, and back after.
-  start(mode, pressed = null) {
+  // started it, the focus goes to Stop while it runs, and back after. A
+  // traced run (the Timeline button, or any run of a cell with
+  // data-trace) is one execution with the tracer on.
+  start(mode, pressed = null, traced = false) {
     if (this.handle) return;
+    const trace = mode === 'run' && (traced || this.trace);
     const request = {
       files: this.files(),
       mode,
       gomaxprocs: this.chosenProcs(),
-      repeat: repeatable.has(mode) ? this.repeat : 1,
+      repeat: repeatable.has(mode) && !trace ? this.repeat : 1,
     };
+    if (trace) request.trace = true;
     if (this.lesson) request.cell = `${this.lesson}/${this.id}`;
     if (mode === 'asm' && this.arch) request.goarch = this.arch.value;
     this.run = { mode, runNo: 0, races: 0, runRaces: 0, cause: '', stderr: '', limitMs: 0, arch: request.goarch || '' };
@@ -472,6 +486,9 @@ export class Cell {
       case 'goroutines':
         this.enterRun(ev, request);
         this.stuck(ev, request);
+        break;
+      case 'timeline':
+        if (ev.timeline && typeof ev.timeline === 'object') this.timeline(ev.timeline);
         break;
       case 'verdict':
         if (ev.verdict && typeof ev.verdict === 'object') out.showVerdict(ev.verdict);
@@ -650,6 +667,36 @@ export class Cell {
     if (request.repeat <= 1 && this.run.races === 1) this.output.reveal();
   }
 
+  // timeline draws the goroutines of a traced run and who unblocked whom;
+  // an arrow, span or item under the pointer or with the focus marks its
+  // lines, and a click keeps them marked.
+  timeline(tl) {
+    if (this.tlRoot) this.tlRoot.remove();
+    const t0 = performance.now();
+    this.tlRoot = timelineView(tl, {
+      mark: (marks) => this.showTransient(marks),
+      pin: (marks) => { this.pinned = marks; this.showTransient([]); },
+      goto: (file, line) => this.goto(file, line),
+    });
+    this.output.show(this.tlRoot);
+    // How long drawing took (the browser tests report it).
+    this.tlRoot.dataset.drawMs = String(Math.round(performance.now() - t0));
+  }
+
+  // showTransient shows marks on top of the run's own marks: those of what
+  // is hovered or focused, or else the pinned ones.
+  showTransient(marks) {
+    if (!this.tlRoot || this.tlRoot.classList.contains('tl-stale')) return;
+    const shown = marks.length > 0 ? marks : this.pinned || [];
+    const files = new Set([...shown.map((m) => m.file), ...(this.transientFiles || [])]);
+    for (const name of files) {
+      const view = this.views.get(name);
+      if (!view) continue;
+      showMarks(view, [...(this.marks.get(name) || []), ...shown.filter((m) => m.file === name)]);
+    }
+    this.transientFiles = new Set(shown.map((m) => m.file));
+  }
+
   // stuck lists where the goroutines of a dump were; of a repeated run,
   // only the first dump is listed (the runs' folds hold the others).
   stuck(ev, request) {
@@ -682,6 +729,9 @@ export class Cell {
     this.asmRoot = null;
     this.placeAsm();
     this.hot = null;
+    this.tlRoot = null;
+    this.pinned = null;
+    this.transientFiles = null;
     for (const [name, view] of this.views) {
       if (this.marks.has(name)) showMarks(view, []);
     }

@@ -6,7 +6,7 @@
 // they stand for. The caption itself stays in the figcaption's title.
 
 // The headings of the caption's groups, joined by "; ".
-const groupRE = /; (?=Expected(?: output| on stderr| in the assembly)?: )/;
+const groupRE = /; (?=Expected(?: output| on stderr| in the assembly| in the timeline)?: )/;
 
 // The phrases of the "Expected:" group, joined by ", ", and their kinds.
 const phrases = [
@@ -29,7 +29,7 @@ const phraseStart = new RegExp(`, (?=${phrases.map(([p]) => p.replace(/[.*+?^${}
 export function parseCaption(text) {
   const claims = [];
   for (const group of (text || '').split(groupRE)) {
-    const m = /^(Expected(?: output| on stderr| in the assembly)?): ([\s\S]*)$/.exec(group);
+    const m = /^(Expected(?: output| on stderr| in the assembly| in the timeline)?): ([\s\S]*)$/.exec(group);
     if (!m) {
       if (group.trim()) claims.push({ kind: 'words', value: group.trim() });
       continue;
@@ -38,6 +38,7 @@ export function parseCaption(text) {
     if (label === 'Expected output') claims.push({ kind: 'output', value: rest });
     else if (label === 'Expected on stderr') claims.push({ kind: 'stderr', value: rest });
     else if (label === 'Expected in the assembly') claims.push({ kind: 'asm', value: rest });
+    else if (label === 'Expected in the timeline') claims.push({ kind: 'edge', value: rest });
     else for (const part of rest.split(phraseStart)) claims.push(phraseClaim(part));
   }
   return claims;
@@ -77,6 +78,7 @@ export function claimWords(c, mode = 'run') {
     case 'outputs': return { text: `the runs print at least ${c.value} different outputs` };
     case 'stderr': return quoted('its standard error shows', c.value);
     case 'asm': return quoted('the assembly has', c.value);
+    case 'edge': return { text: `the timeline shows that ${c.value}` };
     case 'race': return { text: 'the race detector reports a data race' };
     case 'no-race': return { text: 'the race detector finds no data race' };
     case 'deadlock': return { text: 'it deadlocks: every goroutine blocks, and the Go runtime stops the program' };

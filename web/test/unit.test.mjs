@@ -16,6 +16,7 @@ import { isLast, wsURL } from '../src/protocol.js';
 import { placeModules } from '../src/styles.js';
 import { diagnostic } from '../src/editor.js';
 import { setupLiveReload } from '../src/live.js';
+import { fmtNs, Names, edgeWords, edgeLabel, groupEdges, timeScale, stateShares, endingEdge, marksOf } from '../src/timeline.js';
 
 test('ordinal', () => {
   const cases = { 1: '1st', 2: '2nd', 3: '3rd', 4: '4th', 11: '11th', 12: '12th', 13: '13th', 21: '21st', 102: '102nd', 111: '111th' };
@@ -93,6 +94,10 @@ test('parseCaption and claimWords', () => {
   for (const [caption, want] of cases) {
     assert.deepEqual(parseCaption(caption).map((c) => [c.kind, c.value]), want, caption);
   }
+  // A traced cell's edge claim (lessons/expect.go) is a group of its own.
+  const traced = parseCaption('Expected: output matching ^main: sending\\n; Expected in the timeline: the receive at line 16 unblocks the send at line 19');
+  assert.deepEqual(traced.map((c) => [c.kind, c.value]), [['output-match', '^main: sending\\n'], ['edge', 'the receive at line 16 unblocks the send at line 19']]);
+  assert.equal(claimWords(traced[1]).text, 'the timeline shows that the receive at line 16 unblocks the send at line 19');
   assert.equal(claimWords({ kind: 'stderr', value: 'goroutine 1 \\[chan receive\\]' }).text, 'its standard error shows “goroutine 1 [chan receive]”');
   assert.equal(claimWords({ kind: 'exit', value: '66' }).text, 'it exits with status 66 (what the race detector exits with when it found a race)');
   assert.equal(claimWords({ kind: 'exit', value: '1' }, 'test').text, 'it exits with status 1 (a test failed)');
@@ -301,4 +306,110 @@ test('setupLiveReload', () => {
   source.listeners.reload({ data: '2' });
   assert.equal(live.reloads, 1, 'reloads on a reload event');
   assert.ok(source.closed, 'closes the stream before reloading');
+});
+
+test('timeline: fmtNs', () => {
+  const cases = [[0, '0 ns'], [850, '850 ns'], [12_500, '12.5 µs'], [3_210_000, '3.21 ms'], [51_300_000, '51.3 ms'], [1_250_000_000, '1.25 s'], [-5, '0 ns'], [undefined, '0 ns']];
+  for (const [ns, want] of cases) assert.equal(fmtNs(ns), want, `fmtNs(${ns})`);
+});
+
+const handOffTL = {
+  duration_ns: 1000,
+  goroutines: [
+    { id: 1, name: 'main', spans: [{ start_ns: 0, end_ns: 1000, state: 'running' }] },
+    { id: 7, name: 'worker', created: { file: 'main.go', line: 12 }, parent: 1,
+      spans: [{ start_ns: 10, end_ns: 500, state: 'blocked', reason: 'chan receive', at: { file: 'main.go', line: 6 } }] },
+    { id: 8, name: 'worker', created: { file: 'main.go', line: 12 }, parent: 1 },
+    { id: -1, name: 'worker', created: { file: 'main.go', line: 12 }, parent: 1, count: 300, states: { blocked: 300, running: 100 } },
+  ],
+  edges: [
+    { at_ns: 500, from: 1, to: 7, from_op: 'send', to_op: 'receive', from_at: { file: 'main.go', line: 9 }, to_at: { file: 'main.go', line: 6 } },
+    { at_ns: 600, from: 1, to: 8, from_op: 'send', to_op: 'receive', from_at: { file: 'main.go', line: 9 }, to_at: { file: 'main.go', line: 6 } },
+    { at_ns: 700, from: 1, to: -1, from_op: 'close', to_op: 'receive', from_at: { file: 'main.go', line: 10 } },
+    { at_ns: 800, from: 1, to: -1, from_op: 'close', to_op: 'receive', from_at: { file: 'main.go', line: 10 } },
+    { at_ns: 900, from: 99, to: 1, from_op: 'Unlock', to_op: 'Lock' },
+  ],
+};
+
+test('timeline: names and edge words', () => {
+  const names = new Names(handOffTL);
+  const words = handOffTL.edges.map((e) => edgeWords(e, names));
+  assert.deepEqual(words, [
+    "main's send at line 9 unblocked worker #1's receive at line 6",
+    "main's send at line 9 unblocked worker #2's receive at line 6",
+    "main's close at line 10 unblocked worker (one of 300)'s receive",
+    "main's close at line 10 unblocked worker (one of 300)'s receive",
+    "goroutine 99's Unlock unblocked main's Lock",
+  ]);
+  assert.equal(names.laneTitle(handOffTL.goroutines[3]), 'worker ×300');
+  assert.equal(names.created(handOffTL.goroutines[0]), '');
+  assert.equal(names.created(handOffTL.goroutines[1]), 'created at line 12');
+  assert.equal(edgeLabel(handOffTL.edges[4]), 'Unlock \u2192 Lock');
+  // Among several files, places name theirs.
+  const two = new Names({ goroutines: [], edges: [{ from: 1, to: 2, from_at: { file: 'a.go', line: 3 }, to_at: { file: 'b.go', line: 4 } }] });
+  assert.equal(two.place({ file: 'a.go', line: 3 }), 'a.go:3');
+  assert.equal(two.place(null), 'outside your code');
+});
+
+test('timeline: groupEdges', () => {
+  const g = groupEdges(handOffTL.edges);
+  assert.deepEqual(g.map((x) => x.count), [1, 1, 2, 1]);
+  assert.equal(g[2].edge, handOffTL.edges[2]);
+  assert.deepEqual(groupEdges(undefined), []);
+});
+
+test('timeline: timeScale keeps order and ends', () => {
+  const tl = { duration_ns: 50_000_000, goroutines: [{ id: 1, spans: [
+    { start_ns: 0, end_ns: 40_000 }, { start_ns: 40_000, end_ns: 50_000_000 - 2_000 }, { start_ns: 50_000_000 - 2_000, end_ns: 50_000_000 }] }],
+  edges: [{ at_ns: 50_000_000 - 1_000 }] };
+  for (const toScale of [false, true]) {
+    const x = timeScale(tl, toScale);
+    assert.equal(x(0), 0);
+    assert.equal(x(50_000_000), 1);
+    assert.equal(x(-3), 0);
+    assert.equal(x(60_000_000), 1);
+    let last = -1;
+    for (const t of [0, 10_000, 40_000, 1_000_000, 49_998_000, 49_999_000, 50_000_000]) {
+      assert.ok(x(t) >= last, `x(${t}) = ${x(t)} after ${last} (to scale: ${toScale})`);
+      last = x(t);
+    }
+  }
+  // Shortened, a microsecond after a long sleep is set apart from it.
+  const short = timeScale(tl, false);
+  assert.ok(short(50_000_000) - short(49_998_000) > 0.05, 'the last two microseconds get room');
+  assert.ok(timeScale(tl, true)(50_000_000) - timeScale(tl, true)(49_998_000) < 0.001);
+});
+
+test('timeline: stateShares, endingEdge, marksOf', () => {
+  assert.equal(stateShares({ blocked: 300, running: 100 }), 'running 25% (100 ns) · blocked 75% (300 ns)');
+  assert.equal(stateShares({}), 'no time recorded');
+  const names = new Names(handOffTL);
+  const blocked = handOffTL.goroutines[1].spans[0];
+  const e = endingEdge(handOffTL.edges, 7, blocked);
+  assert.equal(e, handOffTL.edges[0]);
+  assert.equal(endingEdge(handOffTL.edges, 8, blocked), null);
+  const marks = marksOf(names, e, blocked, 7);
+  assert.deepEqual(marks.map((m) => [m.kind, m.line]), [['tl-from', 9], ['tl-to', 6]]);
+  assert.deepEqual(marksOf(names, null, blocked, 7).map((m) => [m.kind, m.line]), [['tl-to', 6]]);
+  assert.deepEqual(marksOf(names, handOffTL.edges[4]), []);
+});
+
+test('timeline: the list speaks of many lanes of one name together', () => {
+  const lanes = [{ id: 1, name: 'main' }];
+  const edges = [];
+  for (let i = 0; i < 9; i++) {
+    lanes.push({ id: 10 + i, name: 'worker', created: { file: 'main.go', line: 5 }, parent: 1 });
+    edges.push({ at_ns: i, from: 10 + i, to: 1, from_op: 'send', to_op: 'receive', from_at: { file: 'main.go', line: 7 }, to_at: { file: 'main.go', line: 12 } });
+  }
+  const names = new Names({ goroutines: lanes, edges });
+  assert.equal(names.lane(12), 'worker #3');
+  assert.equal(edgeWords(edges[2], names), "worker #3's send at line 7 unblocked main's receive at line 12");
+  assert.equal(edgeWords(edges[2], names, true), "worker (one of 9)'s send at line 7 unblocked main's receive at line 12");
+  const groups = groupEdges(edges, (e) => edgeWords(e, names, true));
+  assert.equal(groups.length, 1);
+  assert.equal(groups[0].count, 9);
+  assert.deepEqual([...groups[0].members], [0, 1, 2, 3, 4, 5, 6, 7, 8]);
+  // Up to maxNamedLanes (8) of them, each is listed by its own name.
+  const few = new Names({ goroutines: lanes.slice(0, 9), edges });
+  assert.equal(edgeWords(edges[2], few, true), "worker #3's send at line 7 unblocked main's receive at line 12");
 });
