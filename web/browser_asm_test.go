@@ -206,7 +206,7 @@ func testAsmLessonArch(t *testing.T, bt *browserTest) {
 	}}
 	ft := bt.serve(t, fake.site())
 	tab, _ := ft.open(t, "/lessons/litmus")
-	ft.waitLive(t, tab)
+	ft.waitLiveIn(t, tab, "litmus")
 	chosen := func(id string) string {
 		return eval[string](t, tab, `(document.querySelector('figure.cell[data-cell="`+id+`"] select.cell-arch-select') || {}).value || ''`)
 	}

@@ -49,11 +49,19 @@ func (bt *browserTest) openLesson(t *testing.T) context.Context {
 	return tab
 }
 
+// waitLive waits until every cell of the sample lesson is live in tab.
 func (bt *browserTest) waitLive(t *testing.T, tab context.Context) {
 	t.Helper()
-	l, ok := bt.lib.Lesson(lessonSlug)
+	bt.waitLiveIn(t, tab, lessonSlug)
+}
+
+// waitLiveIn waits until every cell of the lesson slug (open in tab) is
+// live.
+func (bt *browserTest) waitLiveIn(t *testing.T, tab context.Context, slug string) {
+	t.Helper()
+	l, ok := bt.lib.Lesson(slug)
 	if !ok {
-		t.Fatalf("no lesson %q among the built-ins", lessonSlug)
+		t.Fatalf("no lesson %q among the built-ins", slug)
 	}
 	type cells struct {
 		Total int `json:"total"`
