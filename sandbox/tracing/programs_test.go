@@ -43,7 +43,10 @@ func build(t *testing.T, src string, tr gotool.Tracing) program {
 }
 
 // run runs the program and returns its trace. A program that runs on
-// after its tracer stopped is killed after runFor.
+// after its tracer stopped (one that never returns from main) is killed
+// once its trace file is closed, which the tracer's goroutine does after
+// the tracer's stop; so it ends when its trace is complete, however slow
+// the machine, or after runFor at the latest.
 func (p program) run(t *testing.T, env ...string) []byte {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runFor)
@@ -52,14 +55,53 @@ func (p program) run(t *testing.T, env ...string) []byte {
 	cmd.WaitDelay = time.Second
 	cmd.Dir = p.dir
 	cmd.Env = append(os.Environ(), env...)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Logf("run: %v\n%s", err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	opened := false
+	var err error
+wait:
+	for {
+		select {
+		case err = <-done:
+			break wait
+		case <-tick.C:
+			open := holds(cmd.Process.Pid, filepath.Join(p.dir, gotool.TraceFile))
+			if opened && !open {
+				cmd.Process.Kill()
+			}
+			opened = opened || open
+		}
+	}
+	if err != nil && !opened {
+		t.Logf("run: %v\n%s", err, out.String())
 	}
 	data, cut, err := gotool.ReadTrace(filepath.Join(p.dir, gotool.TraceFile), sandbox.DefaultTraceBytes)
 	if err != nil || cut {
 		t.Fatalf("ReadTrace: cut %v, %v", cut, err)
 	}
 	return data
+}
+
+// holds reports whether process pid has the file at path open.
+func holds(pid int, path string) bool {
+	fds := fmt.Sprintf("/proc/%d/fd", pid)
+	ents, err := os.ReadDir(fds)
+	if err != nil {
+		return false
+	}
+	for _, e := range ents {
+		if l, err := os.Readlink(filepath.Join(fds, e.Name())); err == nil && l == path {
+			return true
+		}
+	}
+	return false
 }
 
 // timeline runs the program and parses its trace with the default limits.
@@ -76,8 +118,9 @@ func (p program) opts() Options {
 	return Options{Dir: p.dir, Files: []string{"main.go"}, MaxEvents: sandbox.DefaultTraceEvents, MaxSpans: sandbox.DefaultTraceSpans}
 }
 
-// runFor is how long a test's program may run: its tracer stops before.
-const runFor = 3 * time.Second
+// runFor is how long a test's program may run at most: run ends it
+// sooner, once its tracer has stopped.
+const runFor = 30 * time.Second
 
 var lessonTracing = gotool.Tracing{Bytes: sandbox.DefaultTraceBytes, Time: sandbox.DefaultTraceTime}
 

@@ -30,9 +30,10 @@ func (r *run) timeline(ctx context.Context, job Job, ended sandbox.Reason) *sand
 		// stop could complete the trace.
 		err = fmt.Errorf("the program was stopped (%s) before its tracer could finish the trace", ended)
 	}
-	if err != nil && cut {
-		// The program wrote the bytes faster than its tracer could stop:
-		// the file ends within the tracer's first batch of events.
+	if err != nil && (cut || int64(len(data)) >= r.limits.TraceBytes) {
+		// The program wrote the bytes faster than its tracer could stop
+		// (the wrapper writes nothing beyond the limit): the file ends
+		// before the tables of the tracer's first batch of events.
 		err = fmt.Errorf("the trace reached %d bytes (the limit --trace-bytes) before its tracer could stop, and nothing of it can be drawn", r.limits.TraceBytes)
 	}
 	if err != nil {

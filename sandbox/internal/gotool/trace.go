@@ -87,7 +87,6 @@ const traceSrc = `package main
 import (
 	racelabContext "context"
 	racelabOS "os"
-	racelabRuntime "runtime"
 	racelabTrace "runtime/trace"
 	racelabTime "time"
 )
@@ -96,9 +95,10 @@ import (
 // once SOFT bytes are written and writing nothing beyond HARD. Only the
 // tracer's goroutine calls Write.
 type racelabTraceWriter struct {
-	f    *racelabOS.File
-	n    int64
-	full chan struct{}
+	f        *racelabOS.File
+	n        int64
+	full     chan struct{}
+	stopping chan struct{}
 }
 
 func (w *racelabTraceWriter) Write(p []byte) (int, error) {
@@ -112,8 +112,14 @@ func (w *racelabTraceWriter) Write(p []byte) (int, error) {
 		close(w.full)
 		w.full = nil
 		// The close readied the stopping goroutine on this P, next in
-		// line: yielding runs it now, not after a busy program's slice.
-		racelabRuntime.Gosched()
+		// line; waiting here runs it now, and it readies this goroutine
+		// next in line again just before it stops the tracer (which
+		// needs this goroutine to write the rest). A yield instead would
+		// put this goroutine in the global queue, where a busy program's
+		// goroutines, handing the P to each other, can starve it for as
+		// long as it takes the trace to reach HARD, and a trace cut at
+		// HARD has lost its tables of stacks: nothing of it can be read.
+		<-w.stopping
 	}
 	if err != nil {
 		return n, err
@@ -127,8 +133,8 @@ func racelabTraceStart() func() {
 		racelabOS.Stderr.WriteString("racelab: cannot trace: " + err.Error() + "\n")
 		return func() {}
 	}
-	full := make(chan struct{})
-	if err := racelabTrace.Start(&racelabTraceWriter{f: f, full: full}); err != nil {
+	full, stopping := make(chan struct{}), make(chan struct{})
+	if err := racelabTrace.Start(&racelabTraceWriter{f: f, full: full, stopping: stopping}); err != nil {
 		f.Close()
 		racelabOS.Stderr.WriteString("racelab: cannot trace: " + err.Error() + "\n")
 		return func() {}
@@ -145,6 +151,7 @@ func racelabTraceStart() func() {
 		case <-full:
 			racelabTrace.Log(racelabContext.Background(), "` + TraceLogCut + `", BYTECUT)
 		}
+		close(stopping)
 		racelabTrace.Stop()
 		f.Close()
 	}()
