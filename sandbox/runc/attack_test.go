@@ -51,7 +51,7 @@ func TestFmtAttacks(t *testing.T) {
 		switch exit.Reason {
 		case sandbox.ReasonOutput, sandbox.ReasonMemory, sandbox.ReasonTimeout:
 		default:
-			t.Errorf("exit %s: %s; want a limit: output, memory or the build's time", exit.Reason, exit.Msg)
+			t.Errorf("exit %s: %s; want a limit: output, memory or the build's time%s", exit.Reason, exit.Msg, res.dump())
 		}
 		if n := eventBytes(res.events); int64(n) > 2*l.OutputBytes {
 			t.Errorf("the events are %d bytes of JSON, want at most twice the output limit (%d)", n, l.OutputBytes)

@@ -88,7 +88,7 @@ func newTestRunner() (*Runner, error) {
 }
 
 // gvisor reports whether the suite runs on gVisor's runsc.
-func gvisor() bool { return testRuntime() == "runsc" }
+func gvisor() bool { return flavourOf(testRuntime()).gvisor }
 
 // testRuntime is the OCI runtime the suite runs on: RACELAB_TEST_RUNTIME,
 // runc by default. The whole suite runs on each runtime racelab supports

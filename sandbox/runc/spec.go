@@ -46,10 +46,20 @@ func (r *Runner) spec(c containerSpec) *specs.Spec {
 
 // process is what runs: as the slot's user, without capabilities or a
 // way to gain privileges, without core dumps, and with no file larger
-// than a tmpfs.
+// than a tmpfs. On gVisor it is also held to Limits.Pids processes and
+// threads by RLIMIT_NPROC (see resources).
 func (r *Runner) process(c containerSpec) *specs.Process {
 	uid, gid := uint32(c.uid), uint32(c.gid)
 	fsize := uint64(r.cfg.Limits.TmpBytes)
+	rlimits := []specs.POSIXRlimit{
+		{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
+		{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 4096},
+		{Type: "RLIMIT_FSIZE", Hard: fsize, Soft: fsize},
+	}
+	if r.flavour.gvisor {
+		n := uint64(r.cfg.Limits.Pids)
+		rlimits = append(rlimits, specs.POSIXRlimit{Type: "RLIMIT_NPROC", Hard: n, Soft: n})
+	}
 	return &specs.Process{
 		Args:            c.args,
 		Env:             c.env,
@@ -57,11 +67,7 @@ func (r *Runner) process(c containerSpec) *specs.Process {
 		User:            specs.User{UID: uid, GID: gid, AdditionalGids: []uint32{gid}},
 		NoNewPrivileges: true,
 		Capabilities:    &specs.LinuxCapabilities{},
-		Rlimits: []specs.POSIXRlimit{
-			{Type: "RLIMIT_CORE", Hard: 0, Soft: 0},
-			{Type: "RLIMIT_NOFILE", Hard: 4096, Soft: 4096},
-			{Type: "RLIMIT_FSIZE", Hard: fsize, Soft: fsize},
-		},
+		Rlimits:         rlimits,
 	}
 }
 
@@ -152,8 +158,32 @@ func (r *Runner) runMounts(c containerSpec) []specs.Mount {
 	return ms
 }
 
+// Under gVisor the container's cgroup holds the sandbox's kernel (the
+// sentry), not the program: its own threads (some twenty, more as it
+// works) and two host tasks for each of the program's processes (its
+// address space's stub; threads that wait take none). A pids.max of
+// Limits.Pids there was reached by a fork bomb before anything refused the
+// program, and the sentry, unable to start a thread, died ("fatal error:
+// newosproc"), taking the program's output with it. So on gVisor the
+// program is held to Limits.Pids inside the sentry (RLIMIT_NPROC, which
+// it counts per user in its own kernel, threads included: the program
+// gets EAGAIN, as pids.max gives it under runc), and the host cgroup
+// keeps a backstop with room for all of that.
+const (
+	gvisorTasksPerProcess = 2
+	gvisorSentryTasks     = 128
+)
+
+// hostPids is the pids.max of a container's cgroup.
+func (r *Runner) hostPids() int64 {
+	if r.flavour.gvisor {
+		return gvisorTasksPerProcess*r.cfg.Limits.Pids + gvisorSentryTasks
+	}
+	return r.cfg.Limits.Pids
+}
+
 func (r *Runner) resources() *specs.LinuxResources {
-	pids := r.cfg.Limits.Pids
+	pids := r.hostPids()
 	return &specs.LinuxResources{
 		Pids: &specs.LinuxPids{Limit: &pids},
 		// Memory and CPU are limited on the run's parent cgroup (see
