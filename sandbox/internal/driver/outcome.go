@@ -70,10 +70,14 @@ func AfterBuild(b BuildResult, mode sandbox.Mode, l sandbox.Limits, run int, dir
 	emit := func(e sandbox.Event) { evs = append(evs, e) }
 	exit := sandbox.Event{Kind: sandbox.KindExit, Run: run, Ms: b.Ms, Code: b.Code, Reason: b.Stopped,
 		CPUMs: b.CPUMs, PeakBytes: b.PeakBytes}
-	if exit.Reason == "" && b.MemoryHit && (b.Status == sigkill || strings.Contains(b.Output, "signal: killed")) {
+	if exit.Reason == "" && b.MemoryHit && b.Status != 0 &&
+		(b.Status == sigkill || strings.Contains(b.Output, "signal: killed") || len(gotool.Diagnostics(b.Output)) == 0) {
 		// The compiler (or gcc) was killed for memory: the go command
 		// reports a bare "signal: killed", and the limit was reached; a
-		// tool run directly (gofmt) ends with SIGKILL's status.
+		// tool run directly (gofmt) ends with SIGKILL's status. On gVisor
+		// a tool at the limit may end otherwise (its kernel refuses the
+		// memory: "fatal error: runtime: out of memory", status 2): a
+		// failure with no line to point at, at the limit, is the limit.
 		exit.Reason = sandbox.ReasonMemory
 	}
 	switch {
@@ -108,6 +112,9 @@ func formatted(emit func(sandbox.Event), exit *sandbox.Event, b BuildResult, l s
 	case b.Status != 0:
 		gotool.EmitDiagnostics(emit, b.Output, b.Truncated)
 		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonBuildFailed, b.Status, gotool.FmtFailed
+		if len(gotool.Diagnostics(b.Output)) == 0 {
+			exit.Msg = gotool.FmtBroke(b.Status)
+		}
 	case b.FilesCut:
 		exit.Reason, exit.Code, exit.Msg = sandbox.ReasonOutput, 0, gotool.FmtTooLarge(l)
 	default:

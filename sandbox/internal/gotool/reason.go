@@ -89,6 +89,11 @@ const (
 	FmtFailed  = "The files do not parse, so they cannot be formatted; the errors point at the lines to fix."
 )
 
+// FmtBroke explains a formatter that failed without pointing at a line.
+func FmtBroke(status int) string {
+	return fmt.Sprintf("The formatter failed (status %d) without pointing at a line of yours; what it printed is above. Formatting again may work.", status)
+}
+
 // FmtTooLarge explains formatted files over the output limit.
 func FmtTooLarge(l sandbox.Limits) string {
 	return fmt.Sprintf("The formatted files are larger than the output limit (%d KiB), so they are not sent back.", l.OutputBytes>>10)
