@@ -83,8 +83,33 @@ func (j Job) Files() map[string]string {
 	return j.Cell.FileMap()
 }
 
-// Run runs the job and judges it.
+// Run runs the job and judges it. A known-wrong solution given tries=N
+// is run up to N times, until the check rejects it.
 func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
+	if j.Variant != Wrong {
+		return j.runOnce(ctx, r)
+	}
+	tries := max(j.Cell.Wrong[j.Wrong].Tries, 1)
+	var took time.Duration
+	for try := 1; ; try++ {
+		res := j.runOnce(ctx, r)
+		took += res.Took
+		res.Took = took
+		switch {
+		case tries == 1 || res.Err != nil || ctx.Err() != nil:
+			return res
+		case res.Pass:
+			res.Got += fmt.Sprintf("; rejected in try %d of %d", try, tries)
+			return res
+		case try == tries:
+			res.Got += fmt.Sprintf("; accepted in all %d tries", tries)
+			return res
+		}
+	}
+}
+
+// runOnce runs the job's code once and judges it.
+func (j Job) runOnce(ctx context.Context, r sandbox.Runner) Result {
 	start := time.Now()
 	req := &sandbox.Request{Files: j.Files(), Mode: sandbox.Mode(j.Cell.Mode), GOMAXPROCS: j.Cell.GOMAXPROCS, Repeat: j.Cell.Repeat, GOARCH: j.Cell.GOARCH,
 		Trace: j.Cell.Trace}

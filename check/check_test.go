@@ -1,6 +1,7 @@
 package check
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -186,5 +187,53 @@ func TestCellArchitectures(t *testing.T) {
 		if want := arch != "riscv64"; (err == nil) != want {
 			t.Errorf("a cell with goarch=%s: err = %v, want accepted %v", arch, err, want)
 		}
+	}
+}
+
+// scripted is a sandbox.Runner whose i-th run exits with codes[i] (the
+// last code again after them), counting its runs.
+type scripted struct {
+	codes []int
+	runs  int
+}
+
+func (s *scripted) Run(ctx context.Context, req *sandbox.Request, emit func(sandbox.Event)) error {
+	code := s.codes[min(s.runs, len(s.codes)-1)]
+	s.runs++
+	emit(sandbox.Event{Kind: sandbox.KindExit, Reason: sandbox.ReasonExited, Code: code})
+	return nil
+}
+
+// A known-wrong solution given tries=N is run until the check rejects it,
+// at most N times; other jobs, and wrong solutions without tries, once.
+func TestWrongTries(t *testing.T) {
+	cell := func(tries int) *lessons.Cell {
+		return &lessons.Cell{Mode: "test", Expect: []lessons.Expect{{Kind: "exit", Value: "0"}},
+			Wrong: []lessons.Wrong{{Why: "loses an update", Tries: tries}}}
+	}
+	tests := []struct {
+		name    string
+		job     Job
+		codes   []int
+		pass    bool
+		runs    int
+		gotSaid string
+	}{
+		{"caught in the second try", Job{Cell: cell(3), Variant: Wrong}, []int{0, 1}, true, 2, "rejected in try 2 of 3"},
+		{"caught at once", Job{Cell: cell(3), Variant: Wrong}, []int{1}, true, 1, "rejected in try 1 of 3"},
+		{"never caught", Job{Cell: cell(3), Variant: Wrong}, []int{0}, false, 3, "accepted in all 3 tries"},
+		{"one try", Job{Cell: cell(1), Variant: Wrong}, []int{0, 1}, false, 1, "exited 0"},
+		{"no tries given", Job{Cell: cell(0), Variant: Wrong}, []int{0, 1}, false, 1, "exited 0"},
+		{"a solution runs once", Job{Cell: cell(3), Variant: Solution}, []int{1, 0}, false, 1, "exited 1"},
+		{"the start runs once", Job{Cell: cell(3), Variant: Start}, []int{0, 1}, false, 1, "exited 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &scripted{codes: tt.codes}
+			res := tt.job.Run(context.Background(), r)
+			if res.Pass != tt.pass || r.runs != tt.runs || !strings.Contains(res.Got, tt.gotSaid) {
+				t.Errorf("pass %v after %d runs, got %q; want pass %v after %d runs, got saying %q", res.Pass, r.runs, res.Got, tt.pass, tt.runs, tt.gotSaid)
+			}
+		})
 	}
 }

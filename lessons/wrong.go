@@ -1,6 +1,8 @@
 package lessons
 
 import (
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/yuin/goldmark/ast"
@@ -14,7 +16,16 @@ type Wrong struct {
 	Why   string // what the mistake is, in a sentence: the why= attribute
 	Files []File // files that replace the exercise's same-named ones, as a solution's do
 	Line  int    // line in the lesson's file of the block's opening fence
+	// Tries is how many runs racelab check gives the exercise's check to
+	// reject it (tries=; 1 unless given): for a mistake that shows only
+	// when two goroutines run at the same instant, which a busy machine
+	// may not let them do in one run.
+	Tries int
 }
+
+// maxTries bounds tries=: a mistake caught less often than once in ten
+// runs is not one the check catches.
+const maxTries = 10
 
 // WrongFileMap returns the files that run the i-th known-wrong solution:
 // FileMap with the files of Wrong[i] in place of the same-named ones.
@@ -44,24 +55,31 @@ func (n *wrongNode) Kind() ast.NodeKind { return kindWrong }
 
 func (n *wrongNode) Dump(source []byte, level int) { ast.DumpHelper(n, source, level, nil, nil) }
 
-// wrongAttrs are the attributes of a known-wrong solution's block, both
-// required.
-var wrongAttrs = []string{"wrong", "why"}
+// wrongAttrs are the attributes of a known-wrong solution's block: wrong
+// and why are required.
+var wrongAttrs = []string{"wrong", "why", "tries"}
 
 // wrong parses a ```go {wrong=NAME why="…"} block and adds it to its
 // exercise, which must come before it. It returns nil and no error when the
 // exercise is broken (that error is reported already).
 func (p *lessonParser) wrong(attrs []attr, src []srcLine, fence int) (*wrongNode, error) {
 	var name, why string
+	tries := 1
 	seen := map[string]bool{}
 	for _, a := range attrs {
 		switch {
-		case a.key != "wrong" && a.key != "why":
-			return nil, errorAt(fence, "a wrong-solution block has no attribute but %s, not %s", strings.Join(wrongAttrs, " and "), a.key)
+		case !slices.Contains(wrongAttrs, a.key):
+			return nil, errorAt(fence, "a wrong-solution block has no attribute but %s, not %s", strings.Join(wrongAttrs, ", "), a.key)
 		case seen[a.key]:
 			return nil, errorAt(fence, "cell attribute %q is given twice", a.key)
 		case a.key == "wrong":
 			name = a.value
+		case a.key == "tries":
+			n, err := strconv.Atoi(a.value)
+			if err != nil || n < 1 || n > maxTries {
+				return nil, errorAt(fence, "tries=%s: give a number of runs from 1 to %d", a.value, maxTries)
+			}
+			tries = n
 		default:
 			why = strings.TrimSpace(a.value)
 		}
@@ -88,7 +106,7 @@ func (p *lessonParser) wrong(attrs []attr, src []srcLine, fence int) (*wrongNode
 	if err := checkReplaces(ex, files, fence, "wrong solution"); err != nil {
 		return nil, err
 	}
-	ex.Wrong = append(ex.Wrong, Wrong{Why: why, Files: files, Line: fence})
+	ex.Wrong = append(ex.Wrong, Wrong{Why: why, Files: files, Line: fence, Tries: tries})
 	return &wrongNode{}, nil
 }
 

@@ -12,7 +12,7 @@ const wrongBlock = "```go {wrong=fix-it why=\"forgets the lock\"}\npackage main 
 // TestWrongSolutions checks that known-wrong solutions load in order, run
 // with the exercise's other files, and never reach the page.
 func TestWrongSolutions(t *testing.T) {
-	second := "```go {wrong=fix-it why=\"  unlocks twice \"}\npackage main // twice\n```\n"
+	second := "```go {wrong=fix-it tries=3 why=\"  unlocks twice \"}\npackage main // twice\n```\n"
 	body := exercise + "\n" + wrongBlock + "\n" + solution + "\n" + second
 	ls := loadLesson(t, mapFS(map[string]string{"x.md": lesson(body)}), "x")
 	if len(ls.Cells) != 1 {
@@ -20,8 +20,8 @@ func TestWrongSolutions(t *testing.T) {
 	}
 	c := ls.Cells[0]
 	want := []Wrong{
-		{Why: "forgets the lock", Files: []File{{"main.go", "package main // wrong\n\nfunc main() {}\n"}}, Line: 14},
-		{Why: "unlocks twice", Files: []File{{"main.go", "package main // twice\n"}}, Line: 26},
+		{Why: "forgets the lock", Files: []File{{"main.go", "package main // wrong\n\nfunc main() {}\n"}}, Line: 14, Tries: 1},
+		{Why: "unlocks twice", Files: []File{{"main.go", "package main // twice\n"}}, Line: 26, Tries: 3},
 	}
 	if !reflect.DeepEqual(c.Wrong, want) {
 		t.Errorf("Wrong = %+v, want %+v", c.Wrong, want)
@@ -51,7 +51,13 @@ func TestWrongErrors(t *testing.T) {
 		{"blank why", exercise + "\n" + solution + "\n```go {wrong=fix-it why=\" \"}\n" + exMain + "```\n",
 			[]string{`x.md:20: wrong=fix-it needs why="…"`}},
 		{"other attribute", exercise + "\n" + solution + "\n```go {wrong=fix-it why=x mode=run}\n" + exMain + "```\n",
-			[]string{`x.md:20: a wrong-solution block has no attribute but wrong and why, not mode`}},
+			[]string{`x.md:20: a wrong-solution block has no attribute but wrong, why, tries, not mode`}},
+		{"tries not a number", exercise + "\n" + solution + "\n```go {wrong=fix-it why=x tries=some}\n" + exMain + "```\n",
+			[]string{`x.md:20: tries=some: give a number of runs from 1 to 10`}},
+		{"tries zero", exercise + "\n" + solution + "\n```go {wrong=fix-it why=x tries=0}\n" + exMain + "```\n",
+			[]string{`x.md:20: tries=0: give a number of runs from 1 to 10`}},
+		{"tries too many", exercise + "\n" + solution + "\n```go {wrong=fix-it why=x tries=11}\n" + exMain + "```\n",
+			[]string{`x.md:20: tries=11: give a number of runs from 1 to 10`}},
 		{"why twice", exercise + "\n" + solution + "\n```go {wrong=fix-it why=x why=y}\n" + exMain + "```\n",
 			[]string{`x.md:20: cell attribute "why" is given twice`}},
 		{"bad name", exercise + "\n" + solution + "\n```go {wrong=Fix why=x}\n" + exMain + "```\n",
