@@ -65,6 +65,10 @@ func TestRunnerShutdownMidRun(t *testing.T) {
 		done <- run(ctx, []string{"runner", "--sandbox", "local", "--addr", "127.0.0.1:0", "--shutdown-grace", "300ms"}, stdout, stderr)
 	}()
 	url := waitAddress(t, stdout, &outBuf, stderr, &errBuf)
+	// The runner listens before its sandbox is open (on a fresh machine
+	// the local sandbox first builds its warm cache) and refuses runs
+	// until then.
+	waitReadyURL(t, url, 5*time.Minute, func() string { return readSync(stderr, &errBuf) })
 	c, err := remote.NewClient([]string{url}, remote.ClientOptions{})
 	if err != nil {
 		t.Fatal(err)

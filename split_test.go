@@ -99,12 +99,19 @@ func (s *syncWriter) Write(b []byte) (int, error) {
 	return s.w.Write(b)
 }
 
-// waitReady polls url+"/readyz" until it answers 200.
+// waitReady polls p's /readyz until it answers 200.
 func waitReady(t *testing.T, p *proc, within time.Duration) {
+	t.Helper()
+	waitReadyURL(t, p.url, within, p.log)
+}
+
+// waitReadyURL polls url+"/readyz" until it answers 200; log says what
+// racelab logged, for the failure.
+func waitReadyURL(t *testing.T, url string, within time.Duration, log func() string) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for {
-		resp, err := http.Get(p.url + "/readyz")
+		resp, err := http.Get(url + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -112,7 +119,7 @@ func waitReady(t *testing.T, p *proc, within time.Duration) {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready within %v; log:\n%s", p.url, within, p.log())
+			t.Fatalf("%s not ready within %v; log:\n%s", url, within, log())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
