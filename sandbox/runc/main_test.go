@@ -1,6 +1,7 @@
 package runc
 
 import (
+	"bytes"
 	"context"
 	"flag"
 	"fmt"
@@ -136,13 +137,17 @@ func runner(t testing.TB) *Runner {
 // outside any racelab cgroup (which would be an escape). Processes of
 // other runners (another package's tests) are not counted, nor the
 // waiting shells of the containers prepared ahead for idle slots (see
-// Leftovers).
+// Leftovers), nor zombies: a container's init is a child of the host's
+// pid 1 (its runc create exits at once), and a pid 1 that reaps late
+// (this machine's takes up to 2 s) leaves a killed init as a zombie for a
+// while, a dead process that holds nothing but its pid (seen as
+// "runc:[2:INIT]" in a cgroup already removed).
 func sandboxProcesses(r *Runner) []string {
 	var procs []string
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		pid := e.Name()
-		if pid[0] < '0' || pid[0] > '9' {
+		if pid[0] < '0' || pid[0] > '9' || zombie(pid) {
 			continue
 		}
 		cg, err := os.ReadFile(filepath.Join("/proc", pid, "cgroup"))
@@ -156,10 +161,24 @@ func sandboxProcesses(r *Runner) []string {
 			!strings.Contains(string(cg), "/"+cgroupParent+"/")
 		if mine || sandboxUser {
 			comm, _ := os.ReadFile(filepath.Join("/proc", pid, "comm"))
-			procs = append(procs, pid+" "+strings.TrimSpace(string(comm)))
+			_, rest, _ := strings.Cut(string(cg), ":/")
+			where, _, _ := strings.Cut(rest, "\n")
+			procs = append(procs, pid+" "+strings.TrimSpace(string(comm))+" in /"+where)
 		}
 	}
 	return procs
+}
+
+// zombie reports whether process pid has exited and waits to be reaped
+// (state Z in its stat).
+func zombie(pid string) bool {
+	b, err := os.ReadFile(filepath.Join("/proc", pid, "stat"))
+	if err != nil {
+		return false
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndex(b, []byte(") "))
+	return i >= 0 && len(b) > i+2 && b[i+2] == 'Z'
 }
 
 // preparedAhead reports whether the process whose /proc/PID/cgroup is cg
