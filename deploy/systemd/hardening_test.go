@@ -33,9 +33,9 @@ func TestHardeningOptions(t *testing.T) {
 		{"LockPersonality=yes", false},
 		{"MemoryDenyWriteExecute=yes", false},
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	v := bootInstalled(t)
+	ctx, cancel := context.WithTimeout(context.Background(), v.scaled(20*time.Minute))
 	defer cancel()
-	v := bootInstalled(ctx, t)
 	for _, tt := range tests {
 		t.Run(tt.option, func(t *testing.T) {
 			v.must(t, `mkdir -p /etc/systemd/system/racelab.service.d
@@ -43,7 +43,7 @@ printf '[Service]\n%s\n' '`+tt.option+`' >/etc/systemd/system/racelab.service.d/
 systemctl daemon-reload
 systemctl restart racelab || true`)
 			what := "runs"
-			if !readyWithin(ctx, v, time.Minute) {
+			if !readyWithin(ctx, v, v.scaled(time.Minute)) {
 				what = "does not start: " + v.must(t, "journalctl -u racelab -n 3 --no-pager -o cat")
 			} else if evs, err := post(ctx, v, sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": racyCounter}}, nil); err != nil || !hasKind(evs, sandbox.KindRace) {
 				what = fmt.Sprintf("a race cell fails (%v):%s\n%s", err, describe(evs),

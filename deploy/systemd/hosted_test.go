@@ -33,38 +33,50 @@ const (
 // there, in a chroot of this root file system on the host (under TCG it
 // would take a quarter of an hour): here it must find its cache valid and
 // build nothing.
-const install = `set -e
+//
+// The test reaches racelab through QEMU's forwarded port, not through a
+// reverse proxy on the guest's loopback. And QEMU emulates the machine
+// (TCG), about ten times slower than the host, slower still when the host
+// is loaded: measured there, a race build takes 5-20 s and starting a
+// container 1-3 s (0.4 s and 40 ms on the host); the kernel zeroes fresh
+// memory at some 45 MB/s, so a program reaches 512 MiB after 10-12 s; 250
+// forks take 1.4-7.4 s. So the build and runtime timeouts get room, the
+// run timeout is 20 s, and run mode's memory limit 256 MiB; the times,
+// and the request timeout that bounds a run's repeats (30 s, racelab's
+// default, never below the run timeout), grow with the guest's slowness
+// (vm.scaled).
+func install(v *vm) string {
+	return fmt.Sprintf(`set -e
 cd /root/racelab
 install -m 755 racelab /usr/local/bin/racelab
 install -m 644 deploy/systemd/racelab.service /etc/systemd/system/racelab.service
-PATH=/usr/local/go/bin:$PATH timeout 120 racelab warm --cache-dir /var/cache/racelab 2>&1
-# The test reaches racelab through QEMU's forwarded port, not through a
-# reverse proxy on the guest's loopback. And QEMU emulates the machine
-# (TCG), about ten times slower than the host, slower still when the host
-# is loaded: measured there, a race build takes 5-20 s and starting a
-# container 1-3 s (0.4 s and 40 ms on the host); the kernel zeroes fresh
-# memory at some 45 MB/s, so a program reaches 512 MiB after 10-12 s; 250
-# forks take 1.4-7.4 s. So the build and runtime timeouts get room, the
-# run timeout is 20 s, and run mode's memory limit 256 MiB.
+PATH=/usr/local/go/bin:$PATH timeout %d racelab warm --cache-dir /var/cache/racelab 2>&1
 cat >/etc/default/racelab <<EOF
 RACELAB_ADDR=0.0.0.0:8080
-RACELAB_BUILD_TIMEOUT=2m
-RACELAB_RUNTIME_TIMEOUT=1m
-RACELAB_RUN_TIMEOUT=20s
-RACELAB_MEMORY=268435456
+RACELAB_BUILD_TIMEOUT=%s
+RACELAB_RUNTIME_TIMEOUT=%s
+RACELAB_RUN_TIMEOUT=%s
+RACELAB_REQUEST_TIMEOUT=%s
+RACELAB_MEMORY=%d
 EOF
 systemctl daemon-reload
 systemctl enable --now racelab 2>&1
-`
+`, int(v.scaled(2*time.Minute).Seconds()), buildTimeout(v), runtimeTimeout(v), runTimeout(v), v.scaled(30*time.Second).Round(time.Second), memoryLimit)
+}
+
+// The time limits install gives racelab on this guest.
+func buildTimeout(v *vm) time.Duration   { return v.scaled(2 * time.Minute).Round(time.Second) }
+func runtimeTimeout(v *vm) time.Duration { return v.scaled(time.Minute).Round(time.Second) }
+func runTimeout(v *vm) time.Duration     { return v.scaled(20 * time.Second).Round(time.Second) }
 
 // TestHostedUnderSystemd boots the guest, installs racelab as the README
 // says, and checks the service from outside: the limits of every run,
 // where its cgroups are, and that nothing outlives a run, a restart or a
 // crash.
 func TestHostedUnderSystemd(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	v := bootInstalled(t)
+	ctx, cancel := context.WithTimeout(context.Background(), v.scaled(10*time.Minute))
 	defer cancel()
-	v := bootInstalled(ctx, t)
 	checkLayout(t, v)
 
 	steps := []struct {
@@ -96,8 +108,12 @@ func TestHostedUnderSystemd(t *testing.T) {
 // bootInstalled boots the guest, checks that it is a cgroup v2 machine,
 // and installs racelab there as the README says; it returns once /readyz
 // answers 200. On a failure of the test it logs racelab's journal.
-func bootInstalled(ctx context.Context, t *testing.T) *vm {
+func bootInstalled(t *testing.T) *vm {
 	t.Helper()
+	// A boot takes 22-24 s on a quiet host; one that takes longer than
+	// this makes the test pointless.
+	ctx, cancel := context.WithTimeout(context.Background(), maxSlow*2*quietBoot+time.Minute)
+	defer cancel()
 	cfg, err := vmConfigFromEnv()
 	if err != nil {
 		t.Fatal(err)
@@ -107,6 +123,7 @@ func bootInstalled(ctx context.Context, t *testing.T) *vm {
 		if t.Failed() {
 			out, _ := v.sh("journalctl -b --no-pager -u racelab | tail -n 80")
 			t.Logf("the guest's journal of racelab:\n%s", out)
+			t.Logf("the host's load at the end: %s; the test's time limits were scaled by %.2f", hostLoad(), v.slow)
 		}
 	})
 	start := time.Now()
@@ -115,7 +132,7 @@ func bootInstalled(ctx context.Context, t *testing.T) *vm {
 	checkCgroupV2Only(t, v)
 
 	start = time.Now()
-	if out := v.must(t, install); strings.Contains(out, "building the warm build cache") {
+	if out := v.must(t, install(v)); strings.Contains(out, "building the warm build cache") {
 		t.Fatalf("racelab warm in the guest built the cache again: the one made on the host has another key\n%s", out)
 	}
 	waitReady(ctx, t, v)
@@ -247,7 +264,7 @@ func checkNothingLeft(t *testing.T, v *vm) {
 	if err != nil {
 		t.Fatalf("nproc in the guest: %v", err)
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(v.scaled(30 * time.Second))
 	for {
 		left, standbys := leftovers(t, v, true)
 		if len(left) == 0 && standbys <= slots {
@@ -299,14 +316,16 @@ const pidsLimit = 256
 // forkBomb forks until the kernel refuses. The children are raw forks
 // that wait in pause(2): under TCG a fork and exec of a shell costs
 // some 40 ms of the run's one core, so an exec bomb would run out of time
-// first.
+// first. After the refusal the program holds its children for a while,
+// so that the test can read the container's cgroup through the agent
+// (with one second, that came too late on a busy host).
 func forkBomb(ctx context.Context, t *testing.T, v *vm) {
 	var cg string
-	evs := run(ctx, t, v, sandbox.Request{Files: mainGo(`for i := 0; i < 2000; i++ {
+	evs := run(ctx, t, v, sandbox.Request{Files: mainGo(fmt.Sprintf(`for i := 0; i < 2000; i++ {
 		pid, _, errno := syscall.RawSyscall(syscall.SYS_FORK, 0, 0, 0)
 		if errno != 0 {
 			fmt.Println("fork refused after", i, "children:", errno)
-			time.Sleep(time.Second)
+			time.Sleep(%d * time.Second)
 			return
 		}
 		if pid == 0 {
@@ -315,7 +334,7 @@ func forkBomb(ctx context.Context, t *testing.T, v *vm) {
 			}
 		}
 	}
-	fmt.Println("the fork bomb was not contained")`, "fmt", "syscall", "time")}, func(e sandbox.Event) {
+	fmt.Println("the fork bomb was not contained")`, int(v.scaled(5*time.Second).Seconds())), "fmt", "syscall", "time")}, func(e sandbox.Event) {
 		if e.Kind == sandbox.KindStdout && strings.Contains(e.Data, "fork refused") {
 			cg = v.must(t, standbyFn+`s=" $(echo $(standby)) "
 for d in $(find `+runsCgroup+` -mindepth 2 -maxdepth 2 -name ctr); do
@@ -337,15 +356,12 @@ done`)
 	if _, err := fmt.Sscanf(cg, "%d %d max %d", &max, &current, &hits); err != nil || max != pidsLimit || current > pidsLimit || hits == 0 {
 		t.Errorf("fork bomb: the container's cgroup said %q; want pids.max %d, pids.current at most that, and the limit hit (pids.events max > 0)", cg, pidsLimit)
 	}
-	// It exits a second after the refusal; a machine loaded enough to
+	// It exits a few seconds after the refusal; a machine loaded enough to
 	// take the whole run timeout to get there may stop it instead.
 	if ex.Reason != sandbox.ReasonExited && ex.Reason != sandbox.ReasonTimeout {
 		t.Errorf("fork bomb: reason %q, want %q", ex.Reason, sandbox.ReasonExited)
 	}
 }
-
-// runTimeout is the wall-time limit of a program, as install sets it.
-const runTimeout = 20 * time.Second
 
 // spinnerAndSleeper runs the two side by side, to save a run timeout:
 // the sleeper first, then, once it sleeps, the spinner.
@@ -362,7 +378,7 @@ func spinnerAndSleeper(ctx context.Context, t *testing.T, v *vm) {
 			t.Parallel()
 			select {
 			case <-sleeping:
-			case <-time.After(2 * time.Minute):
+			case <-time.After(v.scaled(2 * time.Minute)):
 				t.Fatal("the sleeper never started")
 			}
 			spinner(ctx, t, v)
@@ -392,8 +408,8 @@ done`)
 	})
 	ex := exitOf(t, evs)
 	t.Logf("exit: reason %s, %d ms of CPU in %d ms; the run's cgroup then (cpu.max, cpu.stat): %s", ex.Reason, ex.CPUMs, ex.Ms, cpu)
-	if ex.Reason != sandbox.ReasonTimeout || time.Duration(ex.Ms)*time.Millisecond < runTimeout {
-		t.Errorf("spinner: reason %q after %d ms, want %q after at least %v", ex.Reason, ex.Ms, sandbox.ReasonTimeout, runTimeout)
+	if ex.Reason != sandbox.ReasonTimeout || time.Duration(ex.Ms)*time.Millisecond < runTimeout(v) {
+		t.Errorf("spinner: reason %q after %d ms, want %q after at least %v", ex.Reason, ex.Ms, sandbox.ReasonTimeout, runTimeout(v))
 	}
 	// Two spinning threads would use twice the wall time without the
 	// limit; with one core they get at most the wall time.
@@ -519,7 +535,7 @@ PATH=/usr/local/go/bin:$PATH unshare --cgroup --mount --propagation private sh -
 	init=$!
 	echo "before: $(cat /proc/self/cgroup)"
 	racelab run --json --state-dir /var/lib/racelab-ns --cache-dir /var/cache/racelab \
-		--build-timeout 2m --runtime-timeout 1m --mode race /tmp/racy/main.go >/tmp/racy/events || echo "racelab run: exit status $?"
+		--build-timeout BUILD_TIMEOUT --runtime-timeout RUNTIME_TIMEOUT --mode race /tmp/racy/main.go >/tmp/racy/events || echo "racelab run: exit status $?"
 	echo "runs under: $(cat /sys/fs/cgroup/racelab/cgroup.controllers)"
 	echo "init: $(cat /proc/$init/cgroup)"
 	echo "racelab'"'"'s shell: $(cat /proc/self/cgroup)"
@@ -534,7 +550,7 @@ rm -rf /tmp/racy /var/lib/racelab-ns
 `
 
 func inCgroupNamespace(ctx context.Context, t *testing.T, v *vm) {
-	out := v.must(t, nsScript)
+	out := v.must(t, strings.NewReplacer("BUILD_TIMEOUT", buildTimeout(v).String(), "RUNTIME_TIMEOUT", runtimeTimeout(v).String()).Replace(nsScript))
 	t.Logf("racelab run in a cgroup namespace:\n%s", out)
 	want := []string{
 		"before: 0::/",
@@ -670,7 +686,7 @@ func run(ctx context.Context, t *testing.T, v *vm, req sandbox.Request, each fun
 // broke the request or its stream, if anything did.
 func post(ctx context.Context, v *vm, req sandbox.Request, each func(sandbox.Event)) ([]sandbox.Event, error) {
 	body, _ := json.Marshal(req)
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancel := context.WithTimeout(ctx, v.scaled(3*time.Minute))
 	defer cancel()
 	hr, _ := http.NewRequestWithContext(ctx, "POST", v.url+"/api/run", bytes.NewReader(body))
 	hr.Header.Set("Content-Type", "application/json")

@@ -59,9 +59,32 @@ type vm struct {
 	url     string     // racelab, from the host: http://127.0.0.1:PORT
 	console string     // the serial console's log
 
+	// slow is how much slower than a quiet host the guest booted, 1 to
+	// maxSlow: every time limit of the test and of the racelab it
+	// installs is scaled by it (see scaled).
+	slow float64
+
 	mu    sync.Mutex // one command at a time on the agent's channel
 	agent net.Conn
 	r     *bufio.Reader
+}
+
+// The guest's speed. Under TCG the guest shares the host's two cores with
+// whatever else runs there: its boot, 22-24 s on a quiet host, took 111 s
+// beside four busy processes, and every later step slowed alike (a race
+// build 7 s -> 34 s, a container start 57 ms -> 1.9 s). A test whose
+// limits were set for a quiet host then fails for time alone, each step
+// after the first a casualty of the one before. So the boot is the test's
+// yardstick: its limits, and those racelab gets at install, grow with it,
+// up to maxSlow. A failure logs the host's load and the factor.
+const (
+	quietBoot = 25 * time.Second
+	maxSlow   = 4
+)
+
+// scaled is d on this guest: d times its slowness.
+func (v *vm) scaled(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * v.slow)
 }
 
 // boot starts the guest and returns once its agent answers.
@@ -73,7 +96,7 @@ func boot(ctx context.Context, t *testing.T, c vmConfig) *vm {
 	}
 	sock := filepath.Join(c.dir, "agent.sock")
 	os.Remove(sock)
-	v := &vm{url: "http://127.0.0.1:" + strconv.Itoa(port), console: filepath.Join(c.dir, "console.log"), exited: make(chan error, 1)}
+	v := &vm{slow: 1, url: "http://127.0.0.1:" + strconv.Itoa(port), console: filepath.Join(c.dir, "console.log"), exited: make(chan error, 1)}
 	v.cmd = exec.Command("qemu-system-x86_64",
 		"-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "3072",
 		"-display", "none", "-monitor", "none", "-no-reboot",
@@ -104,7 +127,10 @@ func boot(ctx context.Context, t *testing.T, c vmConfig) *vm {
 	if err := v.connect(ctx, sock); err != nil {
 		t.Fatalf("the guest's agent never answered: %v (console: %s)", err, v.console)
 	}
-	t.Logf("booted: the agent answered %.1f s after QEMU started", time.Since(start).Seconds())
+	took := time.Since(start)
+	v.slow = min(max(float64(took)/float64(quietBoot), 1), maxSlow)
+	t.Logf("booted: the agent answered %.1f s after QEMU started (%.0f s on a quiet host; host load %s): the test's time limits are scaled by %.2f",
+		took.Seconds(), quietBoot.Seconds(), hostLoad(), v.slow)
 	return v
 }
 
@@ -183,7 +209,7 @@ func (v *vm) exchange(script string, deadline time.Time) (string, error) {
 // sh runs a shell script in the guest as root and returns its output
 // (standard output and error); a status other than 0 is an error.
 func (v *vm) sh(script string) (string, error) {
-	return v.exchange(script, time.Now().Add(3*time.Minute))
+	return v.exchange(script, time.Now().Add(v.scaled(3*time.Minute)))
 }
 
 // must is sh that fails the test on an error.
@@ -205,4 +231,17 @@ func freePort() (int, error) {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// hostLoad is the host's load averages, for a message.
+func hostLoad() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return err.Error()
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return strings.TrimSpace(string(b))
+	}
+	return strings.Join(f[:3], " ")
 }
