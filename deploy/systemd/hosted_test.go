@@ -61,13 +61,14 @@ RACELAB_MEMORY=%d
 EOF
 systemctl daemon-reload
 systemctl enable --now racelab 2>&1
-`, int(v.scaled(2*time.Minute).Seconds()), buildTimeout(v), runtimeTimeout(v), runTimeout(v), v.scaled(30*time.Second).Round(time.Second), memoryLimit)
+`, int(v.scaled(2*time.Minute).Seconds()), buildTimeout(v), runtimeTimeout(v), runTimeout(v), requestTimeout(v), memoryLimit)
 }
 
 // The time limits install gives racelab on this guest.
 func buildTimeout(v *vm) time.Duration   { return v.scaled(2 * time.Minute).Round(time.Second) }
 func runtimeTimeout(v *vm) time.Duration { return v.scaled(time.Minute).Round(time.Second) }
 func runTimeout(v *vm) time.Duration     { return v.scaled(20 * time.Second).Round(time.Second) }
+func requestTimeout(v *vm) time.Duration { return v.scaled(30 * time.Second).Round(time.Second) }
 
 // TestHostedUnderSystemd boots the guest, installs racelab as the README
 // says, and checks the service from outside: the limits of every run,
