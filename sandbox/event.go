@@ -238,6 +238,12 @@ type Goroutine struct {
 	// goroutine is stuck in the learner's code. It is nil when no frame
 	// is.
 	Top *Frame `json:"top,omitempty"`
+	// Elsewhere is set when the runtime could not read the goroutine's
+	// stack: it was running on another thread and did not stop in the
+	// few milliseconds the runtime waits while it dumps ("goroutine
+	// running on other thread; stack unavailable"). Stack is then empty.
+	// Seen for an endless loop under gVisor on a busy host.
+	Elsewhere bool `json:"elsewhere,omitempty"`
 }
 
 // Summary counts the outcomes of the runs of a repeated request.

@@ -181,6 +181,20 @@ export class RaceList {
   }
 }
 
+// stuckWords says where goroutine g of a goroutines event was. A
+// goroutine running on another thread that did not stop while the
+// runtime printed its dump has no stack to show (elsewhere): the words
+// say so rather than "outside your code".
+export function stuckWords(g) {
+  const state = `${g.state || '?'}${g.wait ? `, ${g.wait}` : ''}`;
+  if (g.elsewhere) {
+    return `goroutine ${g.id}: ${state} on another thread; the runtime could not stop it in time to read where`;
+  }
+  const f = g.top || null;
+  const fn = f && f.func ? ` in ${f.func}` : '';
+  return `goroutine ${g.id}: ${state} at ${where(f)}${fn}`;
+}
+
 // stuckView lists the goroutines of a goroutines event.
 export function stuckView(ev, goto) {
   const root = el('section', 'cell-stuck');
@@ -194,11 +208,9 @@ export function stuckView(ev, goto) {
   for (const g of ev.goroutines || []) {
     const li = el('li', 'stuck-item');
     li.dataset.goroutine = String(g.id);
-    const state = `${g.state || '?'}${g.wait ? `, ${g.wait}` : ''}`;
     const f = g.top || null;
-    const fn = f && f.func ? ` in ${f.func}` : '';
     li.append(el('span', 'stuck-letter cm-mark-stuck', 'S'),
-      jump('stuck-jump', `goroutine ${g.id}: ${state} at ${where(f)}${fn}`, f, goto));
+      jump('stuck-jump', stuckWords(g), f, goto));
     list.append(li);
   }
   if (!ev.goroutines || ev.goroutines.length === 0) {

@@ -9,7 +9,7 @@ import { exitStats, exitWords, runWords, summaryWords, clock } from '../src/word
 import { parseCaption, claimWords, patternWords, expectedNumber } from '../src/expect.js';
 import { foldDump, hasDump, dumpStart } from '../src/dump.js';
 import { spread, sortOutcomes, outputLabel } from '../src/summary.js';
-import { raceKey } from '../src/teach.js';
+import { raceKey, stuckWords } from '../src/teach.js';
 import { encodeFiles, decodeFiles, parseShare, shareLink, asOneFile, maxPayload } from '../src/share.js';
 import { explain, colourOf } from '../src/views.js';
 import { isLast, wsURL } from '../src/protocol.js';
@@ -412,4 +412,13 @@ test('timeline: the list speaks of many lanes of one name together', () => {
   // Up to maxNamedLanes (8) of them, each is listed by its own name.
   const few = new Names({ goroutines: lanes.slice(0, 9), edges });
   assert.equal(edgeWords(edges[2], few, true), "worker #3's send at line 7 unblocked main's receive at line 12");
+});
+
+test('stuckWords', () => {
+  assert.equal(stuckWords({ id: 1, state: 'select (no cases)', top: { file: 'main.go', line: 11, func: 'main.main' } }),
+    'goroutine 1: select (no cases) at main.go:11 in main.main');
+  assert.equal(stuckWords({ id: 5, state: 'chan send', wait: '2 minutes' }),
+    'goroutine 5: chan send, 2 minutes at outside your code');
+  assert.equal(stuckWords({ id: 1, state: 'running', elsewhere: true, stack: [] }),
+    'goroutine 1: running on another thread; the runtime could not stop it in time to read where');
 });

@@ -18,6 +18,11 @@ const deadlockMsg = "all goroutines are asleep - deadlock!"
 // mp=0x… [running]:".
 var goroutineRE = regexp.MustCompile(`^goroutine (\d+)(?: gp=\S+ m=\S+(?: mp=\S+)?)? \[(.*)\]:$`)
 
+// elsewhereMsg is the runtime's line, in place of a stack, for a
+// goroutine that was running on another thread and did not stop while
+// the dump was printed.
+const elsewhereMsg = "goroutine running on other thread; stack unavailable"
+
 // waitRE matches the blocked time in a goroutine's header ("2 minutes").
 var waitRE = regexp.MustCompile(`^\d+ minutes?$`)
 
@@ -108,6 +113,10 @@ func parseGoroutine(m []string, body []string, userFiles map[string]bool, dir st
 		if waitRE.MatchString(p) {
 			g.Wait = p
 		}
+	}
+	if len(body) > 0 && strings.TrimSpace(body[0]) == elsewhereMsg {
+		g.Elsewhere = true
+		return g
 	}
 	for i := 0; i+1 < len(body); i++ {
 		line := strings.TrimRight(body[i], "\r")

@@ -19,6 +19,9 @@ func goroutineSummary(g sandbox.Goroutine) string {
 	if g.Wait != "" {
 		s += " waited " + g.Wait
 	}
+	if g.Elsewhere {
+		s += " elsewhere"
+	}
 	return s
 }
 
@@ -105,6 +108,9 @@ func TestGoroutinesEdgeCases(t *testing.T) {
 		{"goroutine 1 kept without a user frame",
 			"SIGQUIT: quit\n\ngoroutine 1 gp=0x1 m=0 mp=0x2 [running]:\nruntime.f()\n\t/usr/local/go/src/runtime/f.go:1 +0x1 fp=0x1 sp=0x1 pc=0x1\n",
 			"timeout", []string{"1 [running] none"}},
+		{"main running on another thread (gVisor, busy host)",
+			"SIGQUIT: quit\nPC=0x479081 m=0 sigcode=0\n\ngoroutine 0 gp=0x5248e0 m=0 mp=0x5256a0 [idle]:\nruntime.futex(0x5257f8, 0x80, 0x0, 0x0, 0x0, 0x0)\n\t/usr/local/go/src/runtime/sys_linux_amd64.s:569 +0x21 fp=0x1 sp=0x1 pc=0x1\n\ngoroutine 1 gp=0x3d66138f01e0 m=3 mp=0x3d661398a008 [running]:\n\tgoroutine running on other thread; stack unavailable\n\ngoroutine 17 gp=0x3d6613980000 m=nil [force gc (idle)]:\nruntime.gopark(0x0?, 0x0?, 0x0?, 0x0?, 0x0?)\n\t/usr/local/go/src/runtime/proc.go:462 +0xce fp=0x1 sp=0x1 pc=0x1\n",
+			"timeout", []string{"1 [running] none elsewhere"}},
 		{"truncated dump", sel[:strings.Index(sel, "/work/main.go:11")], "timeout", []string{"1 [select (no cases)] none"}},
 		{"elided frames", "goroutine 1 [running]:\nmain.f()\n\t/work/main.go:3 +0x1\n...additional frames elided...\n",
 			"", []string{"1 [running] main.go:3 main.f"}},
