@@ -102,6 +102,9 @@ func testRuntime() string {
 }
 
 // openTestRunner opens a runner with the suite's limits on stateDir.
+// testMemory is the suite's memory limit of a run (not a race run).
+const testMemory = 256 << 20
+
 func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	if os.Geteuid() != 0 {
 		return nil, fmt.Errorf("not root")
@@ -112,7 +115,7 @@ func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	lim := sandbox.DefaultLimits()
 	lim.RunTimeout = 3 * time.Second
 	lim.KillGrace = 500 * time.Millisecond
-	lim.MemoryBytes = 256 << 20
+	lim.MemoryBytes = testMemory
 	lim.RaceMemory = 512 << 20
 	lim.OutputBytes = 64 << 10
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

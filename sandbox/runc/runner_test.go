@@ -29,6 +29,9 @@ type outcome struct {
 	// within the few milliseconds it waits (seen under gVisor on a busy
 	// host); the event must then say so (Elsewhere).
 	stuckInMain bool
+	// peakAtMost bounds the container's peak memory in the exit event
+	// (when it reports one), whatever the reason.
+	peakAtMost int64
 }
 
 func (o outcome) check(t *testing.T, res *result) {
@@ -67,6 +70,9 @@ func (o outcome) check(t *testing.T, res *result) {
 	}
 	if o.stuckInMain {
 		checkStuckMain(t, res)
+	}
+	if o.peakAtMost > 0 && ex.PeakBytes > o.peakAtMost {
+		t.Errorf("peak memory %d bytes, over the %d allowed", ex.PeakBytes, o.peakAtMost)
 	}
 }
 
