@@ -41,8 +41,8 @@ ENV PATH=/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sb
     GOTOOLCHAIN=local \
     RACELAB_STATE_DIR=/var/lib/racelab \
     RACELAB_CACHE_DIR=/var/cache/racelab
-# The warm build cache (std with and without -race, the packages the
-# lessons use, in every mode) and the provided modules, built now by
+# The warm build cache (the packages lessons and learners' edits import,
+# with and without -race, in every mode) and the provided modules, built now by
 # trusted code. It is keyed by GOROOT, `go version` and `gcc --version`:
 # it is used only with exactly this toolchain and gcc. It lives outside
 # the state directory, so a volume mounted on /var/lib/racelab does not

@@ -20,7 +20,13 @@ import (
 
 // warmSample is built in every mode when the warm cache is made, so that
 // the packages a lesson imports (and go vet's facts about them, and the
-// test main's) are in the cache before the first learner presses Run.
+// test main's) are in the cache before the first learner presses Run. It
+// imports what the built-in lessons import (TestWarmCoversLessonImports
+// holds them to it) and what a learner's edit of them commonly adds: 198
+// packages with their dependencies, not all of std's 362. On two idle
+// cores the warm cache took 163 s and 439 MiB with all of std, 107 s and
+// 254 MiB with these (with the asm sample below). A package outside them
+// still builds, inside the run, at its own cost.
 func warmSample() map[string]string {
 	return map[string]string{"go.mod": gotool.GoMod, "main.go": warmMain, "main_test.go": warmTest}
 }
@@ -28,35 +34,91 @@ func warmSample() map[string]string {
 const warmMain = `package main
 
 import (
+	"bufio"
+	"bytes"
+	"container/heap"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
+	"io"
 	"log"
+	"log/slog"
+	"maps"
+	"math"
 	"math/rand"
+	randv2 "math/rand/v2"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"runtime/trace"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
+	"unicode/utf8"
 )
 
-var _ = []any{context.Background, errors.New, fmt.Println, log.Println, rand.Int,
-	http.ListenAndServe, os.Exit, signal.Notify, runtime.Gosched, strings.Cut,
-	new(sync.Mutex), new(atomic.Int64), time.Now}
+var _ = []any{bufio.NewReader, bytes.NewBuffer, heap.Init, context.Background, json.Marshal,
+	errors.New, flag.Parse, fmt.Println, io.Copy, log.Println, slog.Info, maps.Keys[map[int]int],
+	math.Abs, rand.Int, randv2.IntN, net.Dial, http.ListenAndServe, httptest.NewServer, os.Exit,
+	signal.Notify, runtime.Gosched, debug.SetGCPercent, trace.Start, slices.Sort[[]int], sort.Ints,
+	strconv.Itoa, strings.Cut, new(sync.Mutex), new(atomic.Int64), syscall.Getpid, time.Now,
+	utf8.RuneLen}
 
 func main() {}
 `
 
 const warmTest = `package main
 
-import "testing"
+import (
+	"testing"
+	"testing/synctest"
+)
 
-func TestX(t *testing.T) {}
+func TestX(t *testing.T) { synctest.Test(t, func(*testing.T) {}) }
 
 func BenchmarkX(b *testing.B) {}
+`
+
+// warmAsmSample is compiled, with -S, for each architecture of the asm
+// mode other than the host's (whose listing builds on the run mode's
+// packages): what the asm cells import and a little more, 64 packages
+// where warmSample would compile 187 for each architecture.
+func warmAsmSample() map[string]string {
+	return map[string]string{"go.mod": gotool.GoMod, "main.go": warmAsmMain}
+}
+
+const warmAsmMain = `package main
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"math"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var _ = []any{errors.New, fmt.Println, maps.Keys[map[int]int], math.Abs, os.Exit, runtime.Gosched,
+	slices.Sort[[]int], strconv.Itoa, strings.Cut, new(sync.Mutex), new(atomic.Int64), time.Now}
+
+func main() {}
 `
 
 // farFuture is the modification time of every warm cache file. The go
@@ -93,7 +155,7 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 // once it is complete and sealed.
 func (r *Runner) makeWarm(ctx context.Context) error {
 	start := time.Now()
-	r.cfg.Log.Info("building the warm build cache (once per toolchain; about a minute)", "dir", r.warmDir)
+	r.cfg.Log.Info("building the warm build cache (once per toolchain; two to three minutes on two cores)", "dir", r.warmDir)
 	tmp := r.warmDir + ".new"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -114,7 +176,7 @@ func (r *Runner) makeWarm(ctx context.Context) error {
 
 func (r *Runner) cacheKey(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "racelab-warm-v3 %s\n", r.cfg.GOROOT)
+	fmt.Fprintf(h, "racelab-warm-v4 %s\n", r.cfg.GOROOT)
 	for _, argv := range [][]string{{filepath.Join(r.cfg.GOROOT, "bin", "go"), "version"}, {"gcc", "--version"}} {
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 		if err != nil {
@@ -125,22 +187,21 @@ func (r *Runner) cacheKey(ctx context.Context) (string, error) {
 	return hex.EncodeToString(h.Sum(nil))[:16], nil
 }
 
-// buildWarm builds std with and without -race and the sample in every
-// mode, as trusted code on the host, into dir.
+// buildWarm builds the samples in every mode, as trusted code on the
+// host, into dir.
 func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	work, err := os.MkdirTemp("", "racelab-warm-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
-	src := filepath.Join(work, "src")
-	if err := writeWarmSample(work); err != nil {
+	if err := writeWarmSamples(work); err != nil {
 		return err
 	}
 	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
 	for _, step := range warmSteps(work) {
 		cmd := exec.CommandContext(ctx, filepath.Join(r.cfg.GOROOT, "bin", "go"), step.Build[1:]...)
-		cmd.Dir, cmd.Env = src, append(env, step.Env...)
+		cmd.Dir, cmd.Env = step.dir, append(env, step.Env...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%v %v: %v\n%s", step.Env, step.Build, err, out)
 		}
@@ -148,34 +209,49 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	return nil
 }
 
-// writeWarmSample makes work's src, home and tmp, and the sample in src.
-func writeWarmSample(work string) error {
-	for _, d := range []string{"src", "home", "tmp"} {
+// writeWarmSamples makes work's home and tmp, warmSample in work/src and
+// warmAsmSample in work/asm.
+func writeWarmSamples(work string) error {
+	for _, d := range []string{"home", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
 		}
 	}
-	for name, body := range warmSample() {
-		if err := os.WriteFile(filepath.Join(work, "src", name), []byte(body), 0o644); err != nil {
+	for d, files := range map[string]map[string]string{"src": warmSample(), "asm": warmAsmSample()} {
+		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(work, d, name), []byte(body), 0o644); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// warmSteps are the go commands that fill the warm cache: std with and
-// without -race, and the sample's build in every mode, its listing for
-// every architecture included.
-func warmSteps(work string) []gotool.Plan {
-	steps := []gotool.Plan{
-		{Build: []string{"go", "build", "std"}},
-		{Build: []string{"go", "build", "-race", "std"}},
-	}
+// A warmStep is one go command that fills the warm cache, run in dir.
+type warmStep struct {
+	gotool.Plan
+	dir string
+}
+
+// warmSteps are the go commands that fill the warm cache: warmSample's
+// build in every mode, its listing on the host's architecture included,
+// and warmAsmSample's listing for every other architecture.
+func warmSteps(work string) []warmStep {
+	src, asm := filepath.Join(work, "src"), filepath.Join(work, "asm")
+	var steps []warmStep
 	for _, m := range []sandbox.Mode{sandbox.ModeVet, sandbox.ModeRun, sandbox.ModeRace, sandbox.ModeTest, sandbox.ModeBench} {
-		steps = append(steps, gotool.PlanFor(m, filepath.Join(work, "tmp", "prog")))
+		steps = append(steps, warmStep{gotool.PlanFor(m, filepath.Join(work, "tmp", "prog")), src})
 	}
 	for _, arch := range sandbox.Architectures() {
-		steps = append(steps, gotool.PlanOf(&sandbox.Request{Mode: sandbox.ModeAsm, GOARCH: arch}, ""))
+		p := gotool.PlanOf(&sandbox.Request{Mode: sandbox.ModeAsm, GOARCH: arch}, "")
+		if len(p.Env) == 0 { // the host's architecture
+			steps = append(steps, warmStep{p, src})
+		} else {
+			steps = append(steps, warmStep{p, asm})
+		}
 	}
 	return steps
 }

@@ -1,22 +1,24 @@
 package runc
 
 import (
+	"go/parser"
+	"go/token"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/racelab/racelab/lessons"
 )
 
 // The warm sample must build and vet cleanly, or no runner can start; this
 // needs no root and no container, so it runs everywhere.
 func TestWarmSampleBuilds(t *testing.T) {
-	dir := t.TempDir()
-	for name, body := range warmSample() {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir := writeSample(t, warmSample())
 	for _, argv := range [][]string{{"go", "vet", "."}, {"go", "test", "-c", "-o", os.DevNull, "."}} {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
@@ -25,6 +27,84 @@ func TestWarmSampleBuilds(t *testing.T) {
 			t.Errorf("%v: %v\n%s", argv, err, out)
 		}
 	}
+}
+
+// Every standard-library package a built-in lesson's cell imports (its
+// code, solution and known-wrong solutions) is in the warm cache, so a
+// class's first Run does not compile it in every container; an asm cell's
+// are also in the listing's sample for arm64, which the learner may pick.
+// A lesson author who adds an import learns here to add it to warmMain or
+// warmAsmMain.
+func TestWarmCoversLessonImports(t *testing.T) {
+	lib, err := lessons.Load(lessons.Builtin())
+	if err != nil {
+		t.Fatal(err)
+	}
+	std := goList(t, t.TempDir(), nil, "std")
+	warm := goList(t, writeSample(t, warmSample()), nil, "-deps", "-test", ".")
+	asm := goList(t, writeSample(t, warmAsmSample()), []string{"GOARCH=arm64", "CGO_ENABLED=0"}, "-deps", ".")
+	checked := 0
+	for _, c := range lib.AllCells() {
+		files := slices.Clone(c.Files)
+		files = append(files, c.Solution...)
+		for _, w := range c.Wrong {
+			files = append(files, w.Files...)
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f.Name, ".go") {
+				continue
+			}
+			af, err := parser.ParseFile(token.NewFileSet(), f.Name, f.Body, parser.ImportsOnly)
+			if err != nil {
+				continue // a cell that shows a syntax error
+			}
+			for _, spec := range af.Imports {
+				imp, _ := strconv.Unquote(spec.Path.Value)
+				if !std[imp] {
+					continue
+				}
+				checked++
+				if !warm[imp] {
+					t.Errorf("cell %s imports %q, which the warm cache lacks: add it to warmMain (or warmTest)", c.ID, imp)
+				}
+				if c.Mode == "asm" && !asm[imp] {
+					t.Errorf("asm cell %s imports %q, which the arm64 listing's warm cache lacks: add it to warmAsmMain", c.ID, imp)
+				}
+			}
+		}
+	}
+	if checked < 100 {
+		t.Errorf("checked %d imports of the built-in lessons, want the lessons' hundreds", checked)
+	}
+}
+
+// writeSample writes files into a new directory and returns it.
+func writeSample(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// goList runs go list with args in dir and returns the packages it names.
+func goList(t *testing.T, dir string, env []string, args ...string) map[string]bool {
+	t.Helper()
+	cmd := exec.Command("go", append([]string{"list"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local"), env...)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list %v: %v", args, err)
+	}
+	pkgs := map[string]bool{}
+	for _, p := range strings.Fields(string(out)) {
+		pkgs[p] = true
+	}
+	return pkgs
 }
 
 // The trusted warm cache is owned by the sandbox uid on the host, so any

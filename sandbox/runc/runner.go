@@ -115,7 +115,7 @@ var ErrSetup = errors.New("runc sandbox unavailable")
 
 // New prepares a runner: checks the runtime and privileges, removes what a
 // crashed runner left behind, writes the root file system skeleton, and
-// builds the warm cache if it does not exist yet (about a minute on two
+// builds the warm cache if it does not exist yet (under two minutes on two
 // cores, once per toolchain).
 func New(ctx context.Context, cfg Config) (*Runner, error) {
 	if err := cfg.fill(); err != nil {
