@@ -155,7 +155,7 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 // once it is complete and sealed.
 func (r *Runner) makeWarm(ctx context.Context) error {
 	start := time.Now()
-	r.cfg.Log.Info("building the warm build cache (once per toolchain; two to three minutes on two cores)", "dir", r.warmDir)
+	r.cfg.Log.Info("building the warm build cache (once per toolchain; under two minutes on two cores)", "dir", r.warmDir)
 	tmp := r.warmDir + ".new"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
