@@ -18,7 +18,7 @@ import (
 // The warm sample must build and vet cleanly, or no runner can start; this
 // needs no root and no container, so it runs everywhere.
 func TestWarmSampleBuilds(t *testing.T) {
-	dir := writeSample(t, warmSample())
+	dir := filepath.Join(warmSamples(t), "src")
 	for _, argv := range [][]string{{"go", "vet", "."}, {"go", "test", "-c", "-o", os.DevNull, "."}} {
 		cmd := exec.Command(argv[0], argv[1:]...)
 		cmd.Dir = dir
@@ -41,8 +41,9 @@ func TestWarmCoversLessonImports(t *testing.T) {
 		t.Fatal(err)
 	}
 	std := goList(t, t.TempDir(), nil, "std")
-	warm := goList(t, writeSample(t, warmSample()), nil, "-deps", "-test", ".")
-	asm := goList(t, writeSample(t, warmAsmSample()), []string{"GOARCH=arm64", "CGO_ENABLED=0"}, "-deps", ".")
+	work := warmSamples(t)
+	warm := goList(t, filepath.Join(work, "src"), nil, "-deps", "-test", ".")
+	asm := goList(t, filepath.Join(work, "asm"), []string{"GOARCH=arm64", "CGO_ENABLED=0"}, "-deps", ".")
 	checked := 0
 	for _, c := range lib.AllCells() {
 		files := slices.Clone(c.Files)
@@ -78,16 +79,15 @@ func TestWarmCoversLessonImports(t *testing.T) {
 	}
 }
 
-// writeSample writes files into a new directory and returns it.
-func writeSample(t *testing.T, files map[string]string) string {
+// warmSamples writes the warm samples as buildWarm does and returns
+// their work directory: warmSample in src, warmAsmSample in asm.
+func warmSamples(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for name, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	work := t.TempDir()
+	if err := writeWarmSamples(work); err != nil {
+		t.Fatal(err)
 	}
-	return dir
+	return work
 }
 
 // goList runs go list with args in dir and returns the packages it names.

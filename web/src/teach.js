@@ -57,7 +57,7 @@ export function stuckMarks(goroutines) {
     if (!g.top || !(g.top.line > 0)) continue;
     marks.push({
       file: g.top.file, line: g.top.line, kind: 'stuck', letter: 'S',
-      note: `goroutine ${g.id}: ${g.state}${g.wait ? `, ${g.wait}` : ''}`,
+      note: `goroutine ${g.id}: ${stateWords(g)}`,
     });
   }
   return marks;
@@ -181,12 +181,18 @@ export class RaceList {
   }
 }
 
+// stateWords is what goroutine g was doing: its state and, when the
+// runtime says, for how long.
+function stateWords(g) {
+  return `${g.state || '?'}${g.wait ? `, ${g.wait}` : ''}`;
+}
+
 // stuckWords says where goroutine g of a goroutines event was. A
 // goroutine running on another thread that did not stop while the
 // runtime printed its dump has no stack to show (elsewhere): the words
 // say so rather than "outside your code".
 export function stuckWords(g) {
-  const state = `${g.state || '?'}${g.wait ? `, ${g.wait}` : ''}`;
+  const state = stateWords(g);
   if (g.elsewhere) {
     return `goroutine ${g.id}: ${state} on another thread; the runtime could not stop it in time to read where`;
   }
