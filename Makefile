@@ -3,7 +3,8 @@
 #   make test   install what the tests need (runc, gcc, chromium) and run them all
 #
 # CI (.ci/run) also runs the sandbox's suite on gVisor (make test-runsc)
-# and racelab as a systemd service in a cgroup v2 VM (make test-vm).
+# and on crun (make test-crun), and racelab as a systemd service in a
+# cgroup v2 VM (make test-vm).
 #
 # Both install missing Debian packages when run as root, and otherwise
 # print the apt-get command to run.
@@ -12,7 +13,7 @@ GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 STATE_DIR ?= /var/lib/racelab
 
-.PHONY: run test build deps test-deps check-fmt vet vet-untested bench clean runsc test-runsc test-vm
+.PHONY: run test build deps test-deps check-fmt vet vet-untested bench clean runsc test-runsc test-crun test-vm
 
 build:
 	$(GO) build -o bin/racelab .
@@ -70,6 +71,16 @@ runsc:
 # checked by -race in the run above, so this run goes without it.
 test-runsc: deps runsc
 	RACELAB_TEST_RUNTIME=runsc $(GO) test -count=1 -timeout 30m ./sandbox/runc/
+
+# The whole runc-backend suite again, on crun (Debian's package): the
+# same containers from a C runtime that starts one for a third of runc's
+# CPU. On a hybrid cgroup host crun needs the v2 hierarchy empty of
+# controllers; scripts/crun-cgroups mounts any left there as v1, as
+# systemd's hybrid mode does.
+test-crun: deps
+	@scripts/need crun:crun
+	@scripts/crun-cgroups
+	RACELAB_TEST_RUNTIME=crun $(GO) test -count=1 -timeout 30m ./sandbox/runc/
 
 # racelab hosted as the README's "Hosting on a server" says, proved in a
 # Debian 12 VM (QEMU without KVM, Debian's kernel, systemd, cgroup v2):

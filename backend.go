@@ -32,7 +32,7 @@ type backendFlags struct {
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	b.limits = sandbox.DefaultLimits()
 	fs.StringVar(&b.name, "sandbox", "runc", "sandbox backend: runc (isolated containers) or local (no isolation; your own machine only)")
-	fs.StringVar(&b.runtime, "runtime", "runc", "OCI runtime `binary` of the runc backend: runc, or runsc for gVisor")
+	fs.StringVar(&b.runtime, "runtime", "runc", "OCI runtime `binary` of the runc backend: runc, crun (the same containers, less CPU a start), or runsc for gVisor")
 	fs.StringVar(&b.stateDir, "state-dir", runc.DefaultStateDir, "`dir` for the runc backend's runtime state (one racelab per directory)")
 	fs.StringVar(&b.cacheDir, "cache-dir", "", "`dir` for the runc backend's warm build caches, shareable (default: STATE-DIR/cache)")
 	fs.BoolVar(&b.seccomp, "seccomp", true, "apply the runc backend's seccomp profile")

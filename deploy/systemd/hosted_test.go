@@ -91,6 +91,7 @@ func TestHostedUnderSystemd(t *testing.T) {
 		{"restart during a run", restartDuringRun},
 		{"crash during a run", crashDuringRun},
 		{"in a private cgroup namespace", inCgroupNamespace},
+		{"on crun", onCrun},
 	}
 	for _, s := range steps {
 		ok := t.Run(s.name, func(t *testing.T) {
@@ -232,6 +233,7 @@ for s in /proc/[0-9]*/status; do
 	fi
 done
 runc --root /var/lib/racelab/runtime list -q 2>/dev/null | sed 's/^/container /'
+crun --root /var/lib/racelab/runtime list -q 2>/dev/null | sed 's/^/container /'
 ls /var/lib/racelab/runs 2>/dev/null | sed 's/^/run directory /'
 if [ "$pid" != 0 ]; then
 	awk '$5 ~ "^/var/lib/racelab/runs/" { print "mount " $5 }' /proc/$pid/mountinfo
@@ -470,6 +472,39 @@ func sleeper(ctx context.Context, t *testing.T, v *vm, sleeping chan<- struct{})
 	}
 	if !states["chan receive"] || !states["sleep"] {
 		t.Errorf("sleeper: the dump shows %v in main.go; want main's chan receive and the sleep", states)
+	}
+}
+
+// onCrun switches the service to crun as the README says an instructor
+// may (RACELAB_RUNTIME=crun, a restart), and runs the race cell, the
+// memory bomb and the fork bomb on it: crun then makes each container's
+// cgroup itself, under racelab's, on cgroup v2 with systemd's delegation.
+// The runs prepared ahead of requests must be in crun's state, so that
+// the steps are known to run on it.
+func onCrun(ctx context.Context, t *testing.T, v *vm) {
+	v.must(t, `echo RACELAB_RUNTIME=crun >>/etc/default/racelab
+systemctl restart racelab`)
+	waitReady(ctx, t, v)
+	deadline := time.Now().Add(v.scaled(30 * time.Second))
+	for {
+		out := v.must(t, `crun --version | head -n 1; crun --root /var/lib/racelab/runtime list -q | wc -l`)
+		if l := strings.Split(out, "\n"); len(l) == 2 && l[1] != "0" {
+			t.Logf("%s: %s containers prepared ahead", l[0], l[1])
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the switch to crun, crun lists none of racelab's containers prepared ahead: %q", out)
+		}
+		time.Sleep(time.Second)
+	}
+	for _, step := range []struct {
+		name string
+		f    func(context.Context, *testing.T, *vm)
+	}{{"race", raceCell}, {"memory bomb", memoryBomb}, {"fork bomb", forkBomb}} {
+		t.Run(step.name, func(t *testing.T) {
+			step.f(ctx, t, v)
+			checkNothingLeft(t, v)
+		})
 	}
 }
 

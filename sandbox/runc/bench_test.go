@@ -122,17 +122,19 @@ type benchRunner struct {
 	r    *Runner
 }
 
-// benchRunners are the runners a benchmark compares: one on runc and one
-// on gVisor's runsc when it is installed (make runsc), whichever the
-// suite runs on.
+// benchRunners are the runners a benchmark compares: one on runc, one on
+// crun and one on gVisor's runsc when they are installed (apt-get install
+// crun; make runsc), whichever the suite runs on.
 func benchRunners(b *testing.B) []benchRunner {
 	var rs []benchRunner
-	for _, rt := range []string{"runc", "runsc"} {
+	for _, rt := range []string{"runc", "crun", "runsc"} {
 		switch _, err := exec.LookPath(rt); {
 		case rt == testRuntime():
 			rs = append(rs, benchRunner{rt, runner(b)})
 		case err != nil:
 			b.Logf("%s is not installed: not measured", rt)
+		case rt == "crun" && crunRefuses() != nil:
+			b.Logf("crun cannot run here, not measured: %v", crunRefuses())
 		default:
 			rs = append(rs, benchRunner{rt, runnerOn(b, "bench-"+rt, rt, func(*sandbox.Limits) {})})
 		}
@@ -273,4 +275,14 @@ func untilExit(b *testing.B, r *Runner, req *sandbox.Request) time.Duration {
 		b.Fatal("the program was not taken from the cache")
 	}
 	return took
+}
+
+// crunRefuses says why crun cannot start containers on this host's
+// cgroups (see crunOnHybrid), or nil when it can.
+func crunRefuses() error {
+	cg, err := detectCgroups()
+	if err != nil || cg.v2 {
+		return err
+	}
+	return crunOnHybrid(filepath.Join(cg.root, "unified"))
 }

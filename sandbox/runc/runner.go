@@ -1,7 +1,8 @@
 // Package runc runs racelab requests in containers started by an OCI
-// runtime: runc by default, or gVisor's runsc for public hosting (set
-// Config.Runtime; runtime.go holds the few places their command lines
-// differ, and the whole test suite runs on both). It writes an OCI bundle
+// runtime: runc by default, crun (the same containers for less CPU a
+// start), or gVisor's runsc for public hosting (set Config.Runtime;
+// runtime.go holds the few places their command lines differ, and the
+// whole test suite runs on each). It writes an OCI bundle
 // per container, with the host's toolchain bind-mounted read-only, an
 // empty network namespace, no capabilities and cgroup limits.
 package runc
@@ -39,7 +40,8 @@ const DefaultUID = 200000
 
 // Config sets up a Runner.
 type Config struct {
-	// Runtime is the OCI runtime binary: "runc" (default) or "runsc".
+	// Runtime is the OCI runtime binary: "runc" (default), "crun" or
+	// "runsc".
 	Runtime string
 	// StateDir is the runner's own directory (default DefaultStateDir).
 	StateDir string
@@ -208,7 +210,7 @@ func (c *Config) fill() error {
 func (r *Runner) checkHost() error {
 	path, err := exec.LookPath(r.cfg.Runtime)
 	if err != nil {
-		return fmt.Errorf("the OCI runtime %q is not installed (Debian: apt-get install runc)", r.cfg.Runtime)
+		return fmt.Errorf("the OCI runtime %q is not installed (Debian: apt-get install runc, or crun; gVisor's runsc: make runsc)", r.cfg.Runtime)
 	}
 	r.runtime, r.flavour = path, flavourOf(path)
 	if os.Geteuid() != 0 {
@@ -217,8 +219,34 @@ func (r *Runner) checkHost() error {
 	if err := r.checkToolchain(); err != nil {
 		return err
 	}
-	r.cg, err = detectCgroups()
-	return err
+	if r.cg, err = detectCgroups(); err != nil {
+		return err
+	}
+	if r.flavour.crun && !r.cg.v2 {
+		return crunOnHybrid(filepath.Join(r.cg.root, "unified"))
+	}
+	return nil
+}
+
+// crunOnHybrid checks that crun can start containers on a cgroup v1 host
+// whose v2 hierarchy is mounted at unified: crun refuses to when that
+// hierarchy holds controllers ("cgroups in hybrid mode not supported"),
+// as it does on a host that left a controller unmounted as v1.
+func crunOnHybrid(unified string) error {
+	b, err := os.ReadFile(filepath.Join(unified, "cgroup.controllers"))
+	if err != nil {
+		return nil // no v2 hierarchy beside v1: pure v1, which crun takes
+	}
+	cs := strings.Fields(string(b))
+	if len(cs) == 0 {
+		return nil
+	}
+	var mounts []string
+	for _, c := range cs {
+		mounts = append(mounts, fmt.Sprintf("mkdir -p /sys/fs/cgroup/%s && mount -t cgroup -o %s cgroup /sys/fs/cgroup/%s", c, c, c))
+	}
+	return fmt.Errorf("crun cannot start containers on this host: its cgroups are v1 with a v2 hierarchy at %s that holds controllers (%s), which crun refuses (\"cgroups in hybrid mode not supported\"); mount them as v1 (%s), boot with cgroup v2 only, or use --runtime runc",
+		unified, strings.Join(cs, " "), strings.Join(mounts, "; "))
 }
 
 // checkToolchain checks what building the warm cache needs: the toolchain,

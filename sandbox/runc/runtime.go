@@ -6,17 +6,34 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
-// flavour is how a runtime's command line reads: runc's, or gVisor's
-// runsc, whose flags differ in places and which takes a few of its own.
+// flavour is how a runtime's command line and spec read: runc's; crun's
+// (runc's command line, a C program that starts a container for a third
+// of runc's CPU); or gVisor's runsc, whose flags differ in places and
+// which takes a few of its own.
 type flavour struct {
 	gvisor bool
+	crun   bool
 }
 
 // flavourOf tells the flavour of the runtime at path by its name.
 func flavourOf(path string) flavour {
-	return flavour{gvisor: strings.HasPrefix(filepath.Base(path), "runsc")}
+	base := filepath.Base(path)
+	return flavour{gvisor: strings.HasPrefix(base, "runsc"), crun: strings.HasPrefix(base, "crun")}
+}
+
+// specVersion is the ociVersion of the bundles: the spec's own, except
+// for crun, which takes only 1.0.x ("unknown version specified" from
+// Debian 12's crun 1.8.1). racelab's spec uses nothing newer than 1.0.2,
+// which added the errno of a seccomp rule.
+func (f flavour) specVersion() string {
+	if f.crun {
+		return "1.0.2"
+	}
+	return specs.Version
 }
 
 // global is the runtime's flags before its subcommand: racelab's state

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+
 	"github.com/racelab/racelab/sandbox"
 )
 
@@ -93,5 +95,59 @@ func TestRuntimeThatHangs(t *testing.T) {
 	}
 	if out, _ := exec.Command("pgrep", "-f", "sleep 1000").Output(); len(out) > 0 {
 		t.Errorf("the hanging runtime's processes still run: %s", out)
+	}
+}
+
+// crun refuses a hybrid cgroup host whose v2 hierarchy holds controllers:
+// racelab says so at start, with the commands that fix it, instead of
+// failing every run with crun's "cgroups in hybrid mode not supported".
+func TestCrunOnHybrid(t *testing.T) {
+	dir := t.TempDir()
+	if err := crunOnHybrid(filepath.Join(dir, "missing")); err != nil {
+		t.Errorf("no v2 hierarchy beside v1: %v, want nil", err)
+	}
+	write := func(s string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.controllers"), []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("\n")
+	if err := crunOnHybrid(dir); err != nil {
+		t.Errorf("an empty v2 hierarchy (systemd's hybrid mode): %v, want nil", err)
+	}
+	write("hugetlb misc\n")
+	err := crunOnHybrid(dir)
+	if err == nil {
+		t.Fatal("controllers in the hybrid v2 hierarchy: no error")
+	}
+	for _, want := range []string{"(hugetlb misc)", "mount -t cgroup -o hugetlb cgroup /sys/fs/cgroup/hugetlb", "mount -t cgroup -o misc cgroup /sys/fs/cgroup/misc", "--runtime runc"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+}
+
+// The flavours: crun reads runc's command line, takes a 1.0.x spec.
+func TestFlavours(t *testing.T) {
+	for _, tt := range []struct {
+		path         string
+		gvisor, crun bool
+		version, fds string
+	}{
+		{"/usr/sbin/runc", false, false, specs.Version, "--preserve-fds 2"},
+		{"/usr/bin/crun", false, true, "1.0.2", "--preserve-fds 2"},
+		{"/usr/local/bin/runsc", true, false, specs.Version, "--pass-fd 3:3 --pass-fd 4:4"},
+	} {
+		f := flavourOf(tt.path)
+		if f.gvisor != tt.gvisor || f.crun != tt.crun {
+			t.Errorf("%s: flavour %+v", tt.path, f)
+		}
+		if v := f.specVersion(); v != tt.version {
+			t.Errorf("%s: ociVersion %s, want %s", tt.path, v, tt.version)
+		}
+		if fds := strings.Join(f.passFds(2), " "); fds != tt.fds {
+			t.Errorf("%s: fds %q, want %q", tt.path, fds, tt.fds)
+		}
 	}
 }

@@ -35,7 +35,7 @@ const (
 // run's tmpfs directories.
 func (r *Runner) spec(c containerSpec) *specs.Spec {
 	return &specs.Spec{
-		Version:  specs.Version,
+		Version:  r.flavour.specVersion(),
 		Root:     &specs.Root{Path: r.rootfs, Readonly: true},
 		Process:  r.process(c),
 		Hostname: "racelab",

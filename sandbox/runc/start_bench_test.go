@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/internal/gotool"
 	"github.com/racelab/racelab/sandbox/internal/stream"
@@ -18,11 +20,14 @@ import (
 // (from the shell's exit to the runtime's) and the removal (cgroup,
 // mounts, directories). The first two are prepared ahead; a request
 // waits for the claim, and for the end and the removal of its
-// containers.
+// containers. It also reports the CPU the runtime's processes and the
+// container's shell took per container (runtime-cpu-ms): what a start
+// costs the machine even when it is off a request's path.
 func BenchmarkStartParts(b *testing.B) {
 	r := runner(b)
 	req := &sandbox.Request{Mode: sandbox.ModeRace, Files: map[string]string{"main.go": "package main\n"}}
 	var dirs, start, claim, end, remove time.Duration
+	cpu0 := childrenCPU(b)
 	for range b.N {
 		t0 := time.Now()
 		pl := r.newPlace(r.cfg.Concurrency) // a slot no request takes
@@ -58,4 +63,15 @@ func BenchmarkStartParts(b *testing.B) {
 	b.ReportMetric(per(claim), "claim-ms")
 	b.ReportMetric(per(end), "end-ms")
 	b.ReportMetric(per(remove), "remove-ms")
+	b.ReportMetric(per(childrenCPU(b)-cpu0), "runtime-cpu-ms")
+}
+
+// childrenCPU is the user and system CPU time of the test's children that
+// have ended (the runtime's commands, and what they waited for).
+func childrenCPU(b *testing.B) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_CHILDREN, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
