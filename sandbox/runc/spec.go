@@ -105,6 +105,9 @@ func (r *Runner) linux(c containerSpec) *specs.Linux {
 // read-only system directories, and the run's own.
 func (r *Runner) mounts(c containerSpec) []specs.Mount {
 	ms := kernelMounts()
+	if r.flavour.crun {
+		ms = append(ms, deviceMounts()...)
+	}
 	for _, d := range r.hostDirs {
 		ms = append(ms, r.readOnly(d, d))
 	}
@@ -120,6 +123,21 @@ func kernelMounts() []specs.Mount {
 		{Destination: "/dev/shm", Type: "tmpfs", Source: "shm", Options: []string{"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"}},
 		{Destination: "/dev/mqueue", Type: "mqueue", Source: "mqueue", Options: []string{"nosuid", "noexec", "nodev"}},
 	}
+}
+
+// deviceMounts bind-mount the host's /dev/null and the other devices
+// every container has. The runtimes make them with mknod; where racelab
+// may not (a systemd service with PrivateDevices=yes has no CAP_MKNOD),
+// runc falls back to bind-mounting the host's, but Debian 12's crun 1.8.1
+// fails the container ("mknod `/dev/null`: Operation not permitted"). A
+// device that is a mount of the spec crun leaves alone.
+func deviceMounts() []specs.Mount {
+	var ms []specs.Mount
+	for _, d := range []string{"null", "zero", "full", "random", "urandom", "tty"} {
+		p := "/dev/" + d
+		ms = append(ms, specs.Mount{Destination: p, Type: "bind", Source: p, Options: []string{"bind", "nosuid", "noexec"}})
+	}
+	return ms
 }
 
 // readOnly bind-mounts the host's src at dst, read-only all the way down
