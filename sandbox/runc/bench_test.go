@@ -128,13 +128,15 @@ type benchRunner struct {
 func benchRunners(b *testing.B) []benchRunner {
 	var rs []benchRunner
 	for _, rt := range []string{"runc", "crun", "runsc"} {
-		switch _, err := exec.LookPath(rt); {
+		_, err := exec.LookPath(rt)
+		if err == nil && rt == "crun" {
+			err = crunRefuses()
+		}
+		switch {
 		case rt == testRuntime():
 			rs = append(rs, benchRunner{rt, runner(b)})
 		case err != nil:
-			b.Logf("%s is not installed: not measured", rt)
-		case rt == "crun" && crunRefuses() != nil:
-			b.Logf("crun cannot run here, not measured: %v", crunRefuses())
+			b.Logf("%s cannot run here, not measured: %v", rt, err)
 		default:
 			rs = append(rs, benchRunner{rt, runnerOn(b, "bench-"+rt, rt, func(*sandbox.Limits) {})})
 		}
@@ -278,11 +280,11 @@ func untilExit(b *testing.B, r *Runner, req *sandbox.Request) time.Duration {
 }
 
 // crunRefuses says why crun cannot start containers on this host's
-// cgroups (see crunOnHybrid), or nil when it can.
+// cgroups (see crunReady), or nil when it can.
 func crunRefuses() error {
 	cg, err := detectCgroups()
-	if err != nil || cg.v2 {
+	if err != nil {
 		return err
 	}
-	return crunOnHybrid(filepath.Join(cg.root, "unified"))
+	return cg.crunReady()
 }

@@ -277,7 +277,12 @@ func runSrc(t testing.TB, mode sandbox.Mode, src string) *result {
 
 func runReq(t testing.TB, ctx context.Context, req *sandbox.Request) *result {
 	t.Helper()
-	r := runner(t)
+	return runOn(t, runner(t), ctx, req)
+}
+
+// runOn runs req on the runner r.
+func runOn(t testing.TB, r *Runner, ctx context.Context, req *sandbox.Request) *result {
+	t.Helper()
 	res := &result{}
 	start := time.Now()
 	res.err = r.Run(ctx, req, res.add)

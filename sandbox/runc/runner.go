@@ -222,10 +222,19 @@ func (r *Runner) checkHost() error {
 	if r.cg, err = detectCgroups(); err != nil {
 		return err
 	}
-	if r.flavour.crun && !r.cg.v2 {
-		return crunOnHybrid(filepath.Join(r.cg.root, "unified"))
+	if r.flavour.crun {
+		return r.cg.crunReady()
 	}
 	return nil
+}
+
+// crunReady checks that crun can start containers on these cgroups: on
+// v2 it can; on v1 see crunOnHybrid.
+func (cg cgroups) crunReady() error {
+	if cg.v2 {
+		return nil
+	}
+	return crunOnHybrid(filepath.Join(cg.root, "unified"))
 }
 
 // crunOnHybrid checks that crun can start containers on a cgroup v1 host

@@ -96,14 +96,11 @@ func TestContainment(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			req := &sandbox.Request{Mode: tt.mode, Files: tt.files}
-			var res *result
+			r := runner(t)
 			if tt.want.reason == sandbox.ReasonMemory {
-				res = &result{}
-				res.err = roomy(t).Run(context.Background(), req, res.add)
-			} else {
-				res = runReq(t, context.Background(), req)
+				r = roomy(t)
 			}
+			res := runOn(t, r, context.Background(), &sandbox.Request{Mode: tt.mode, Files: tt.files})
 			if o, ok := gvisorContainment()[tt.name]; ok && gvisor() {
 				tt.want = o
 			}
