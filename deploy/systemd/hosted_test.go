@@ -103,6 +103,11 @@ func TestHostedUnderSystemd(t *testing.T) {
 		if !ok && ctx.Err() != nil {
 			t.FailNow()
 		}
+		if !ok && !v.answers() {
+			// Every later step would fail for it, each after its whole
+			// time limit.
+			t.Fatalf("the guest stopped answering during %q", s.name)
+		}
 	}
 	t.Run("stop", func(t *testing.T) { stopService(t, v) })
 }
@@ -132,6 +137,9 @@ func bootInstalled(t *testing.T) *vm {
 			}
 			t.Logf("the guest's journal of racelab:\n%s", out)
 			t.Logf("the host's load at the end: %s; the test's time limits were scaled by %.2f", hostLoad(), v.slow)
+			if err != nil {
+				v.postMortem(t.Logf)
+			}
 		}
 	})
 	start := time.Now()

@@ -54,10 +54,12 @@ const guestPort = 8080
 // vm is a QEMU guest under TCG (no KVM here), with the test's agent on a
 // virtio serial port and racelab's port forwarded to the host.
 type vm struct {
-	cmd     *exec.Cmd
-	exited  chan error // QEMU's end
-	url     string     // racelab, from the host: http://127.0.0.1:PORT
-	console string     // the serial console's log
+	cmd      *exec.Cmd
+	exited   chan error // QEMU's end
+	url      string     // racelab, from the host: http://127.0.0.1:PORT
+	console  string     // the serial console's log
+	qmp      string     // QEMU's monitor socket, for a post-mortem
+	kallsyms string     // the guest kernel's text symbols, read at boot
 
 	// slow is how much slower than a quiet host the guest booted, 1 to
 	// maxSlow: every time limit of the test and of the racelab it
@@ -96,15 +98,21 @@ func boot(ctx context.Context, t *testing.T, c vmConfig) *vm {
 	}
 	sock := filepath.Join(c.dir, "agent.sock")
 	os.Remove(sock)
-	v := &vm{slow: 1, url: "http://127.0.0.1:" + strconv.Itoa(port), console: filepath.Join(c.dir, "console.log"), exited: make(chan error, 1)}
+	v := &vm{slow: 1, url: "http://127.0.0.1:" + strconv.Itoa(port), console: filepath.Join(c.dir, "console.log"),
+		qmp: filepath.Join(c.dir, "qmp.sock"), kallsyms: filepath.Join(c.dir, "kallsyms"), exited: make(chan error, 1)}
+	os.Remove(v.qmp)
 	v.cmd = exec.Command("qemu-system-x86_64",
 		"-machine", "q35", "-accel", "tcg,thread=multi", "-cpu", "max", "-smp", "2", "-m", "3072",
 		"-display", "none", "-monitor", "none", "-no-reboot",
+		"-name", "racelab-vm,debug-threads=on",
+		"-qmp", "unix:"+v.qmp+",server=on,wait=off",
 		"-serial", "file:"+v.console,
 		"-kernel", c.kernel, "-initrd", c.initrd,
 		// quiet, as Debian's boot loader has it: every line the kernel
-		// prints goes through an emulated UART.
-		"-append", "root=/dev/vda rw console=ttyS0 quiet panic=-1",
+		// prints goes through an emulated UART. An NMI from the host
+		// (postMortem) panics the guest, printing every CPU's stack and
+		// every task's.
+		"-append", "root=/dev/vda rw console=ttyS0 quiet panic=-1 unknown_nmi_panic panic_print=0x41",
 		"-drive", "file="+c.root+",format=raw,if=virtio",
 		// restrict=on: the guest reaches nothing but what is forwarded
 		// to it; racelab needs no network beyond its own port.
@@ -128,6 +136,11 @@ func boot(ctx context.Context, t *testing.T, c vmConfig) *vm {
 		t.Fatalf("the guest's agent never answered: %v (console: %s)", err, v.console)
 	}
 	took := time.Since(start)
+	// Debian's System.map is a placeholder: a post-mortem names kernel
+	// addresses with this boot's own symbols (KASLR moves them).
+	if out, err := v.exchange("grep ' [Tt] ' /proc/kallsyms | gzip -1 | base64 -w0; echo", time.Now().Add(2*time.Minute)); err == nil {
+		saveKallsyms(v.kallsyms, out)
+	}
 	v.slow = min(max(float64(took)/float64(quietBoot), 1), maxSlow)
 	t.Logf("booted: the agent answered %.1f s after QEMU started (%.0f s on a quiet host; host load %s): the test's time limits are scaled by %.2f",
 		took.Seconds(), quietBoot.Seconds(), hostLoad(), v.slow)
@@ -166,6 +179,12 @@ func (v *vm) connect(ctx context.Context, sock string) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// answers reports whether the guest's agent still runs a command.
+func (v *vm) answers() bool {
+	_, err := v.exchange("true", time.Now().Add(v.scaled(30*time.Second)))
+	return err == nil
 }
 
 // errStatus is a script's exit status other than 0.
