@@ -113,7 +113,9 @@ func boot(ctx context.Context, t *testing.T, c vmConfig) *vm {
 		// (postMortem) panics the guest, printing every CPU's stack and
 		// every task's.
 		"-append", "root=/dev/vda rw console=ttyS0 quiet panic=-1 unknown_nmi_panic panic_print=0x41",
-		"-drive", "file="+c.root+",format=raw,if=virtio",
+		// snapshot=on: the guest's writes go to a temporary file, so that
+		// another boot (scripts/vm-test's second guest) starts afresh.
+		"-drive", "file="+c.root+",format=raw,if=virtio,snapshot=on",
 		// restrict=on: the guest reaches nothing but what is forwarded
 		// to it; racelab needs no network beyond its own port.
 		"-nic", fmt.Sprintf("user,model=virtio-net-pci,restrict=on,hostfwd=tcp:127.0.0.1:%d-:%d", port, guestPort),
