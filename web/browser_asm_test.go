@@ -20,7 +20,6 @@ import (
 // line the cursor is on. With a fake run: the architecture chosen is the
 // request's goarch.
 func TestBrowserAsm(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Listing", testAsmListing},

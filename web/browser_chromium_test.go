@@ -37,9 +37,7 @@ func chromiumPath(t *testing.T) string {
 }
 
 // startChromium starts Chromium with the flags and a fresh profile,
-// and ends it, with every process it had, when t ends. Its goroutines are
-// checked once all the tests have ended (TestMain): the browser tests run
-// in parallel, so one test's chromedp goroutines are not another's.
+// and ends it, with every process and goroutine it had, when t ends.
 func startChromium(t *testing.T, path string) context.Context {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "racelab-chromium-")
@@ -68,6 +66,9 @@ func startChromium(t *testing.T, path string) context.Context {
 		}
 		if err := os.RemoveAll(dir); err != nil {
 			t.Errorf("removing the browser profile: %v", err)
+		}
+		if g := waitGoroutinesGone("github.com/chromedp/"); g != "" {
+			t.Errorf("chromedp goroutines outlived the browser:\n%s", g)
 		}
 		if t.Failed() {
 			t.Logf("Chromium's output:\n%s", out.tail(8<<10))

@@ -10,7 +10,6 @@ import (
 // The console check of open must be able to see a violation, or its
 // silence proves nothing: an inline script is refused, and reported.
 func TestBrowserCSPReported(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	tab, w := bt.open(t, "/lessons/"+lessonSlug)
 	w.expectCSP()

@@ -22,7 +22,6 @@ import (
 // compile errors and go vet's findings marked on their lines, Ctrl+Enter,
 // Reset and Format.
 func TestBrowserEditor(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"CompileErrorMarked", testEditorCompileError},

@@ -13,7 +13,6 @@ import (
 // The deadlock is driven twice: by contract-shaped events from a fake
 // /api/ws, and by the real sandbox.
 func TestBrowserGoroutines(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"FakeDeadlock", testGoroutinesFakeDeadlock},

@@ -9,7 +9,6 @@ import (
 // The index of lessons (web/src/progress.js): a lesson not yet visited,
 // then visited and with a cell run, as the learner's progress shows it.
 func TestBrowserIndex(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Fresh", testIndexFresh},

@@ -58,7 +58,6 @@ func pressForPage(t *testing.T, tab context.Context, key, want string) {
 // The keys are tried on two small lessons of their own (testdata/lessons),
 // not on the built-in ones, which will change as the curriculum grows.
 func TestBrowserLessonKeys(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{lessons: os.DirFS("testdata/lessons")})
 	tab, _ := bt.open(t, "/lessons/one")
 	waitScript(t, tab)
@@ -92,7 +91,6 @@ func TestBrowserLessonKeys(t *testing.T) {
 // button puts the focus on Stop and gives it back after; the lesson's
 // table of contents; n and p on the index.
 func TestBrowserKeyboard(t *testing.T) {
-	t.Parallel()
 	fake := &fakeRun{script: func(sandbox.Request) []any {
 		return []any{map[string]any{"kind": "build", "ms": 1}, 1500 * time.Millisecond,
 			map[string]any{"kind": "stdout", "data": "hello\n"}, map[string]any{"kind": "exit", "code": 0, "reason": "exited", "ms": 1500}}

@@ -58,7 +58,6 @@ const loadStatsExpr = `(() => {
 // empty cache; a first load must be ≤ 170 KB on the wire, the next ≤ 20 KB.
 // It reports when every cell was live.
 func TestBrowserSlowLink(t *testing.T) {
-	t.Parallel()
 	quiet := sandbox.RunnerFunc(func(context.Context, *sandbox.Request, func(sandbox.Event)) error { return nil })
 	bt := newBrowserTest(t, site{runner: quiet})
 	tab, _ := bt.openWith(t, "/healthz", chromedp.EmulateViewport(1280, 900))

@@ -12,7 +12,6 @@ import (
 // How the lesson page looks (web/static/app.css): in the light and dark
 // themes, on a phone's screen, and without JavaScript.
 func TestBrowserLook(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Themes", testLookThemes},

@@ -16,7 +16,6 @@ import (
 // driven twice: by contract-shaped events from a fake /api/ws (so the
 // drawing is tested whatever the server parses), and by the real sandbox.
 func TestBrowserRace(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Report", testRaceReport},

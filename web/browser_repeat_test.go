@@ -22,7 +22,6 @@ import (
 // numbers they printed. On the real sandbox with the built-in lessons,
 // and with fake summaries for the fields the server does not fill in yet.
 func TestBrowserRepeat(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Histogram", testRepeatHistogram},

@@ -18,10 +18,7 @@ import (
 
 // Running a cell (web/src/cell.js, protocol.js), on the real sandbox:
 // Stop ends the run and frees its container, a run waiting for a slot
-// says its place in line, and the GOMAXPROCS chosen is the run's. It is
-// the one browser test that does not run in parallel: it looks at the
-// whole shared sandbox (empty after Stop, one slot taken), so it runs
-// before the others start.
+// says its place in line, and the GOMAXPROCS chosen is the run's.
 func TestBrowserRun(t *testing.T) {
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{

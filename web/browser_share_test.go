@@ -16,7 +16,6 @@ import (
 // link; the code copied as a file. The clipboard is the page's own
 // navigator.clipboard, watched by the test.
 func TestBrowserShare(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, fakeViewsSite())
 	for _, st := range []subtest{
 		{"LinkRoundTrip", testShareLink},

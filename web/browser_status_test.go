@@ -19,7 +19,6 @@ import (
 // the output scrolled to its start; a race report scrolled into view.
 // With a fake run: the clock of a long run, and the live regions.
 func TestBrowserStatus(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"Deadlock", testStatusDeadlock},

@@ -29,11 +29,6 @@ import (
 // (browser_race_test.go, browser_asm_test.go, …); this one holds their one
 // setup, newBrowserTest, and the files browser_chromium_test.go and
 // browser_page_test.go what it uses.
-//
-// The browser tests run in parallel with each other (t.Parallel; two at a
-// time on two cores): each has its own Chromium and server, and they share
-// the sandbox as learners do. A browser test spends most of its time
-// waiting on the page, so side by side they take about half as long.
 
 // The limits of the browser tests. Every wait is bounded by one of them.
 const (
@@ -180,12 +175,6 @@ func TestMain(m *testing.M) {
 	// the executable that runs it (see tracing.Run): this test binary.
 	tracing.RunIfChild()
 	code := m.Run()
-	// Every browser has ended with its test: none of chromedp's
-	// goroutines may be left.
-	if g := waitGoroutinesGone("github.com/chromedp/"); g != "" {
-		fmt.Fprintf(os.Stderr, "FAIL: chromedp goroutines outlived the browser tests:\n%s\n", g)
-		code = 1
-	}
 	if realRunner != nil {
 		if left := realRunner.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: the browser tests left behind: %s\n", strings.Join(left, ", "))

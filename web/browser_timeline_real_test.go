@@ -16,7 +16,6 @@ import (
 // is run handOffRuns times: the sleep before the send makes the worker
 // wait first, and each run must show it.
 func TestBrowserTimeline(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{lessons: timelineLesson})
 	for _, st := range []subtest{
 		{"HandOff", testTimelineRealHandOff},

@@ -24,7 +24,6 @@ import (
 // by contract-shaped timeline events from a fake /api/ws, so that the
 // drawing is tested whatever the tracer records.
 func TestBrowserTimelineFake(t *testing.T) {
-	t.Parallel()
 	f := &fakeRun{script: fakeTimelineEvents}
 	bt := newBrowserTest(t, f.site())
 	for _, st := range []subtest{

@@ -14,7 +14,6 @@ import (
 // are fake (the server computes them); the captions are the built-in
 // lessons', as the lessons package renders them.
 func TestBrowserVerdict(t *testing.T) {
-	t.Parallel()
 	bt := newBrowserTest(t, site{})
 	for _, st := range []subtest{
 		{"CaptionInWords", testVerdictCaption},
