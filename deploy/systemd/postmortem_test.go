@@ -33,7 +33,7 @@ import (
 // CPU's stack on the console, unless its CPUs no longer run at all.
 
 // postMortem logs what can be seen of a guest that stopped answering.
-// It takes up to a minute and leaves the guest panicked.
+// It takes up to two minutes and leaves the guest panicked.
 func (v *vm) postMortem(logf func(format string, args ...any)) {
 	select {
 	case err := <-v.exited:
@@ -57,8 +57,10 @@ func (v *vm) postMortem(logf func(format string, args ...any)) {
 	if regs, err := q.hmp("info registers -a"); err != nil {
 		logf("post-mortem: info registers: %v", err)
 	} else {
-		logf("post-mortem: the virtual CPUs (all their registers are in %s):\n%s", v.console, v.summarizeRegisters(regs))
-		appendFile(v.console, "\n--- post-mortem: info registers -a, from the host ---\n"+regs+"--- end of the registers ---\n")
+		// Not appended to the console log: QEMU writes that file at its
+		// own offset, and the panic would overwrite them.
+		logf("post-mortem: info registers -a:\n%s", regs)
+		logf("post-mortem: the virtual CPUs:\n%s", v.summarizeRegisters(regs))
 	}
 	before := fileSize(v.console)
 	if _, err := q.do("inject-nmi", nil); err != nil {
@@ -117,16 +119,6 @@ func panicDigest(text string) string {
 		tasks = append(tasks[:300], "...")
 	}
 	return strings.Join(cpus, "\n") + "\n--- tasks not sleeping ---\n" + strings.Join(tasks, "\n")
-}
-
-// appendFile adds text at the end of path.
-func appendFile(path, text string) {
-	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	f.WriteString(text)
 }
 
 // threadLoad samples the CPU time of each of QEMU's threads (named, as
