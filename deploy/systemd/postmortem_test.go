@@ -124,10 +124,13 @@ func panicDigest(text string) string {
 // threadLoad samples the CPU time of each of QEMU's threads (named, as
 // -name debug-threads=on has them: "CPU 0/TCG", "worker", ...) over d.
 func (v *vm) threadLoad(d time.Duration) string {
-	pid := v.cmd.Process.Pid
-	read := func() map[string]int64 {
-		m := map[string]int64{}
-		dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", pid))
+	type thread struct {
+		name  string // id, name and state at the read
+		ticks int64  // user and system time, in clock ticks
+	}
+	read := func() map[string]thread {
+		m := map[string]thread{}
+		dirs, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*", v.cmd.Process.Pid))
 		for _, dir := range dirs {
 			comm, _ := os.ReadFile(filepath.Join(dir, "comm"))
 			stat, _ := os.ReadFile(filepath.Join(dir, "stat"))
@@ -140,25 +143,16 @@ func (v *vm) threadLoad(d time.Duration) string {
 			}
 			u, _ := strconv.ParseInt(f[11], 10, 64)
 			k, _ := strconv.ParseInt(f[12], 10, 64)
-			m[filepath.Base(dir)+" "+strings.TrimSpace(string(comm))+" ("+f[0]+")"] = u + k
+			id := filepath.Base(dir)
+			m[id] = thread{id + " " + strings.TrimSpace(string(comm)) + " (" + f[0] + ")", u + k}
 		}
 		return m
 	}
 	a := read()
 	time.Sleep(d)
-	b := read()
 	var lines []string
-	for name, ticks := range b {
-		// A thread's state may change between the two reads; match by
-		// its id.
-		var was int64
-		id := strings.Fields(name)[0]
-		for n, t := range a {
-			if strings.Fields(n)[0] == id {
-				was = t
-			}
-		}
-		lines = append(lines, fmt.Sprintf("  %-32s %5.0f", name, float64(ticks-was)/100/d.Seconds()*100))
+	for id, t := range read() {
+		lines = append(lines, fmt.Sprintf("  %-32s %5.0f", t.name, float64(t.ticks-a[id].ticks)/100/d.Seconds()*100))
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
@@ -171,6 +165,7 @@ var ripRe = regexp.MustCompile(`(?m)^(CPU#\d+)|RIP=([0-9a-f]{16})|RFL=([0-9a-f]+
 // pointer (with the guest kernel's symbol for it), flags and halt
 // state.
 func (v *vm) summarizeRegisters(regs string) string {
+	syms := v.loadKallsyms()
 	var b strings.Builder
 	for _, m := range ripRe.FindAllStringSubmatch(regs, -1) {
 		switch {
@@ -178,7 +173,7 @@ func (v *vm) summarizeRegisters(regs string) string {
 			fmt.Fprintf(&b, "\n%s:", m[1])
 		case m[2] != "":
 			rip, _ := strconv.ParseUint(m[2], 16, 64)
-			fmt.Fprintf(&b, " RIP %s %s", m[2], v.symbol(rip))
+			fmt.Fprintf(&b, " RIP %s %s", m[2], syms.name(rip))
 		case m[3] != "":
 			fl, _ := strconv.ParseUint(m[3], 16, 64)
 			fmt.Fprintf(&b, " RFL %s (interrupts %s)", m[3], map[bool]string{true: "on", false: "off"}[fl&0x200 != 0])
@@ -209,32 +204,48 @@ func saveKallsyms(path, answer string) {
 	os.WriteFile(path, b, 0o644)
 }
 
-// symbol names a guest kernel address by the symbol at or below it in
-// the guest's /proc/kallsyms, as saveKallsyms kept it at boot.
-func (v *vm) symbol(addr uint64) string {
-	if addr < 1<<63 {
-		return "(user space)"
-	}
+// kallsyms is the guest kernel's text symbols, as saveKallsyms kept them.
+type kallsyms []kallsym
+
+type kallsym struct {
+	addr uint64
+	name string
+}
+
+// loadKallsyms reads what saveKallsyms kept at boot; nil if nothing.
+func (v *vm) loadKallsyms() kallsyms {
 	b, err := os.ReadFile(v.kallsyms)
 	if err != nil {
-		return ""
+		return nil
 	}
-	var best uint64
-	var name string
+	var ks kallsyms
 	for _, l := range strings.Split(string(b), "\n") {
 		fs := strings.Fields(l)
 		if len(fs) < 3 {
 			continue
 		}
-		a, err := strconv.ParseUint(fs[0], 16, 64)
-		if err == nil && a <= addr && a >= best {
-			best, name = a, fs[2]
+		if a, err := strconv.ParseUint(fs[0], 16, 64); err == nil {
+			ks = append(ks, kallsym{a, fs[2]})
 		}
 	}
-	if name == "" {
+	return ks
+}
+
+// name names a guest kernel address by the symbol at or below it.
+func (ks kallsyms) name(addr uint64) string {
+	if addr < 1<<63 {
+		return "(user space)"
+	}
+	best := -1
+	for i, s := range ks {
+		if s.addr <= addr && (best < 0 || s.addr >= ks[best].addr) {
+			best = i
+		}
+	}
+	if best < 0 {
 		return ""
 	}
-	return fmt.Sprintf("%s+0x%x", name, addr-best)
+	return fmt.Sprintf("%s+0x%x", ks[best].name, addr-ks[best].addr)
 }
 
 // qmp is a connection to QEMU's machine protocol.
