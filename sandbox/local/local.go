@@ -65,7 +65,7 @@ func New(cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("local: GOROOT %s has no bin/go", cfg.GOROOT)
 	}
 	r := &Runner{cfg: cfg}
-	r.drv = driver.New(r, cfg.Limits, cfg.Concurrency)
+	r.drv = driver.New(r, cfg.GOROOT, cfg.Limits, cfg.Concurrency)
 	return r, nil
 }
 

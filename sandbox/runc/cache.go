@@ -90,6 +90,14 @@ func TestX(t *testing.T) { synctest.Test(t, func(*testing.T) {}) }
 func BenchmarkX(b *testing.B) {}
 `
 
+// warmExitSample is a program the run and race modes wrap (it starts a
+// goroutine), so that its builds put the exit package
+// (gotool.ExitPackage) in the warm cache, as every wrapped program's
+// build then finds it.
+func warmExitSample() map[string]string {
+	return map[string]string{"go.mod": gotool.GoMod, "main.go": "package main\n\nfunc main() {\n\tgo func() {}()\n}\n"}
+}
+
 // warmAsmSample is compiled, with -S, for each architecture of the asm
 // mode other than the host's (whose listing builds on the run mode's
 // packages): what the asm cells import and a little more, 64 packages
@@ -176,7 +184,7 @@ func (r *Runner) makeWarm(ctx context.Context) error {
 
 func (r *Runner) cacheKey(ctx context.Context) (string, error) {
 	h := sha256.New()
-	fmt.Fprintf(h, "racelab-warm-v4 %s\n", r.cfg.GOROOT)
+	fmt.Fprintf(h, "racelab-warm-v5 %s\n", r.cfg.GOROOT)
 	for _, argv := range [][]string{{filepath.Join(r.cfg.GOROOT, "bin", "go"), "version"}, {"gcc", "--version"}} {
 		out, err := exec.CommandContext(ctx, argv[0], argv[1:]...).Output()
 		if err != nil {
@@ -195,7 +203,7 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	if err := writeWarmSamples(work); err != nil {
+	if err := writeWarmSamples(work, r.cfg.GOROOT); err != nil {
 		return err
 	}
 	env := gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), dir, filepath.Join(work, "tmp"))
@@ -209,19 +217,22 @@ func (r *Runner) buildWarm(ctx context.Context, dir string) error {
 	return nil
 }
 
-// writeWarmSamples makes work's home and tmp, warmSample in work/src and
-// warmAsmSample in work/asm.
-func writeWarmSamples(work string) error {
+// writeWarmSamples makes work's home and tmp, warmSample in work/src,
+// warmExitSample in work/exit and warmAsmSample in work/asm, each with
+// the files a build of the toolchain at goroot gets in the run and race
+// modes (gotool.Source).
+func writeWarmSamples(work, goroot string) error {
 	for _, d := range []string{"home", "tmp"} {
 		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
 		}
 	}
-	for d, files := range map[string]map[string]string{"src": warmSample(), "asm": warmAsmSample()} {
+	samples := map[string]map[string]string{"src": warmSample(), "exit": warmExitSample(), "asm": warmAsmSample()}
+	for d, files := range samples {
 		if err := os.MkdirAll(filepath.Join(work, d), 0o755); err != nil {
 			return err
 		}
-		for name, body := range files {
+		for name, body := range gotool.Source(files, sandbox.ModeRace, gotool.Tracing{}, goroot) {
 			if err := os.WriteFile(filepath.Join(work, d, name), []byte(body), 0o644); err != nil {
 				return err
 			}
@@ -238,12 +249,17 @@ type warmStep struct {
 
 // warmSteps are the go commands that fill the warm cache: warmSample's
 // build in every mode, its listing on the host's architecture included,
-// and warmAsmSample's listing for every other architecture.
+// warmExitSample's in the modes that wrap a program (which compile the
+// exit package), and warmAsmSample's listing for every other
+// architecture.
 func warmSteps(work string) []warmStep {
-	src, asm := filepath.Join(work, "src"), filepath.Join(work, "asm")
+	src, exit, asm := filepath.Join(work, "src"), filepath.Join(work, "exit"), filepath.Join(work, "asm")
 	var steps []warmStep
 	for _, m := range []sandbox.Mode{sandbox.ModeVet, sandbox.ModeRun, sandbox.ModeRace, sandbox.ModeTest, sandbox.ModeBench} {
 		steps = append(steps, warmStep{gotool.PlanFor(m, filepath.Join(work, "tmp", "prog")), src})
+	}
+	for _, m := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace} {
+		steps = append(steps, warmStep{gotool.PlanFor(m, filepath.Join(work, "tmp", "prog")), exit})
 	}
 	for _, arch := range sandbox.Architectures() {
 		p := gotool.PlanOf(&sandbox.Request{Mode: sandbox.ModeAsm, GOARCH: arch}, "")

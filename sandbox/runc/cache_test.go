@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,15 +15,22 @@ import (
 	"testing"
 
 	"github.com/racelab/racelab/lessons"
+	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/sandbox/internal/gotool"
 )
 
 // The warm sample must build and vet cleanly, or no runner can start; this
 // needs no root and no container, so it runs everywhere.
 func TestWarmSampleBuilds(t *testing.T) {
-	dir := filepath.Join(warmSamples(t), "src")
-	for _, argv := range [][]string{{"go", "vet", "."}, {"go", "test", "-c", "-o", os.DevNull, "."}} {
+	work := warmSamples(t)
+	for _, step := range []warmStep{
+		{gotool.Plan{Build: []string{"go", "vet", "."}}, filepath.Join(work, "src")},
+		{gotool.Plan{Build: []string{"go", "test", "-c", "-o", os.DevNull, "."}}, filepath.Join(work, "src")},
+		{gotool.PlanFor(sandbox.ModeRace, os.DevNull), filepath.Join(work, "exit")},
+	} {
+		argv := step.Build
 		cmd := exec.Command(argv[0], argv[1:]...)
-		cmd.Dir = dir
+		cmd.Dir = step.dir
 		cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("%v: %v\n%s", argv, err, out)
@@ -80,11 +89,12 @@ func TestWarmCoversLessonImports(t *testing.T) {
 }
 
 // warmSamples writes the warm samples as buildWarm does and returns
-// their work directory: warmSample in src, warmAsmSample in asm.
+// their work directory: warmSample in src, warmExitSample in exit,
+// warmAsmSample in asm.
 func warmSamples(t *testing.T) string {
 	t.Helper()
 	work := t.TempDir()
-	if err := writeWarmSamples(work); err != nil {
+	if err := writeWarmSamples(work, runtime.GOROOT()); err != nil {
 		t.Fatal(err)
 	}
 	return work
@@ -119,5 +129,52 @@ func TestWarmCacheNotWritableBySandboxUID(t *testing.T) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(r.cfg.UID), Gid: uint32(r.cfg.GID)}}
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("a host process with uid %d created %s in the trusted warm cache (%s)", r.cfg.UID, target, out)
+	}
+}
+
+// A wrapped program's build finds the exit package (gotool.ExitPackage)
+// in the warm cache, wherever its sources are: only the learner's
+// package main is compiled. Built on the host, against a copy of the
+// warm cache, with the environment and flags of a run's build.
+func TestWarmCacheHasExitPackage(t *testing.T) {
+	r := runner(t)
+	work := t.TempDir()
+	cache := filepath.Join(work, "cache")
+	if out, err := exec.Command("cp", "-a", r.warmDir, cache).CombinedOutput(); err != nil {
+		t.Fatalf("copy the warm cache: %v\n%s", err, out)
+	}
+	src := filepath.Join(work, "src")
+	for _, d := range []string{src, filepath.Join(work, "home"), filepath.Join(work, "tmp")} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	prog := "package main\n\nimport \"fmt\"\n\nfunc main() {\n\tgo fmt.Println(\"a program the warm cache never saw\")\n}\n"
+	for _, mode := range []sandbox.Mode{sandbox.ModeRace, sandbox.ModeRun} {
+		files := gotool.Source(map[string]string{"main.go": prog}, mode, gotool.Tracing{}, r.cfg.GOROOT)
+		if !strings.Contains(files["main.go"], gotool.ExitPackage) {
+			t.Fatalf("%s: the program was not wrapped:\n%s", mode, files["main.go"])
+		}
+		for name, body := range files {
+			if err := os.WriteFile(filepath.Join(src, name), []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plan := gotool.PlanFor(mode, filepath.Join(work, "tmp", "prog"))
+		cmd := exec.Command(filepath.Join(r.cfg.GOROOT, "bin", "go"), append([]string{plan.Build[1], "-x"}, plan.Build[2:]...)...)
+		cmd.Dir = src
+		cmd.Env = gotool.BuildEnv(r.cfg.GOROOT, filepath.Join(work, "home"), cache, filepath.Join(work, "tmp"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", mode, err, out)
+		}
+		compiled := regexp.MustCompile(`/compile .* -p (\S+) `).FindAllStringSubmatch(string(out), -1)
+		var pkgs []string
+		for _, m := range compiled {
+			pkgs = append(pkgs, m[1])
+		}
+		if !slices.Equal(pkgs, []string{"main"}) {
+			t.Errorf("%s: the build compiled %v, want only main", mode, pkgs)
+		}
 	}
 }

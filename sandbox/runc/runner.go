@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, err
 	}
 	r := &Runner{cfg: cfg}
-	r.drv = driver.New(r, cfg.Limits, cfg.Concurrency)
+	r.drv = driver.New(r, cfg.GOROOT, cfg.Limits, cfg.Concurrency)
 	if err := r.checkHost(); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}

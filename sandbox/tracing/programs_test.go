@@ -25,7 +25,11 @@ type program struct {
 func build(t *testing.T, src string, tr gotool.Tracing) program {
 	t.Helper()
 	dir := t.TempDir()
-	files := gotool.Source(map[string]string{"main.go": src}, sandbox.ModeRun, tr)
+	goroot, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil {
+		t.Fatalf("go env GOROOT: %v", err)
+	}
+	files := gotool.Source(map[string]string{"main.go": src}, sandbox.ModeRun, tr, strings.TrimSpace(string(goroot)))
 	if _, ok := files[gotool.TraceWrapFile]; !ok {
 		t.Fatal("the program was not wrapped for tracing")
 	}
@@ -34,7 +38,8 @@ func build(t *testing.T, src string, tr gotool.Tracing) program {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "build", "-o", "prog", ".")
+	argv := gotool.PlanFor(sandbox.ModeRun, "prog").Build
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)

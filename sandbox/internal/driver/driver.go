@@ -61,19 +61,21 @@ type Driver struct {
 	limits    sandbox.Limits
 	slots     chan int       // free slot indexes
 	active    sync.WaitGroup // runs going on; Wait waits for them
+	goroot    string         // the toolchain's GOROOT, as the backend's builds see it
 	cache     *bincache.Cache
 	toolchain string
 	parser    string // the executable that parses traces: racelab itself (see tracing.Run)
 }
 
 // New returns a driver of backend that runs at most concurrency requests
-// at once, each within limits.
-func New(backend Backend, limits sandbox.Limits, concurrency int) *Driver {
+// at once, each within limits; the backend builds with the toolchain at
+// goroot (the path its builds see).
+func New(backend Backend, goroot string, limits sandbox.Limits, concurrency int) *Driver {
 	// A traced run's trace is parsed by racelab's own executable, in a
 	// child process; without one (it cannot fail on Linux) the timeline
 	// event says the trace could not be parsed.
 	exe, _ := os.Executable()
-	d := &Driver{backend: backend, limits: limits, slots: make(chan int, concurrency), parser: exe}
+	d := &Driver{backend: backend, goroot: goroot, limits: limits, slots: make(chan int, concurrency), parser: exe}
 	for i := range concurrency {
 		d.slots <- i
 	}
@@ -115,7 +117,7 @@ func (d *Driver) Run(ctx context.Context, req *sandbox.Request, emit func(sandbo
 	defer d.active.Done()
 	r := newRun(req, d.limits, emit)
 	r.parser = d.parser
-	files := gotool.Source(req.Files, req.Mode, gotool.TracingOf(req, d.limits))
+	files := gotool.Source(req.Files, req.Mode, gotool.TracingOf(req, d.limits), d.goroot)
 	// The cache first: a request that waits for another's build of the
 	// same program needs no slot meanwhile.
 	c, err := d.lookup(ctx, req, files)

@@ -92,7 +92,7 @@ func TestDriverRuns(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := New(tt.f, sandbox.DefaultLimits(), 1)
+			d := New(tt.f, "/opt/go", sandbox.DefaultLimits(), 1)
 			got, _, err := record(t, t.Context(), d, &tt.req)
 			if err != nil || got != tt.want {
 				t.Errorf("Run = %v, events %s; want nil, %s", err, got, tt.want)
@@ -106,7 +106,7 @@ func TestDriverRuns(t *testing.T) {
 
 func TestDriverRunNumbers(t *testing.T) {
 	f := &fake{}
-	_, evs, _ := record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 2})
+	_, evs, _ := record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 2})
 	var got []string
 	for _, e := range evs {
 		if e.Kind == sandbox.KindStdout || e.Kind == sandbox.KindExit {
@@ -116,7 +116,7 @@ func TestDriverRunNumbers(t *testing.T) {
 	if want := "stdout:1 exit:1 stdout:2 exit:2"; strings.Join(got, " ") != want {
 		t.Errorf("run numbers %v, want %s", got, want)
 	}
-	_, evs, _ = record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello()})
+	_, evs, _ = record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello()})
 	for _, e := range evs {
 		if e.Run != 0 {
 			t.Errorf("%s event has run %d, want 0 for a request that does not repeat", e.Kind, e.Run)
@@ -127,12 +127,13 @@ func TestDriverRunNumbers(t *testing.T) {
 func TestDriverSource(t *testing.T) {
 	f := &fake{}
 	goroutines := map[string]string{"main.go": "package main\n\nfunc main() {\n\tgo println(1)\n}\n"}
-	record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: goroutines, Mode: sandbox.ModeRace})
-	if f.files["go.mod"] == "" || f.files["zz_racelab_main.go"] == "" || !strings.Contains(f.files["main.go"], "defer racelabReportLeaks()") {
-		t.Errorf("files given to the backend: %v, want go.mod, the wrapper and main deferring its report", keys(f.files))
+	record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: goroutines, Mode: sandbox.ModeRace})
+	if f.files["go.mod"] == "" || f.files[gotool.ExitSourceFile] == "" || !strings.Contains(f.files["main.go"], "defer racelabExit.Report()") ||
+		!strings.Contains(f.files[gotool.OverlayFile], `"/opt/go/src/racelabexit/report.go"`) {
+		t.Errorf("files given to the backend: %v, want go.mod, the exit package for the driver's GOROOT and main deferring its report", keys(f.files))
 	}
-	record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Mode: sandbox.ModeVet})
-	if _, ok := f.files["zz_racelab_main.go"]; ok {
+	record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Mode: sandbox.ModeVet})
+	if _, ok := f.files[gotool.ExitSourceFile]; ok {
 		t.Errorf("vet got the exit wrapper: %v", keys(f.files))
 	}
 }
@@ -153,7 +154,7 @@ func TestDriverBadRequest(t *testing.T) {
 		{Files: hello(), Repeat: 2, Mode: sandbox.ModeVet},
 		{Files: map[string]string{"main.go": "package main", "go.mod": "module m\nrequire x v1\n"}},
 	} {
-		got, _, err := record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), req)
+		got, _, err := record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), req)
 		if !errors.Is(err, sandbox.ErrBadRequest) || got != "" {
 			t.Errorf("Run(%+v) = %v, events %q; want a bad request and no event", req, err, got)
 		}
@@ -172,7 +173,7 @@ func TestDriverCanceledInLine(t *testing.T) {
 		<-release
 		return RunResult{}, nil
 	}}
-	d := New(f, sandbox.DefaultLimits(), 1)
+	d := New(f, "/opt/go", sandbox.DefaultLimits(), 1)
 	var wg sync.WaitGroup
 	wg.Go(func() { record(t, t.Context(), d, &sandbox.Request{Files: hello()}) })
 	<-hold
@@ -206,7 +207,7 @@ func TestDriverCanceledBetweenRuns(t *testing.T) {
 		}
 		return RunResult{}, nil
 	}}
-	got, evs, err := record(t, ctx, New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 5})
+	got, evs, err := record(t, ctx, New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 5})
 	if want := "build exit(exited 0) exit(exited 0) exit(canceled -1) summary"; err != nil || got != want {
 		t.Fatalf("Run = %v, %s; want nil, %s", err, got, want)
 	}
@@ -223,7 +224,7 @@ func TestDriverBackendError(t *testing.T) {
 		{buildErr: boom},
 		{run: func(context.Context, int, *stream.Output) (RunResult, error) { return RunResult{}, boom }},
 	} {
-		got, _, err := record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 2})
+		got, _, err := record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello(), Repeat: 2})
 		if !errors.Is(err, boom) || strings.Contains(got, "exit") || strings.Contains(got, "summary") {
 			t.Errorf("Run = %v, %s; want %v and neither exit nor summary", err, got, boom)
 		}
@@ -239,7 +240,7 @@ func TestDriverViewsBeforeExit(t *testing.T) {
 		fmt.Fprint(out.Stderr(), "fatal error: all goroutines are asleep - deadlock!\n\ngoroutine 1 [chan receive]:\nmain.main()\n\t/work/main.go:4 +0x1d\nexit status 2\n")
 		return RunResult{Code: 2}, nil
 	}}
-	got, _, _ := record(t, t.Context(), New(f, sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello()})
+	got, _, _ := record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello()})
 	if want := "build stderr goroutines exit(exited 2)"; got != want {
 		t.Errorf("events %s, want %s", got, want)
 	}
@@ -256,7 +257,7 @@ func TestDriverRequestBudget(t *testing.T) {
 			time.Sleep(60 * time.Millisecond) // shorter than a run may take
 			return RunResult{}, nil
 		}}
-		got, evs, err := record(t, t.Context(), New(f, l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
+		got, evs, err := record(t, t.Context(), New(f, "/opt/go", l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
 		last := evs[len(evs)-2]
 		if err != nil || !strings.HasSuffix(got, "exit(timeout -1) summary") || !strings.Contains(last.Msg, "may take 250ms together") {
 			t.Fatalf("Run = %v, %s (last exit %q); want the budget's exit and the summary", err, got, last.Msg)
@@ -271,7 +272,7 @@ func TestDriverRequestBudget(t *testing.T) {
 			return RunResult{Stopped: sandbox.ReasonCanceled, Code: 137, Signaled: true}, nil
 		}}
 		start := time.Now()
-		got, evs, err := record(t, t.Context(), New(f, l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
+		got, evs, err := record(t, t.Context(), New(f, "/opt/go", l, 1), &sandbox.Request{Files: hello(), Repeat: 100})
 		if err != nil || got != "build exit(timeout 137) summary" {
 			t.Fatalf("Run = %v, %s; want one run cut by the budget, then the summary", err, got)
 		}
@@ -289,7 +290,7 @@ func TestDriverRequestBudget(t *testing.T) {
 // trace, the timeline says so instead of drawing nothing.
 func TestDriverTraced(t *testing.T) {
 	f := &fake{}
-	d := New(f, sandbox.DefaultLimits(), 1)
+	d := New(f, "/opt/go", sandbox.DefaultLimits(), 1)
 	got, evs, err := record(t, context.Background(), d, &sandbox.Request{Files: hello(), Trace: true})
 	if err != nil {
 		t.Fatal(err)

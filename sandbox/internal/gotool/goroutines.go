@@ -1,7 +1,6 @@
 package gotool
 
 import (
-	"path"
 	"regexp"
 	"strconv"
 	"strings"
@@ -57,7 +56,7 @@ func Goroutines(stderr string, userFiles map[string]bool, dir string) (cause str
 // when goroutines are still running after the user's main returned: the
 // goroutine blocks after LeakHeader. It keeps those with a frame in the
 // submitted files, in the order printed, and drops the goroutine that
-// printed the report (its frames are in WrapFile). It returns nil when
+// printed the report (see inWrapper). It returns nil when
 // stderr holds no such report.
 func ExitGoroutines(stderr string, userFiles map[string]bool, dir string) []sandbox.Goroutine {
 	i := strings.Index(stderr, LeakHeader+"\n")
@@ -73,10 +72,10 @@ func ExitGoroutines(stderr string, userFiles map[string]bool, dir string) []sand
 	return gs
 }
 
-// inWrapper reports whether a goroutine has a frame in WrapFile.
+// inWrapper reports whether a goroutine has a frame of ExitPackage's.
 func inWrapper(g sandbox.Goroutine) bool {
 	for _, f := range g.Stack {
-		if path.Base(f.File) == WrapFile {
+		if strings.HasPrefix(f.Func, ExitPackage+".") {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ package gotool
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -58,7 +59,7 @@ const (
 func PlanFor(m sandbox.Mode, bin string) Plan {
 	switch m {
 	case sandbox.ModeRace:
-		return Plan{Build: []string{"go", "build", "-race", "-o", bin, "."}, Binary: bin, Race: true}
+		return Plan{Build: []string{"go", "build", "-race", "-overlay=" + OverlayFile, "-o", bin, "."}, Binary: bin, Race: true}
 	case sandbox.ModeAsm:
 		// -gcflags without a package pattern applies to the packages named
 		// on the command line only: the user's, not the standard library.
@@ -74,7 +75,7 @@ func PlanFor(m sandbox.Mode, bin string) Plan {
 	case sandbox.ModeFmt:
 		return Plan{Build: []string{"gofmt", "-w", "."}, Output: Formatted}
 	default:
-		return Plan{Build: []string{"go", "build", "-o", bin, "."}, Binary: bin}
+		return Plan{Build: []string{"go", "build", "-overlay=" + OverlayFile, "-o", bin, "."}, Binary: bin}
 	}
 }
 
@@ -160,18 +161,21 @@ func ShellJoin(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// Source returns the files to build for a request of mode: the submitted
-// files, the default go.mod when they bring none, and in the run and race
-// modes the exit wrapper (see WrapMain), which also starts and stops the
-// tracer when t traces. files is not changed.
-func Source(files map[string]string, mode sandbox.Mode, t Tracing) map[string]string {
-	out := make(map[string]string, len(files)+2)
+// Source returns the files to build for a request of mode with the
+// toolchain at goroot (as the build sees it): the submitted files, the
+// default go.mod when they bring none, and in the run and race modes the
+// exit wrapper (see WrapMain), which also starts and stops the tracer when
+// t traces, and the exit package's files, which these modes' builds
+// always read (PlanFor). files is not changed.
+func Source(files map[string]string, mode sandbox.Mode, t Tracing, goroot string) map[string]string {
+	out := make(map[string]string, len(files)+4)
 	out["go.mod"] = GoMod
 	for name, body := range files {
 		out[name] = body
 	}
 	if mode == sandbox.ModeRun || mode == sandbox.ModeRace {
 		out, _ = wrap(out, t)
+		maps.Copy(out, exitFiles(goroot))
 	}
 	return out
 }

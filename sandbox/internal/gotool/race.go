@@ -112,7 +112,7 @@ func parseFrame(fn, pos string, userFiles map[string]bool, dir string) (sandbox.
 		return sandbox.Frame{}, false
 	}
 	f := sandbox.Frame{Func: fn, File: pos[:i], Line: line}
-	if name := path.Base(f.File); path.Dir(f.File) == path.Clean(dir) && userFiles[name] && name != WrapFile {
+	if name := path.Base(f.File); path.Dir(f.File) == path.Clean(dir) && userFiles[name] {
 		f.File, f.User = name, true
 		if rest, ok := strings.CutPrefix(f.Func, testPackage+"."); ok {
 			// A test binary names the learner's package by its module

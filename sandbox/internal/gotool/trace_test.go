@@ -26,29 +26,26 @@ func TestWrapTraced(t *testing.T) {
 		{"one-line main", "package main\n\nfunc main() { println() }\n",
 			"package main\n\nfunc main() {defer racelabTraceStart()(); println() }\n"},
 		{"a goroutine", "package main\n\nfunc main() {\n\tgo println()\n}\n",
-			"package main\n\nfunc main() {defer racelabReportLeaks();defer racelabTraceStart()();\n\tgo println()\n}\n"},
+			"package main; import racelabExit \"racelabexit\"\n\nfunc main() {defer racelabExit.Report();defer racelabTraceStart()();\n\tgo println()\n}\n"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := Source(map[string]string{"main.go": tt.src}, sandbox.ModeRun, testTracing)
+			out := Source(map[string]string{"main.go": tt.src}, sandbox.ModeRun, testTracing, "/opt/go")
 			if out["main.go"] != tt.want {
 				t.Errorf("main.go =\n%s\nwant\n%s", out["main.go"], tt.want)
 			}
 			if _, ok := out[TraceWrapFile]; !ok {
 				t.Errorf("no %s", TraceWrapFile)
 			}
-			if _, ok := out[WrapFile]; ok != strings.Contains(tt.want, "racelabReportLeaks") {
-				t.Errorf("%s present = %v", WrapFile, ok)
-			}
 		})
 	}
 	// Not traced: no trace wrapper, and the untraced program is as before.
-	plain := Source(map[string]string{"main.go": tests[0].src}, sandbox.ModeRun, Tracing{})
+	plain := Source(map[string]string{"main.go": tests[0].src}, sandbox.ModeRun, Tracing{}, "/opt/go")
 	if _, ok := plain[TraceWrapFile]; ok || plain["main.go"] != tests[0].src {
 		t.Errorf("an untraced program without a go statement was wrapped: %v", plain)
 	}
 	// The learner's racelab names: not wrapped at all, so nothing traced.
-	clash := Source(map[string]string{"main.go": "package main\n\nvar racelabX int\n\nfunc main() {\n}\n"}, sandbox.ModeRun, testTracing)
+	clash := Source(map[string]string{"main.go": "package main\n\nvar racelabX int\n\nfunc main() {\n}\n"}, sandbox.ModeRun, testTracing, "/opt/go")
 	if _, ok := clash[TraceWrapFile]; ok {
 		t.Error("a program using a racelab name was wrapped")
 	}

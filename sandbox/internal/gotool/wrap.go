@@ -1,87 +1,120 @@
 package gotool
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
 	"maps"
 	"path"
+	"path/filepath"
+	"strconv"
 	"strings"
 )
 
-// WrapFile is the file WrapMain adds to a program. It is racelab's, never
-// the learner's: frames in it are never User.
-const WrapFile = "zz_racelab_main.go"
+// ExitPackage is the import path of racelab's exit report, which WrapMain
+// has the program's main defer. No toolchain has it: the build's overlay
+// (OverlayFile, which PlanFor passes to go build in the run and race
+// modes) adds it to GOROOT, so the go command builds it as it builds the
+// standard library, once, into the warm build cache, and keys it by its
+// source alone (not by where the sources are, as it does a package of
+// the learner's module). Compiled as a second file of every program's
+// package main it cost each build ~20 ms. Its frames are never User.
+const ExitPackage = "racelabexit"
+
+// ExitSourceFile holds ExitPackage's source beside the program's files,
+// and OverlayFile is the go command's -overlay that puts it in GOROOT.
+// Neither name ends in .go, so the go command does not take them for
+// the program's, and no submitted file can have them (only .go files and
+// go.mod are accepted).
+const (
+	ExitSourceFile = "zz_racelab_exit.txt"
+	OverlayFile    = "zz_racelab_overlay.json"
+)
 
 // LeakHeader is the line the wrapped program prints on standard error,
 // before runtime.Stack's dump of every goroutine, when goroutines are
 // still running after the user's main returned.
 const LeakHeader = "racelab: goroutines still running when main returned:"
 
-// wrapSrc is WrapFile's text: when the program's main returns (not
+// exitSrc is ExitPackage's source: when the program's main returns (not
 // when it panics or calls runtime.Goexit: then the runtime has its own
-// story to tell), it lets goroutines that are finishing end for up to
+// story to tell), Report lets goroutines that are finishing end for up to
 // ~50 ms, and prints the goroutines still alive that run (or were
-// started by) package main's code; nothing when there are none. WrapMain
-// has main defer it.
-const wrapSrc = `package main
+// started by) package main's code; nothing when there are none.
+const exitSrc = `// Package racelabexit is racelab's report of the goroutines a program
+// leaves running when its main returns.
+package racelabexit
 
 import (
-	racelabOS "os"
-	racelabRuntime "runtime"
-	racelabStrings "strings"
-	racelabTime "time"
+	"os"
+	"runtime"
+	"strings"
+	"time"
 )
 
-func racelabReportLeaks() {
+// Report is deferred by the program's main.
+func Report() {
 	pcs := make([]uintptr, 32)
-	frames := racelabRuntime.CallersFrames(pcs[:racelabRuntime.Callers(2, pcs)])
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs)])
 	for more := true; more; {
-		var f racelabRuntime.Frame
+		var f runtime.Frame
 		f, more = frames.Next()
 		if f.Function == "runtime.gopanic" || f.Function == "runtime.Goexit" {
 			return // main did not return: it panics, or it exits the goroutine
 		}
 	}
-	deadline := racelabTime.Now().Add(50 * racelabTime.Millisecond)
-	for racelabRuntime.NumGoroutine() > 1 && racelabTime.Now().Before(deadline) {
-		racelabRuntime.Gosched()
-		racelabTime.Sleep(racelabTime.Millisecond)
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for runtime.NumGoroutine() > 1 && time.Now().Before(deadline) {
+		runtime.Gosched()
+		time.Sleep(time.Millisecond)
 	}
-	if racelabRuntime.NumGoroutine() <= 1 {
+	if runtime.NumGoroutine() <= 1 {
 		return
 	}
 	buf := make([]byte, 1<<20)
-	n := racelabRuntime.Stack(buf, true)
+	n := runtime.Stack(buf, true)
 	// Only goroutines of the program's own code are worth a word: the
 	// runtime's and the standard library's (os/signal's loop) are not
 	// the learner's leak.
 	var mine []string
-	for _, g := range racelabStrings.Split(string(buf[:n]), "\n\n") {
-		if racelabStrings.Contains(g, "racelabReportLeaks") {
+	for _, g := range strings.Split(string(buf[:n]), "\n\n") {
+		if strings.Contains(g, "` + ExitPackage + `.Report") {
 			continue
 		}
-		if racelabStrings.Contains(g, "\nmain.") || racelabStrings.Contains(g, "created by main.") {
+		if strings.Contains(g, "\nmain.") || strings.Contains(g, "created by main.") {
 			mine = append(mine, g)
 		}
 	}
 	if len(mine) == 0 {
 		return
 	}
-	racelabOS.Stderr.WriteString("` + LeakHeader + `\n" + racelabStrings.Join(mine, "\n\n") + "\n")
+	os.Stderr.WriteString("` + LeakHeader + `\n" + strings.Join(mine, "\n\n") + "\n")
 }
 `
 
-// WrapMain returns files with WrapFile added and the program's func main
-// deferring its report: "defer racelabReportLeaks();" goes right after
-// main's opening brace, which must end its line, so that no line and no
-// column of the submitted code moves, and main stays main in every stack
-// and report. It returns files unchanged and false when a file does not
-// parse, package main has no func main() (or it is written on one line),
-// or the names it adds are taken: the build then reports what it reports
-// without racelab. It also leaves a program without a go statement as it
-// is: no goroutine of its own code can be running when its main returns,
-// and the wrapper costs every build (~15 ms) a second file to compile.
+// exitFiles returns the files that give a build in goroot the exit
+// package: its source and the overlay that puts it in GOROOT.
+func exitFiles(goroot string) map[string]string {
+	overlay, _ := json.Marshal(map[string]map[string]string{"Replace": {
+		filepath.Join(goroot, "src", ExitPackage, "report.go"): ExitSourceFile,
+	}})
+	return map[string]string{ExitSourceFile: exitSrc, OverlayFile: string(overlay)}
+}
+
+// WrapMain returns files with the program's func main deferring
+// ExitPackage's report: "; import racelabExit "racelabexit"" goes right
+// after the package clause of main's file and "defer
+// racelabExit.Report();" right after main's opening brace, each of which
+// must end its line, so that no line and no column of the submitted code
+// moves, and main stays main in every stack and report. The build needs
+// the exit package's files and overlay (Source adds them). It returns
+// files unchanged and false when a file does not parse, package main has
+// no func main() (or it or its package clause is followed by more code on
+// its line), or the names it adds are taken: the build then reports what
+// it reports without racelab. It also leaves a program without a go
+// statement as it is: no goroutine of its own code can be running when
+// its main returns.
 func WrapMain(files map[string]string) (map[string]string, bool) {
 	return wrap(files, Tracing{})
 }
@@ -91,13 +124,10 @@ func WrapMain(files map[string]string) (map[string]string, bool) {
 // statement too, and one whose main is written on one line (the columns
 // after main's brace on that line move; no line does).
 func wrap(files map[string]string, t Tracing) (map[string]string, bool) {
-	if _, ok := files[WrapFile]; ok {
-		return files, false
-	}
 	if _, ok := files[TraceWrapFile]; ok {
 		return files, false
 	}
-	mainFile, brace, goStmt := "", -1, false
+	mainFile, pkgEnd, brace, goStmt := "", -1, -1, false
 	for name, src := range files {
 		if !strings.HasSuffix(name, ".go") || strings.HasSuffix(name, "_test.go") || path.Dir(name) != "." {
 			continue
@@ -117,30 +147,31 @@ func wrap(files map[string]string, t Tracing) (map[string]string, bool) {
 			if brace >= 0 {
 				return files, false // two mains: the compiler says so
 			}
-			mainFile, brace = name, b
+			mainFile, brace, pkgEnd = name, b, fset.Position(f.Name.End()).Offset
 		}
 	}
 	if brace < 0 {
 		return files, false
 	}
-	leaks := goStmt && endsLine(files[mainFile], brace+1)
+	src := files[mainFile]
+	leaks := goStmt && endsLine(src, brace+1) && endsLine(src, pkgEnd)
 	if !leaks && !t.On() {
 		return files, false
 	}
 	out := maps.Clone(files)
-	src, added := files[mainFile], ""
+	imports, deferred := "", ""
 	if leaks {
-		added = "defer racelabReportLeaks();"
-		out[WrapFile] = wrapSrc
+		imports = "; import racelabExit " + strconv.Quote(ExitPackage)
+		deferred = "defer racelabExit.Report();"
 	}
 	if t.On() {
 		// Deferred after the report, so run before it: the tracer stops
 		// as main returns, and its goroutine is gone before the report
 		// looks for goroutines left running.
-		added += "defer racelabTraceStart()();"
+		deferred += "defer racelabTraceStart()();"
 		out[TraceWrapFile] = t.source()
 	}
-	out[mainFile] = src[:brace+1] + added + src[brace+1:]
+	out[mainFile] = src[:pkgEnd] + imports + src[pkgEnd:brace+1] + deferred + src[brace+1:]
 	return out, true
 }
 
@@ -167,8 +198,9 @@ func mainBrace(f *ast.File, fset *token.FileSet) int {
 	return -1
 }
 
-// clash reports whether f uses a name the wrapper adds (its function, its
-// import aliases): every name starting with racelab is the wrapper's.
+// clash reports whether f uses a name the wrapper adds (its import's
+// name, the trace wrapper's functions): every name starting with racelab
+// is the wrapper's.
 func clash(f *ast.File) bool {
 	taken := false
 	ast.Inspect(f, func(n ast.Node) bool {

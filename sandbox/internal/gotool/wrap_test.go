@@ -1,6 +1,7 @@
 package gotool
 
 import (
+	"encoding/json"
 	"go/parser"
 	"go/token"
 	"maps"
@@ -39,35 +40,55 @@ func TestWrapMain(t *testing.T) {
 		t.Error("WrapMain changed its argument")
 	}
 	got := out["main.go"]
-	want := strings.Replace(wrapUser, "func main() {", "func main() {defer racelabReportLeaks();", 1)
+	want := strings.Replace(wrapUser, "func main() {", "func main() {defer racelabExit.Report();", 1)
+	want = strings.Replace(want, "package main\n", "package main; import racelabExit \"racelabexit\"\n", 1)
 	if got != want {
 		t.Errorf("main.go =\n%s\nwant\n%s", got, want)
 	}
-	// Line numbers stay: the same lines, only the identifier changed.
+	// Line numbers stay: the same lines, only code added at the end of
+	// the package clause's line and after main's brace.
 	gl, wl := strings.Split(got, "\n"), strings.Split(wrapUser, "\n")
 	if len(gl) != len(wl) {
 		t.Fatalf("main.go has %d lines, want %d", len(gl), len(wl))
 	}
 	for i := range gl {
-		if gl[i] != wl[i] && wl[i] != "func main() {" {
+		if gl[i] != wl[i] && wl[i] != "func main() {" && wl[i] != "package main" {
 			t.Errorf("line %d = %q, want %q", i+1, gl[i], wl[i])
 		}
 	}
-	if out["util.go"] != in["util.go"] || out["go.mod"] != in["go.mod"] {
-		t.Error("WrapMain changed the other files")
-	}
-	w, ok := out[WrapFile]
-	if !ok || len(out) != 4 {
-		t.Fatalf("files = %v, want the input and %s", slices.Sorted(maps.Keys(out)), WrapFile)
-	}
-	if !strings.Contains(w, LeakHeader) || !strings.Contains(w, "func racelabReportLeaks()") || !strings.Contains(w, "runtime.gopanic") {
-		t.Errorf("%s lacks the header, the report or its check for a panic:\n%s", WrapFile, w)
+	if out["util.go"] != in["util.go"] || out["go.mod"] != in["go.mod"] || len(out) != 3 {
+		t.Errorf("WrapMain changed the other files: %v", slices.Sorted(maps.Keys(out)))
 	}
 	for name, src := range out {
 		if strings.HasSuffix(name, ".go") {
 			if _, err := parser.ParseFile(token.NewFileSet(), name, src, 0); err != nil {
 				t.Errorf("%s does not parse: %v", name, err)
 			}
+		}
+	}
+}
+
+// The exit package's files put its source in GOROOT through the
+// overlay the run and race modes build with, and only there.
+func TestExitFiles(t *testing.T) {
+	files := exitFiles("/opt/go")
+	src := files[ExitSourceFile]
+	if !strings.Contains(src, LeakHeader) || !strings.Contains(src, "func Report()") || !strings.Contains(src, "runtime.gopanic") ||
+		!strings.Contains(src, "package "+ExitPackage+"\n") {
+		t.Errorf("%s lacks the package clause, the header, the report or its check for a panic:\n%s", ExitSourceFile, src)
+	}
+	var overlay struct{ Replace map[string]string }
+	if err := json.Unmarshal([]byte(files[OverlayFile]), &overlay); err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"/opt/go/src/racelabexit/report.go": ExitSourceFile}; !maps.Equal(overlay.Replace, want) {
+		t.Errorf("overlay = %v, want %v", overlay.Replace, want)
+	}
+	for _, m := range []sandbox.Mode{sandbox.ModeRun, sandbox.ModeRace, sandbox.ModeTest, sandbox.ModeBench, sandbox.ModeVet, sandbox.ModeAsm, sandbox.ModeFmt} {
+		reads := slices.Contains(PlanFor(m, "prog").Build, "-overlay="+OverlayFile)
+		_, has := Source(map[string]string{"main.go": wrapUser}, m, Tracing{}, "/opt/go")[OverlayFile]
+		if want := m == sandbox.ModeRun || m == sandbox.ModeRace; reads != want || has != want {
+			t.Errorf("%s: build reads the overlay %v, has it %v; want %v", m, reads, has, want)
 		}
 	}
 }
@@ -80,12 +101,13 @@ func TestWrapMainUnchanged(t *testing.T) {
 		"syntax error beside": {"main.go": "package main\n\nfunc main() {}\n", "b.go": "package main\n\nfunc (\n"},
 		"racelabUserMain taken": {"main.go": "package main\n\nfunc main() { racelabUserMain() }\n",
 			"b.go": "package main\n\nfunc racelabUserMain() {}\n"},
-		"racelabUserMain as a local": {"main.go": "package main\n\nfunc main() { racelabUserMain := 1; _ = racelabUserMain }\n"},
-		"main used":                  {"main.go": "package main\n\nvar f = main\n\nfunc main() {}\n"},
-		"not package main":           {"lib.go": "package lib\n\nfunc main() {}\n"},
-		"main with parameters":       {"main.go": "package main\n\nfunc main(x int) {}\n"},
-		"wrapper file present":       {"main.go": "package main\n\nfunc main() {}\n", WrapFile: "package main\n"},
-		"main on one line":           {"main.go": "package main\n\nfunc main() { go println() }\n"},
+		"racelabUserMain as a local":    {"main.go": "package main\n\nfunc main() { racelabUserMain := 1; _ = racelabUserMain }\n"},
+		"main used":                     {"main.go": "package main\n\nvar f = main\n\nfunc main() {}\n"},
+		"not package main":              {"lib.go": "package lib\n\nfunc main() {}\n"},
+		"main with parameters":          {"main.go": "package main\n\nfunc main(x int) {}\n"},
+		"main on one line":              {"main.go": "package main\n\nfunc main() { go println() }\n"},
+		"code after the package clause": {"main.go": "package main; import \"fmt\"\n\nfunc main() {\n\tgo fmt.Println()\n}\n"},
+		"racelabExit taken":             {"main.go": "package main\n\nfunc main() {\n\tgo println()\n}\n", "b.go": "package main\n\nvar racelabExit int\n"},
 	}
 	for name, files := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -116,11 +138,12 @@ func TestExitGoroutines(t *testing.T) {
 	}
 	checkGolden(t, "goroutines-exit.golden.json", gs)
 
-	// Frames in the wrapper are never the learner's, even if a file of
-	// that name is among the user files.
-	withWrap := map[string]bool{"main.go": true, WrapFile: true}
-	if gs := ExitGoroutines(stderr, withWrap, "/work"); len(gs) != 1 || gs[0].ID != 5 {
-		t.Errorf("with %s as a user file: %+v", WrapFile, gs)
+	// The goroutine that prints the report is never listed, though it
+	// runs the learner's main.
+	reporter := LeakHeader + "\ngoroutine 1 [running]:\nracelabexit.Report()\n\t/usr/local/go/src/racelabexit/report.go:40 +0x1\n" +
+		"main.main()\n\t/work/main.go:12 +0x2\n\n" + strings.TrimPrefix(stderr, LeakHeader+"\n")
+	if gs := ExitGoroutines(reporter, mainGo, "/work"); len(gs) != 1 || gs[0].ID != 5 {
+		t.Errorf("with the reporting goroutine: %+v, want goroutine 5 alone", gs)
 	}
 	// The timeout and deadlock parser does not take the exit report for
 	// its own.
@@ -130,7 +153,7 @@ func TestExitGoroutines(t *testing.T) {
 	if gs := ExitGoroutines("goroutine 5 [chan send]:\nmain.f()\n\t/work/main.go:3 +0x1\n", mainGo, "/work"); gs != nil {
 		t.Errorf("without the header: %+v, want nil", gs)
 	}
-	noUser := LeakHeader + "\ngoroutine 1 [running]:\nmain.racelabReportLeaks()\n\t/work/zz_racelab_main.go:24 +0x1\n\n" +
+	noUser := LeakHeader + "\ngoroutine 1 [running]:\nracelabexit.Report()\n\t/usr/local/go/src/racelabexit/report.go:40 +0x1\n\n" +
 		"goroutine 6 [select]:\nos/signal.loop()\n\t/usr/local/go/src/os/signal/signal_unix.go:23 +0x1\n"
 	if gs := ExitGoroutines(noUser, mainGo, "/work"); len(gs) != 0 {
 		t.Errorf("without a user frame: %+v, want none", gs)
@@ -165,24 +188,52 @@ func TestWrapMainOnlyWithGoroutines(t *testing.T) {
 	}
 }
 
-// The wrapper's imports are aliased, so a program whose package-level
-// names are those of the wrapper's packages still builds once wrapped.
-func TestWrapMainBuildsWithClashingNames(t *testing.T) {
-	files := map[string]string{"go.mod": GoMod, "main.go": "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { // the brace may carry a comment\n\tgo println(os + runtime + strings + time)\n}\n"}
-	wrapped, ok := WrapMain(files)
-	if !ok {
-		t.Fatal("WrapMain refused a program it can wrap")
+// The wrapper's import is aliased and its code is in its own package, so
+// a program whose package-level names are those of the wrapper's packages
+// still builds once wrapped; built as the race mode builds it (the exit
+// package from the overlay) and run, it reports the goroutine it leaves
+// blocked, on the learner's line, and nothing else.
+func TestWrappedProgramReportsLeaks(t *testing.T) {
+	main := "package main\n\nvar os, runtime, strings, time = 1, 2, 3, 4\n\nfunc main() { // the brace may carry a comment\n\tc := make(chan int)\n\tgo func() { c <- os + runtime + strings + time }()\n}\n"
+	goroot := strings.TrimSpace(goEnv(t, "GOROOT"))
+	files := Source(map[string]string{"main.go": main}, sandbox.ModeRace, Tracing{}, goroot)
+	if !strings.Contains(files["main.go"], "racelabExit.Report()") {
+		t.Fatalf("Source did not wrap the program:\n%s", files["main.go"])
 	}
 	dir := t.TempDir()
-	for name, body := range wrapped {
+	for name, body := range files {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	cmd := exec.Command("go", "build", "-o", os.DevNull, ".")
+	plan := PlanFor(sandbox.ModeRace, filepath.Join(dir, "prog"))
+	cmd := exec.Command(plan.Build[0], plan.Build[1:]...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local")
+	cmd.Env = append(os.Environ(), "GOFLAGS=-buildvcs=false", "GOTOOLCHAIN=local", "CGO_ENABLED=1")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Errorf("the wrapped program does not build: %v\n%s", err, out)
+		t.Fatalf("the wrapped program does not build: %v\n%s", err, out)
 	}
+	var stderr strings.Builder
+	run := exec.Command(plan.Binary)
+	run.Env, run.Stderr = []string{"GORACE=atexit_sleep_ms=0"}, &stderr
+	if err := run.Run(); err != nil {
+		t.Fatalf("the wrapped program failed: %v\n%s", err, stderr.String())
+	}
+	gs := ExitGoroutines(stderr.String(), mainGo, dir)
+	if len(gs) != 1 || gs[0].Top == nil || gs[0].Top.Line != 7 || gs[0].State != "chan send" {
+		t.Errorf("exit goroutines = %+v, want one, in chan send on main.go:7; stderr:\n%s", gs, stderr.String())
+	}
+	if strings.Count("\n"+stderr.String(), "\ngoroutine ") != 1 {
+		t.Errorf("the report lists more than the leaked goroutine:\n%s", stderr.String())
+	}
+}
+
+// goEnv returns the go command's value of the environment variable key.
+func goEnv(t *testing.T, key string) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", key).Output()
+	if err != nil {
+		t.Fatalf("go env %s: %v", key, err)
+	}
+	return string(out)
 }
