@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -532,6 +533,41 @@ func TestShutdownClosesSocketsAfterGrace(t *testing.T) {
 	if n := s.sockets.count(); n != 0 {
 		t.Errorf("%d websockets still open after Serve returned", n)
 	}
+}
+
+// A client that goes on sending but never reads keeps the server's
+// close handshake waiting (coder/websocket's Close gives the client 5 s
+// to answer) while the connection's reader is out of Read, holding a
+// message nobody takes: the grace still ends the socket at once, since
+// closing hard closes the connection underneath the library.
+func TestShutdownClosesSocketsWhileClientSends(t *testing.T) {
+	s, _, c, stop, served := serveAndDial(t, Config{ShutdownGrace: 200 * time.Millisecond})
+	send(t, c, sandbox.Request{Files: src("BLOCK")})
+	recvUntil(t, c, sandbox.KindStdout)
+	var flood sync.WaitGroup
+	defer flood.Wait()
+	flood.Go(func() {
+		// Ends when the server closes the connection (or the test does).
+		for c.Write(t.Context(), websocket.MessageText, []byte(`{"stop":true}`)) == nil {
+		}
+	})
+	start := time.Now()
+	stop()
+	select {
+	case err := <-served:
+		if err == nil || !strings.Contains(err.Error(), "still open after the shutdown grace") {
+			t.Errorf("Serve = %v, want it to say a websocket outlived the grace", err)
+		}
+	case <-time.After(4 * time.Second):
+		t.Fatal("Serve did not return after the grace")
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Serve returned %v after the cancel, want about the 200ms grace", d)
+	}
+	if n := s.sockets.count(); n != 0 {
+		t.Errorf("%d websockets still open after Serve returned", n)
+	}
+	c.CloseNow()
 }
 
 // /metrics reports runs by mode and reason, rejections, the queue and

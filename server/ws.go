@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"sync"
 	"unicode/utf8"
@@ -22,7 +24,8 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	s.sockets.enter()
 	defer s.sockets.leave()
 	// Accept checks that the page asking is served by this host.
-	c, err := websocket.Accept(w, r, nil)
+	hj := &hijackKeeper{ResponseWriter: w}
+	c, err := websocket.Accept(hj, r, nil)
 	if err != nil {
 		return // Accept has answered the client
 	}
@@ -33,16 +36,35 @@ func (s *Server) handleWS(w http.ResponseWriter, r *http.Request) {
 	// last events must still go out before the close.
 	readCtx, stopReading := context.WithCancel(context.WithoutCancel(r.Context()))
 	defer stopReading()
-	ws := &wsConn{s: s, c: c, client: clientKey(r, s.cfg.TrustProxy), stopReading: stopReading}
+	ws := &wsConn{s: s, c: c, conn: hj.conn, client: clientKey(r, s.cfg.TrustProxy), stopReading: stopReading}
 	s.sockets.add(ws)
 	defer s.sockets.remove(ws)
 	ws.serve(r.Context(), readCtx)
 }
 
+// hijackKeeper is the ResponseWriter websocket.Accept gets: it keeps the
+// connection Accept hijacks, so that closeNow can close it underneath
+// coder/websocket, whose CloseNow does nothing but wait while a Close is
+// under way, and that Close waits up to 5 s for a client that may never
+// answer.
+type hijackKeeper struct {
+	http.ResponseWriter
+	conn net.Conn
+}
+
+func (h *hijackKeeper) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	h.conn = conn
+	return conn, brw, err
+}
+
+func (h *hijackKeeper) Unwrap() http.ResponseWriter { return h.ResponseWriter }
+
 // wsConn is one websocket connection.
 type wsConn struct {
 	s           *Server
 	c           *websocket.Conn
+	conn        net.Conn // the connection under c
 	client      string
 	stopReading context.CancelFunc // ends the reader's context, which closes the connection
 
@@ -110,11 +132,13 @@ func (ws *wsConn) read(ctx context.Context, msgs chan<- []byte) {
 }
 
 // closeNow closes the connection at once, without the closing handshake,
-// even one under way: the reader's context ends (on which coder/websocket
-// closes the connection, and a Close waiting for the client's answer
-// gives up), and the connection is closed. Reads and writes fail at once.
+// even one under way: the reader's context ends, and the connection
+// underneath the websocket is closed, so every read and write on it
+// (a Close's wait for the client's answer among them) fails at once,
+// whatever the reader was doing.
 func (ws *wsConn) closeNow() {
 	ws.stopReading()
+	ws.conn.Close()
 	ws.c.CloseNow()
 }
 
