@@ -23,6 +23,7 @@ func EmitViews(emit func(sandbox.Event), run int, stderr string, timedOut bool, 
 	}
 	if !timedOut && !IsDeadlock(stderr) {
 		if gs := ExitGoroutines(stderr, user, dir); len(gs) > 0 {
+			placeSpins(gs, files)
 			emit(sandbox.Event{Kind: sandbox.KindGoroutines, Run: run, Cause: sandbox.CauseExit, Goroutines: gs})
 		}
 		return
@@ -32,6 +33,7 @@ func EmitViews(emit func(sandbox.Event), run int, stderr string, timedOut bool, 
 		cause = sandbox.CauseTimeout
 	}
 	if len(gs) > 0 {
+		placeSpins(gs, files)
 		emit(sandbox.Event{Kind: sandbox.KindGoroutines, Run: run, Cause: cause, Goroutines: gs})
 	}
 }
