@@ -1,6 +1,6 @@
 # The image of `racelab serve`: racelab, the Go toolchain that the runc
 # sandbox bind-mounts read-only into its containers, gcc (cgo and -race),
-# runc, and the sandbox's warm build cache, made here at build time so
+# runc and crun, and the sandbox's warm build cache, made here at build time so
 # that a container serves in seconds.
 #
 #   docker build -t racelab .
@@ -26,12 +26,15 @@ RUN go build -trimpath -buildvcs=false -o /out/racelab .
 
 FROM ${BASE_IMAGE}
 # gcc and libc6-dev build -race and cgo programs; runc starts the
-# sandbox's containers; ca-certificates let racelab warm fetch the modules
-# the sandbox provides (golang.org/x/sync); tini, as PID 1, reaps any
-# process that outlives its runc and passes signals on to racelab.
+# sandbox's containers, or crun with --runtime crun (RACELAB_RUNTIME=crun:
+# the same containers for a third of runc's CPU, what a class of repeats
+# is made of; Debian's 1.8.1, which make test-crun tests); ca-certificates
+# let racelab warm fetch the modules the sandbox provides
+# (golang.org/x/sync); tini, as PID 1, reaps any process that outlives its
+# runtime and passes signals on to racelab.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      ca-certificates gcc libc6-dev runc tini \
+      ca-certificates crun gcc libc6-dev runc tini \
  && rm -rf /var/lib/apt/lists/*
 # The toolchain lives under /usr, which every sandbox container mounts
 # read-only: racelab finds it with `go env GOROOT`, so PATH must name it.

@@ -42,6 +42,15 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	b.limits.RegisterFlags(fs)
 }
 
+// describe names the sandbox for the start-up line: its backend, and the
+// OCI runtime of the runc backend ("runc, runtime crun").
+func (b *backendFlags) describe() string {
+	if b.name != "runc" {
+		return b.name
+	}
+	return "runc, runtime " + b.runtime
+}
+
 // check refuses a limit that cannot work.
 func (b *backendFlags) check() error {
 	if b.binCache < 0 {

@@ -59,6 +59,6 @@ func (c *runnerConfig) run(ctx context.Context, stdout, stderr io.Writer) error 
 	}
 	defer ln.Close()
 	c.runner.Open, c.runner.Log = c.backend.opener(stderr), slog.New(slog.NewTextHandler(stderr, nil))
-	fmt.Fprintf(stdout, "racelab runner is listening at http://%s/ (sandbox: %s); ready once the sandbox is open\n", ln.Addr(), c.backend.name)
+	fmt.Fprintf(stdout, "racelab runner is listening at http://%s/ (sandbox: %s); ready once the sandbox is open\n", ln.Addr(), c.backend.describe())
 	return runner.Serve(ctx, ln, c.runner)
 }

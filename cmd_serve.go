@@ -137,7 +137,7 @@ func (c *serveConfig) run(ctx context.Context, stdout, stderr io.Writer) error {
 	if c.client == nil {
 		g := gate.Open(serveCtx, c.backend.opener(stderr), log, stop)
 		defer g.Close()
-		runner, where, c.server.Ready = g, c.backend.name, g.NotReady
+		runner, where, c.server.Ready = g, c.backend.describe(), g.NotReady
 	}
 	srv, err := server.New(c.server, lib, runner)
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"net/http"
 	"strings"
 	"testing"
@@ -104,6 +105,38 @@ func startServe(t *testing.T, args ...string) (url string, stop func()) {
 		cancel()
 		if code := <-done; code != 0 {
 			t.Errorf("serve exited %d, want 0; log:\n%s", code, readSync(stderr, &errBuf))
+		}
+	}
+}
+
+// The start-up line names the sandbox and, for the runc backend, the OCI
+// runtime it starts containers with: an instructor who chose crun or
+// runsc (RACELAB_RUNTIME in a unit or an image) sees that it took.
+func TestBackendDescribe(t *testing.T) {
+	for _, tt := range []struct {
+		args []string
+		env  string
+		want string
+	}{
+		{nil, "", "runc, runtime runc"},
+		{[]string{"--runtime", "crun"}, "", "runc, runtime crun"},
+		{nil, "runsc", "runc, runtime runsc"},
+		{[]string{"--sandbox", "local"}, "", "local"},
+	} {
+		if tt.env != "" {
+			t.Setenv("RACELAB_RUNTIME", tt.env)
+		}
+		var b backendFlags
+		fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		b.register(fs)
+		if err := fs.Parse(tt.args); err != nil {
+			t.Fatal(err)
+		}
+		if err := applyEnv(fs); err != nil {
+			t.Fatal(err)
+		}
+		if got := b.describe(); got != tt.want {
+			t.Errorf("%v RACELAB_RUNTIME=%q: %q, want %q", tt.args, tt.env, got, tt.want)
 		}
 	}
 }
