@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -137,18 +138,25 @@ func farFuture() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) 
 
 // ensureWarmCache makes the trusted warm build cache unless it exists.
 // It is keyed by the toolchain, gcc and the sandbox user, so a new Go
-// release gets a new cache.
+// release gets a new cache. The runner holds a shared lock on the key's
+// use file (r.warmUse) from before it looks until Close, so that no
+// pruner (pruneWarm) removes the cache while it may be used.
 func (r *Runner) ensureWarmCache(ctx context.Context) error {
 	key, err := r.cacheKey(ctx)
 	if err != nil {
 		return err
 	}
 	r.warmDir = filepath.Join(r.cfg.CacheDir, key)
+	use, err := flockWait(ctx, r.warmDir+".use", unix.LOCK_SH)
+	if err != nil {
+		return err
+	}
+	r.warmUse = use
 	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err == nil {
 		return nil
 	}
 	// One builder at a time; a runner that waited finds the cache ready.
-	unlock, err := lockFile(ctx, filepath.Join(r.cfg.CacheDir, key+".lock"))
+	unlock, err := lockFile(ctx, r.warmDir+".lock")
 	if err != nil {
 		return err
 	}
@@ -157,6 +165,60 @@ func (r *Runner) ensureWarmCache(ctx context.Context) error {
 		return nil
 	}
 	return r.makeWarm(ctx)
+}
+
+// warmKeyRE matches the name of a warm cache's directory (cacheKey).
+var warmKeyRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
+
+// pruneWarm removes the warm caches of other keys from the cache
+// directory (an older Go's, gcc's or racelab's: ~250 MB each, which no
+// runner of this toolchain will use again), unless a runner holds its use
+// file (it may be the lower layer of that runner's containers) or a
+// builder its build lock. A racelab from before the use files took no
+// lock: one still running on a shared cache directory would lose its
+// cache. The lock files stay: a runner waiting on one must find the file
+// it opened.
+func (r *Runner) pruneWarm() {
+	entries, err := os.ReadDir(r.cfg.CacheDir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		key := e.Name()
+		if !e.IsDir() || key == filepath.Base(r.warmDir) || !warmKeyRE.MatchString(key) {
+			continue
+		}
+		dir := filepath.Join(r.cfg.CacheDir, key)
+		removed, err := pruneUnused(dir)
+		switch {
+		case err != nil:
+			r.cfg.Log.Warn("could not remove an old warm build cache", "dir", dir, "err", err)
+		case removed:
+			r.cfg.Log.Info("removed a warm build cache of another toolchain that no runner uses", "dir", dir)
+		}
+	}
+}
+
+// pruneUnused removes the warm cache dir (and a build of it left
+// unfinished) if no runner or builder holds its locks, and reports
+// whether it did.
+func pruneUnused(dir string) (bool, error) {
+	for _, lock := range []string{dir + ".use", dir + ".lock"} {
+		f, err := os.OpenFile(lock, os.O_CREATE|os.O_RDWR, 0o600)
+		if err != nil {
+			return false, err
+		}
+		defer f.Close()
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); errors.Is(err, unix.EWOULDBLOCK) {
+			return false, nil
+		} else if err != nil {
+			return false, err
+		}
+	}
+	if err := os.RemoveAll(dir + ".new"); err != nil {
+		return false, err
+	}
+	return true, os.RemoveAll(dir)
 }
 
 // makeWarm builds the warm cache beside r.warmDir and moves it in place
@@ -288,6 +350,17 @@ func (r *Runner) sealWarm(dir string) error {
 // lockFile takes an exclusive lock on path, waiting for it as long as ctx
 // allows, and returns its release.
 func lockFile(ctx context.Context, path string) (func(), error) {
+	f, err := flockWait(ctx, path, unix.LOCK_EX)
+	if err != nil {
+		return nil, err
+	}
+	return func() { f.Close() }, nil
+}
+
+// flockWait opens (or creates) path and takes a flock of kind how on it
+// (unix.LOCK_EX or unix.LOCK_SH), waiting while another holds a lock that
+// excludes it; closing the file releases it.
+func flockWait(ctx context.Context, path string, how int) (*os.File, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -296,9 +369,9 @@ func lockFile(ctx context.Context, path string) (func(), error) {
 		return nil, err
 	}
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
-			return func() { f.Close() }, nil
+			return f, nil
 		}
 		if !errors.Is(err, unix.EWOULDBLOCK) {
 			f.Close()

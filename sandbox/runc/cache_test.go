@@ -3,6 +3,7 @@ package runc
 import (
 	"go/parser"
 	"go/token"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/racelab/racelab/lessons"
 	"github.com/racelab/racelab/sandbox"
@@ -176,5 +179,71 @@ func TestWarmCacheHasExitPackage(t *testing.T) {
 		if !slices.Equal(pkgs, []string{"main"}) {
 			t.Errorf("%s: the build compiled %v, want only main", mode, pkgs)
 		}
+	}
+}
+
+// pruneWarm removes the warm caches of other keys that nobody holds, a
+// sealed one (read-only files and directories) and its unfinished build
+// included, and leaves alone: the runner's own, one a runner uses, one
+// being built, the module download directory, and whatever is not a
+// warm cache's directory.
+func TestPruneWarm(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string, sealed bool) {
+		t.Helper()
+		d := filepath.Join(dir, name, "00")
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(d, "entry-d"), []byte("x"), 0o444); err != nil {
+			t.Fatal(err)
+		}
+		if sealed {
+			os.Chmod(d, 0o555)
+			os.Chmod(filepath.Join(dir, name), 0o555)
+		}
+	}
+	const own, old, used, building = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc", "dddddddddddddddd"
+	for _, name := range []string{own, old, old + ".new", used, building, "modules-0123456789ab", "notakey"} {
+		mk(name, name == old)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "eeeeeeeeeeeeeeee"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	user, err := flockWait(t.Context(), filepath.Join(dir, used+".use"), unix.LOCK_SH)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer user.Close()
+	builder, err := flockWait(t.Context(), filepath.Join(dir, building+".lock"), unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer builder.Close()
+
+	var log strings.Builder
+	r := &Runner{cfg: Config{CacheDir: dir, Log: slog.New(slog.NewTextHandler(&log, nil))}, warmDir: filepath.Join(dir, own)}
+	r.pruneWarm()
+	for name, want := range map[string]bool{own: true, old: false, old + ".new": false, used: true, building: true,
+		"modules-0123456789ab": true, "notakey": true, "eeeeeeeeeeeeeeee": true} {
+		if _, err := os.Stat(filepath.Join(dir, name)); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v (%v)", name, err == nil, want, err)
+		}
+	}
+	if !strings.Contains(log.String(), old) || strings.Contains(log.String(), "could not") {
+		t.Errorf("the log does not say what was removed, or says a removal failed:\n%s", log.String())
+	}
+}
+
+// A runner holds its warm cache's use lock for as long as it is open, so
+// that another's pruneWarm (a racelab of another toolchain on a shared
+// cache directory) cannot remove it from under its containers.
+func TestRunnerHoldsItsWarmCache(t *testing.T) {
+	r := runner(t)
+	if removed, err := pruneUnused(r.warmDir); removed || err != nil {
+		t.Fatalf("pruneUnused removed the open runner's warm cache (%v, %v)", removed, err)
+	}
+	if _, err := os.Stat(filepath.Join(r.warmDir, "README")); err != nil {
+		t.Fatalf("the open runner's warm cache: %v", err)
 	}
 }

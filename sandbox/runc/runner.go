@@ -90,13 +90,14 @@ const DefaultRuntimeTimeout = 10 * time.Second
 // Runner is the runc backend of sandbox.Runner.
 type Runner struct {
 	cfg      Config
-	runtime  string  // absolute path of the OCI runtime
-	flavour  flavour // how its command line reads
-	state    string  // runtime state (--root)
-	runs     string  // parent of the runs' directories
-	rootfs   string  // the read-only root file system skeleton
-	warmDir  string  // the trusted warm build cache
-	proxyDir string  // the module download directory the containers use as GOPROXY ("" for none)
+	runtime  string   // absolute path of the OCI runtime
+	flavour  flavour  // how its command line reads
+	state    string   // runtime state (--root)
+	runs     string   // parent of the runs' directories
+	rootfs   string   // the read-only root file system skeleton
+	warmDir  string   // the trusted warm build cache
+	warmUse  *os.File // shared flock on warmDir's use file while the runner may use it (see pruneWarm)
+	proxyDir string   // the module download directory the containers use as GOPROXY ("" for none)
 	hostDirs []string
 	cg       cgroups
 	drv      *driver.Driver
@@ -140,6 +141,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		r.Close()
 		return nil, fmt.Errorf("%w: warm build cache: %v", ErrSetup, err)
 	}
+	r.pruneWarm()
 	r.ensureModules(ctx)
 	if err := r.openBinCache(); err != nil {
 		r.Close()
@@ -307,11 +309,15 @@ func (r *Runner) setupDirs() error {
 
 // Close waits for the runs going on (cancel their contexts first to end
 // them quickly), ends the runs prepared ahead and removes what they made,
-// and releases the state directory.
+// and releases the state directory and the warm cache.
 func (r *Runner) Close() error {
 	r.drv.Wait()
 	if r.standby != nil {
 		r.standby.close()
+	}
+	if r.warmUse != nil {
+		r.warmUse.Close()
+		r.warmUse = nil
 	}
 	if r.lock == nil {
 		return nil

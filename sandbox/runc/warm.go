@@ -8,8 +8,9 @@ import (
 
 // Warm makes what New would otherwise make at start-up in cfg.CacheDir:
 // the trusted warm build cache of cfg.GOROOT and gcc, and the download
-// directory of cfg.Modules. It skips whatever already exists, and returns
-// the warm cache's directory.
+// directory of cfg.Modules. It skips whatever already exists, removes the
+// warm caches of other toolchains no runner uses (see pruneWarm), and
+// returns the warm cache's directory.
 //
 // Unlike New it needs no OCI runtime, no cgroups and no state directory,
 // and it starts no container: the cache is built on the host by trusted
@@ -31,9 +32,14 @@ func Warm(ctx context.Context, cfg Config) (string, error) {
 	if err := os.Chmod(cfg.CacheDir, 0o700); err != nil {
 		return "", err
 	}
-	if err := r.ensureWarmCache(ctx); err != nil {
+	err := r.ensureWarmCache(ctx)
+	if r.warmUse != nil {
+		defer r.warmUse.Close()
+	}
+	if err != nil {
 		return "", fmt.Errorf("%w: warm build cache: %v", ErrSetup, err)
 	}
+	r.pruneWarm()
 	// New carries on without the modules (programs then import only the
 	// standard library); an image built without them would do so for
 	// good, so here it is an error.
