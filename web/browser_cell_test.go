@@ -24,10 +24,16 @@ type cellView struct {
 	Stderr string `json:"stderr"` // the text of the span.out-stderr
 	Output string `json:"output"` // the whole text of .cell-output
 	Editor string `json:"editor"` // the text of the editor, line by line
+	Busy   bool   `json:"busy"`   // the figure is aria-busy: its request has not ended
 }
 
-// over reports whether the cell's run has ended, one way or another.
+// over reports whether the cell's run has ended, one way or another, and
+// its request with it: the status says done at the last run's exit, but a
+// repeated run's summary, and a cell's verdict, come after that.
 func (v cellView) over() bool {
+	if v.Busy {
+		return false
+	}
 	switch v.State {
 	case "done", "failed", "stopped", "lost", "error":
 		return true
@@ -45,7 +51,7 @@ func cellExpr(id string) string {
 	return {found: true, edited: f.classList.contains('cell-edited'),
 		state: st.dataset.state || '', reason: st.dataset.reason || '', code: st.dataset.code || '',
 		stdout: text('.cell-output span.out-stdout'), stderr: text('.cell-output span.out-stderr'),
-		output: text('.cell-output'), editor: lines.join('\n')};
+		output: text('.cell-output'), editor: lines.join('\n'), busy: f.getAttribute('aria-busy') === 'true'};
 })()`
 }
 
