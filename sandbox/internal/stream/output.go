@@ -3,6 +3,7 @@
 package stream
 
 import (
+	"bytes"
 	"io"
 	"strings"
 	"sync"
@@ -16,6 +17,13 @@ import (
 // per write, in the order the writes arrive, and stop emitting once limit
 // bytes have gone out; Exceeded is closed at that moment so the caller can
 // stop the program.
+//
+// A race report is the one exception to an event per write: it goes out
+// whole, in one event, once its closing rule has arrived (see
+// ReportHold). The race runtime writes a report line by line, and stdout
+// and stderr come through pipes of their own, so under load a program's
+// stdout overtook the report's first line, and a learner saw the report's
+// opening rule alone, far above the rest of it.
 type Output struct {
 	mu       sync.Mutex
 	emit     func(sandbox.Event)
@@ -29,12 +37,34 @@ type Output struct {
 	pendOut  []byte // an incomplete UTF-8 sequence held back until the next write
 	pendErr  []byte
 	overDone bool
+
+	// A race report being held back: its bytes from the opening rule,
+	// the timer that lets them go after hold, and a count that tells a
+	// stale timer from the current one.
+	report    []byte
+	reportGen int
+	reportEnd *time.Timer
+	hold      time.Duration
+	errMidLn  bool // the last stderr byte emitted or held was not a newline
 }
+
+// A race report begins and ends with this rule, each on a line of its own.
+const reportRule = "==================\n"
+
+// ReportHold bounds how long Output holds back a race report whose closing
+// rule has not arrived, and ReportMax how many of its bytes: past either,
+// what it holds goes out as it is (a program may print the rule itself).
+// The race runtime writes a whole report within milliseconds, unless the
+// machine is loaded.
+const (
+	ReportHold = time.Second
+	ReportMax  = 64 << 10
+)
 
 // New returns an Output that emits through emit, tagging events with run
 // (0 for an unrepeated request), measuring t_ms from start.
 func New(emit func(sandbox.Event), run int, limit int64, start time.Time) *Output {
-	return &Output{emit: emit, run: run, limit: limit, start: start, over: make(chan struct{})}
+	return &Output{emit: emit, run: run, limit: limit, start: start, over: make(chan struct{}), hold: ReportHold}
 }
 
 // Restart sets the moment t_ms counts from (the program's start, after
@@ -68,14 +98,15 @@ func (o *Output) Text() (stdout, stderr string) {
 	return o.stdout.String(), o.stderr.String()
 }
 
-// Flush emits any bytes held back as an incomplete UTF-8 sequence; call it
-// once the process's pipes are closed.
+// Flush emits any bytes held back, as an incomplete UTF-8 sequence or an
+// unfinished race report; call it once the process's pipes are closed.
 func (o *Output) Flush() {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.send(sandbox.KindStdout, o.pendOut)
-	o.send(sandbox.KindStderr, o.pendErr)
+	o.sendErr(o.pendErr)
 	o.pendOut, o.pendErr = nil, nil
+	o.releaseReport()
 }
 
 type writer struct {
@@ -96,8 +127,101 @@ func (w writer) Write(p []byte) (int, error) {
 	buf := append(*pend, p...)
 	cut := completePrefix(buf)
 	*pend = append([]byte(nil), buf[cut:]...)
-	o.send(w.kind, buf[:cut])
+	if w.kind == sandbox.KindStderr {
+		o.sendErr(buf[:cut])
+	} else {
+		o.send(w.kind, buf[:cut])
+	}
 	return len(p), nil
+}
+
+// sendErr emits b on stderr, holding back a race report until its closing
+// rule; o.mu is held.
+func (o *Output) sendErr(b []byte) {
+	for len(b) > 0 {
+		if o.report == nil {
+			i := o.ruleAt(b)
+			if i < 0 {
+				o.send(sandbox.KindStderr, b)
+				o.errMidLn = b[len(b)-1] != '\n'
+				return
+			}
+			o.send(sandbox.KindStderr, b[:i])
+			o.startReport()
+			b = b[i:]
+		}
+		// The closing rule is the next rule on a line of its own after
+		// the opening one.
+		held := len(o.report)
+		o.report = append(o.report, b...)
+		from := max(held, len(reportRule))
+		end := -1
+		if from <= len(o.report) {
+			if i := ruleIn(o.report, from); i >= 0 {
+				end = i + len(reportRule)
+			}
+		}
+		if end < 0 {
+			o.errMidLn = o.report[len(o.report)-1] != '\n'
+			if len(o.report) > ReportMax {
+				o.releaseReport()
+			}
+			return
+		}
+		rest := len(o.report) - end
+		o.report = o.report[:end]
+		o.releaseReport()
+		o.errMidLn = false
+		b = b[len(b)-rest:]
+	}
+}
+
+// ruleAt returns the index in b of the first rule that starts a line, the
+// line before b's first byte being stderr's last, or -1.
+func (o *Output) ruleAt(b []byte) int {
+	if !o.errMidLn && bytes.HasPrefix(b, []byte(reportRule)) {
+		return 0
+	}
+	return ruleIn(b, 0)
+}
+
+// ruleIn returns the index of the first rule in b[from:] that follows a
+// newline, or -1.
+func ruleIn(b []byte, from int) int {
+	if from > 0 {
+		from-- // the newline before the rule may be the byte before from
+	}
+	i := bytes.Index(b[from:], []byte("\n"+reportRule))
+	if i < 0 {
+		return -1
+	}
+	return from + i + 1
+}
+
+// startReport begins holding a race report, for at most o.hold; o.mu is
+// held.
+func (o *Output) startReport() {
+	o.report = []byte{}
+	o.reportGen++
+	gen := o.reportGen
+	o.reportEnd = time.AfterFunc(o.hold, func() {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.report != nil && o.reportGen == gen {
+			o.releaseReport()
+		}
+	})
+}
+
+// releaseReport emits the race report held back, if any; o.mu is held.
+func (o *Output) releaseReport() {
+	if o.report == nil {
+		return
+	}
+	o.reportEnd.Stop()
+	b := o.report
+	o.report, o.reportEnd = nil, nil
+	o.send(sandbox.KindStderr, b)
 }
 
 // send emits b, or the part of it under the limit; o.mu is held.

@@ -79,6 +79,150 @@ func TestOutputRestart(t *testing.T) {
 	}
 }
 
+// A race report, as the race runtime writes it: a write per line.
+var reportLines = []string{
+	"==================\n",
+	"WARNING: DATA RACE\n",
+	"Write at 0x00c000012345 by goroutine 7:\n",
+	"  main.main.func1()\n",
+	"      /work/main.go:12 +0x44\n",
+	"\n",
+	"Goroutine 7 (running) created at:\n",
+	"  main.main()\n",
+	"      /work/main.go:10 +0x2c\n",
+	"==================\n",
+}
+
+// A race report goes out whole, in one event, whatever came between its
+// lines on stdout: a learner never sees its opening rule apart from it.
+func TestOutputHoldsRaceReport(t *testing.T) {
+	report := strings.Join(reportLines, "")
+	type write struct {
+		stderr bool
+		s      string
+	}
+	lines := func(ls []string) []write {
+		var ws []write
+		for _, l := range ls {
+			ws = append(ws, write{true, l})
+		}
+		return ws
+	}
+	interleaved := lines(reportLines[:1])
+	interleaved = append(interleaved, write{false, "a\n"}, write{false, "b\n"})
+	interleaved = append(interleaved, lines(reportLines[1:])...)
+	ev := func(k sandbox.Kind, s string) sandbox.Event { return sandbox.Event{Kind: k, Data: s} }
+	out, errk := sandbox.KindStdout, sandbox.KindStderr
+	tests := []struct {
+		name   string
+		writes []write
+		want   []sandbox.Event
+	}{
+		{"stdout between its lines", interleaved, []sandbox.Event{ev(out, "a\n"), ev(out, "b\n"), ev(errk, report)}},
+		{"text before and after in the same writes",
+			[]write{{true, "before\n" + reportLines[0]}, {true, strings.Join(reportLines[1:], "") + "after\n"}},
+			[]sandbox.Event{ev(errk, "before\n"), ev(errk, report), ev(errk, "after\n")}},
+		{"two reports in one write", []write{{true, report + report + "Found 2 data race(s)\n"}},
+			[]sandbox.Event{ev(errk, report), ev(errk, report), ev(errk, "Found 2 data race(s)\n")}},
+		{"the rule inside a line is text", []write{{true, "x" + reportLines[0]}, {false, "a\n"}, {true, "y\n"}},
+			[]sandbox.Event{ev(errk, "x"+reportLines[0]), ev(out, "a\n"), ev(errk, "y\n")}},
+		{"a rule on stdout is text", []write{{false, reportLines[0]}, {false, "a\n"}},
+			[]sandbox.Event{ev(out, reportLines[0]), ev(out, "a\n")}},
+		{"the rule split across writes", []write{{true, "=========="}, {true, "========\nWARNING: DATA RACE\n"}, {false, "a\n"}, {true, reportLines[len(reportLines)-1]}},
+			[]sandbox.Event{ev(errk, "=========="), ev(errk, "========\nWARNING: DATA RACE\n"), ev(out, "a\n"), ev(errk, reportLines[len(reportLines)-1])}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var rec recorder
+			o := New(rec.emit, 0, 1<<20, time.Now())
+			for _, w := range tt.writes {
+				if w.stderr {
+					mustWrite(t, o.Stderr(), w.s)
+				} else {
+					mustWrite(t, o.Stdout(), w.s)
+				}
+			}
+			o.Flush()
+			for i := range rec.evs {
+				rec.evs[i].TMs = 0
+			}
+			if !reflect.DeepEqual(rec.evs, tt.want) {
+				t.Errorf("events:\n%+v\nwant\n%+v", rec.evs, tt.want)
+			}
+		})
+	}
+}
+
+// A report whose closing rule never comes goes out after the hold, past
+// ReportMax bytes, or at Flush: a program may print the rule itself, and
+// nothing is lost.
+func TestOutputReportBounds(t *testing.T) {
+	t.Run("hold", func(t *testing.T) {
+		var mu sync.Mutex
+		var got []sandbox.Event
+		o := New(func(e sandbox.Event) { mu.Lock(); got = append(got, e); mu.Unlock() }, 0, 1<<20, time.Now())
+		o.hold = 50 * time.Millisecond
+		mustWrite(t, o.Stderr(), reportLines[0]+"my own banner\n")
+		mu.Lock()
+		n := len(got)
+		mu.Unlock()
+		if n != 0 {
+			t.Fatalf("%d events before the hold ended, want the rule held", n)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			mu.Lock()
+			n = len(got)
+			mu.Unlock()
+			if n > 0 || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		mustWrite(t, o.Stderr(), "then this\n")
+		o.Flush()
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{reportLines[0] + "my own banner\n", "then this\n"}
+		if len(got) != 2 || got[0].Data != want[0] || got[1].Data != want[1] {
+			t.Errorf("events %+v, want %q", got, want)
+		}
+	})
+	t.Run("size", func(t *testing.T) {
+		var rec recorder
+		o := New(rec.emit, 0, 1<<20, time.Now())
+		o.hold = time.Hour
+		mustWrite(t, o.Stderr(), reportLines[0])
+		line := strings.Repeat("x", 1023) + "\n"
+		under := (ReportMax - len(reportLines[0])) / len(line) // lines that keep the report under ReportMax
+		for range under {
+			mustWrite(t, o.Stderr(), line)
+		}
+		if len(rec.evs) != 0 {
+			t.Fatalf("%d events at ReportMax bytes, want none yet", len(rec.evs))
+		}
+		mustWrite(t, o.Stderr(), line)
+		if len(rec.evs) != 1 || len(rec.evs[0].Data) != len(reportLines[0])+(under+1)*len(line) {
+			t.Fatalf("past ReportMax: %d events, want the held bytes in one", len(rec.evs))
+		}
+		mustWrite(t, o.Stderr(), "more\n")
+		if len(rec.evs) != 2 || rec.evs[1].Data != "more\n" {
+			t.Errorf("after the release, stderr is held still: %d events", len(rec.evs))
+		}
+		o.Flush()
+	})
+	t.Run("flush", func(t *testing.T) {
+		var rec recorder
+		o := New(rec.emit, 0, 1<<20, time.Now())
+		o.hold = time.Hour
+		mustWrite(t, o.Stderr(), reportLines[0]+reportLines[1])
+		o.Flush()
+		if _, stderr := o.Text(); stderr != reportLines[0]+reportLines[1] || len(rec.evs) != 1 {
+			t.Errorf("after Flush: stderr %q in %d events, want the held lines in one", stderr, len(rec.evs))
+		}
+	})
+}
+
 func closed(c <-chan struct{}) bool {
 	select {
 	case <-c:
