@@ -36,15 +36,59 @@ func chromiumPath(t *testing.T) string {
 	return path
 }
 
-// startChromium starts Chromium with the flags and a fresh profile,
-// and ends it, with every process and goroutine it had, when t ends.
+// The browser tests share one Chromium: starting one takes some 3.5 s of
+// CPU on the two cores the tests are held to, and there are eighteen
+// tests. Each test gets a browser context of its own (what a fresh
+// profile has: its own localStorage, cookies and cache), which goes with
+// its tabs when the test ends; TestMain ends the browser and checks that
+// no process or goroutine of it outlived it.
+type chromium struct {
+	once        sync.Once
+	ctx         context.Context // the browser's first tab
+	cancel      context.CancelFunc
+	cancelAlloc context.CancelFunc
+	dir         string        // the profile
+	out         *lockedBuffer // what Chromium printed
+	cmdline     string
+	err         error
+}
+
+// shared is the browser tests' Chromium, started by the first test that
+// needs it.
+var shared chromium
+
+// startChromium opens a browser context of t's own in the shared Chromium
+// (starting it with the flags the first time) and ends the
+// context, with its tabs, when t ends.
 func startChromium(t *testing.T, path string) context.Context {
 	t.Helper()
+	b := &shared
+	b.once.Do(func() { b.start(path) })
+	if b.err != nil {
+		t.Fatalf("starting Chromium: %v", b.err)
+	}
+	t.Logf("Chromium: %s", b.cmdline)
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	t.Cleanup(func() {
+		if err := chromedp.Cancel(ctx); err != nil {
+			t.Errorf("closing the test's browser context: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("Chromium's output (of every test so far):\n%s", b.out.tail(8<<10))
+		}
+	})
+	bounded(t, cancel, "opening a browser context", func() error { return chromedp.Do(ctx) })
+	return ctx
+}
+
+// start starts the shared Chromium with a fresh profile.
+func (b *chromium) start(path string) {
 	dir, err := os.MkdirTemp("", "racelab-chromium-")
 	if err != nil {
-		t.Fatal(err)
+		b.err = err
+		return
 	}
-	out := new(lockedBuffer)
+	b.dir, b.out = dir, new(lockedBuffer)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(path),
 		chromedp.Flag("headless", true),
@@ -55,33 +99,46 @@ func startChromium(t *testing.T, path string) context.Context {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("no-first-run", true),
 		chromedp.UserDataDir(dir),
-		chromedp.CombinedOutput(out),
+		chromedp.CombinedOutput(b.out),
 	)
 	ctx, cancel := chromedp.NewContext(alloc)
-	t.Cleanup(func() {
-		cancel()
-		cancelAlloc() // waits for the browser process to exit
-		if left := waitProcsGone(dir); len(left) > 0 {
-			t.Errorf("Chromium processes outlived the browser: %v", left)
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Errorf("removing the browser profile: %v", err)
-		}
-		if g := waitGoroutinesGone("github.com/chromedp/"); g != "" {
-			t.Errorf("chromedp goroutines outlived the browser:\n%s", g)
-		}
-		if t.Failed() {
-			t.Logf("Chromium's output:\n%s", out.tail(8<<10))
-		}
-	})
+	b.ctx, b.cancel, b.cancelAlloc = ctx, cancel, cancelAlloc
 	// chromedp ties the browser's life to the context of the first action,
 	// so that action cannot carry a timeout: a timer cancels instead.
-	bounded(t, cancel, "starting Chromium", func() error { return chromedp.Do(ctx) })
+	timer := time.AfterFunc(browserWait, cancel)
+	err = chromedp.Do(ctx)
+	if !timer.Stop() {
+		err = fmt.Errorf("not started within %v", browserWait)
+	}
+	if err != nil {
+		b.err = fmt.Errorf("%w; its output:\n%s", err, b.out.tail(8<<10))
+		return
+	}
 	if p := chromedp.FromContext(ctx).Browser.Process(); p != nil {
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.Pid))
-		t.Logf("Chromium: %s", strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " "))
+		b.cmdline = strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
 	}
-	return ctx
+}
+
+// close ends the shared Chromium, if a test started it, and returns what
+// of it outlived it: processes (which it kills), goroutines, the profile.
+func (b *chromium) close() []string {
+	if b.cancel == nil {
+		return nil
+	}
+	b.cancel()
+	b.cancelAlloc() // waits for the browser process to exit
+	var left []string
+	if procs := waitProcsGone(b.dir); len(procs) > 0 {
+		left = append(left, fmt.Sprintf("Chromium processes outlived the browser: %v", procs))
+	}
+	if err := os.RemoveAll(b.dir); err != nil {
+		left = append(left, fmt.Sprintf("removing the browser profile: %v", err))
+	}
+	if g := waitGoroutinesGone("github.com/chromedp/"); g != "" {
+		left = append(left, "chromedp goroutines outlived the browser:\n"+g)
+	}
+	return left
 }
 
 // bounded runs the first action of a chromedp context, cancelling the

@@ -46,11 +46,12 @@ const (
 	cellRacy   = "first-race-3" // a racy counter, in race mode
 )
 
-// browserTest is one Chromium and one server, shared by the subtests of a
-// browser test. The subtests run in order and each opens its own tab; the
-// tabs share the browser profile, and so its localStorage.
+// browserTest is a browser context of the shared Chromium and one server,
+// shared by the subtests of a browser test. The subtests run in order and
+// each opens its own tab; the tabs share the browser context, and so its
+// localStorage.
 type browserTest struct {
-	ctx    context.Context // the browser's first tab; tabs are opened under it
+	ctx    context.Context // the test's browser context's first tab; tabs are opened under it
 	url    string
 	runner *runc.Runner // the real sandbox the site runs on; nil on a fake
 	lib    *lessons.Library
@@ -66,8 +67,10 @@ type site struct {
 }
 
 // newBrowserTest is the setup of every browser test: it serves s through
-// httptest and starts Chromium with a fresh profile, and ends both, with
-// every process and goroutine Chromium had, when t ends. Outside CI it
+// httptest and opens a browser context of its own (a fresh profile's
+// storage) in the shared Chromium, and ends both, with every tab, when t
+// ends (TestMain ends Chromium and checks that none of its processes and
+// goroutines outlive it). Outside CI it
 // skips t when Chromium, or the runc sandbox s needs, is missing; with
 // CI=true it fails t. The tabs opened with open check their console.
 func newBrowserTest(t *testing.T, s site) *browserTest {
@@ -175,6 +178,10 @@ func TestMain(m *testing.M) {
 	// the executable that runs it (see tracing.Run): this test binary.
 	tracing.RunIfChild()
 	code := m.Run()
+	if left := shared.close(); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: the browser tests left behind:\n%s\n", strings.Join(left, "\n"))
+		code = 1
+	}
 	if realRunner != nil {
 		if left := realRunner.Leftovers(); len(left) > 0 {
 			fmt.Fprintf(os.Stderr, "FAIL: the browser tests left behind: %s\n", strings.Join(left, ", "))
