@@ -1,9 +1,12 @@
 package gotool
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -74,7 +77,9 @@ func TestPlaceSpins(t *testing.T) {
 		if err := run.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond) // every goroutine started: each has had its 10 ms turns
+		// Every goroutine started: each has had its 10 ms turns. CPU time,
+		// not time: under load 300 ms once passed before one had.
+		waitCPU(t, run.Process.Pid, 200*time.Millisecond)
 		run.Process.Signal(syscall.SIGQUIT)
 		run.Wait()
 
@@ -112,6 +117,31 @@ func TestPlaceSpins(t *testing.T) {
 	}
 	if moved == 0 {
 		t.Error("no dump put a goroutine on line 1: the toolchain now gives the loop's jump a line (then placeSpins can go)")
+	}
+}
+
+// waitCPU waits, for at most a minute, until process pid has used cpu of
+// CPU time.
+func waitCPU(t *testing.T, pid int, cpu time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// utime and stime, in clock ticks (100 a second), follow the
+		// command's closing parenthesis as fields 12 and 13.
+		f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+		utime, _ := strconv.Atoi(f[11])
+		stime, _ := strconv.Atoi(f[12])
+		if used := time.Duration(utime+stime) * 10 * time.Millisecond; used >= cpu {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the program had %d ticks of CPU in a minute, want %v", utime+stime, cpu)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
