@@ -191,6 +191,11 @@ func newRun(req *sandbox.Request, l sandbox.Limits, emit func(sandbox.Event)) *r
 // it without one.
 func (r *run) execute(ctx context.Context, job Job, c cached) error {
 	out := r.output(1)
+	// However execute ends, nothing printed is still held back after it
+	// (stream.Output holds an unfinished race report for up to a second),
+	// so no output event can follow the request's last event. After a
+	// run that ended, out is flushed already and this does nothing.
+	defer func() { out.Flush() }()
 	b, err := c.build(ctx, job, out)
 	if err != nil {
 		return err

@@ -234,6 +234,21 @@ func TestDriverBackendError(t *testing.T) {
 	}
 }
 
+// What a run printed before its backend failed goes out before the
+// request ends: the start of a race report, which stream.Output holds
+// back for its closing line, is not left to come after the error.
+func TestDriverBackendErrorFlushes(t *testing.T) {
+	const begun = "==================\nWARNING: DATA RACE\n"
+	f := &fake{run: func(_ context.Context, _ int, out *stream.Output) (RunResult, error) {
+		fmt.Fprint(out.Stderr(), begun)
+		return RunResult{}, errors.New("the container is gone")
+	}}
+	got, evs, err := record(t, t.Context(), New(f, "/opt/go", sandbox.DefaultLimits(), 1), &sandbox.Request{Files: hello()})
+	if err == nil || got != "build stderr" || evs[1].Data != begun {
+		t.Errorf("Run = %v with events %s %+v; want the error, and the report's start before it", err, got, evs)
+	}
+}
+
 // Views come from the program's complete standard error, before its exit.
 func TestDriverViewsBeforeExit(t *testing.T) {
 	f := &fake{run: func(_ context.Context, _ int, out *stream.Output) (RunResult, error) {
