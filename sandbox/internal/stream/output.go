@@ -151,10 +151,10 @@ func (o *Output) sendErr(b []byte) {
 			b = b[i:]
 		}
 		// The closing rule is the next rule on a line of its own after
-		// the opening one.
+		// the opening one; it may have begun in the bytes held already.
 		held := len(o.report)
 		o.report = append(o.report, b...)
-		from := max(held, len(reportRule))
+		from := max(held-len(reportRule)+1, len(reportRule))
 		end := -1
 		if from <= len(o.report) {
 			if i := ruleIn(o.report, from); i >= 0 {

@@ -128,6 +128,8 @@ func TestOutputHoldsRaceReport(t *testing.T) {
 			[]sandbox.Event{ev(errk, "x"+reportLines[0]), ev(out, "a\n"), ev(errk, "y\n")}},
 		{"a rule on stdout is text", []write{{false, reportLines[0]}, {false, "a\n"}},
 			[]sandbox.Event{ev(out, reportLines[0]), ev(out, "a\n")}},
+		{"the closing rule split across writes", []write{{true, strings.Join(reportLines[:len(reportLines)-1], "") + "========="}, {false, "a\n"}, {true, "=========\nafter\n"}},
+			[]sandbox.Event{ev(out, "a\n"), ev(errk, report), ev(errk, "after\n")}},
 		{"the rule split across writes", []write{{true, "=========="}, {true, "========\nWARNING: DATA RACE\n"}, {false, "a\n"}, {true, reportLines[len(reportLines)-1]}},
 			[]sandbox.Event{ev(errk, "=========="), ev(errk, "========\nWARNING: DATA RACE\n"), ev(out, "a\n"), ev(errk, reportLines[len(reportLines)-1])}},
 	}
