@@ -160,7 +160,7 @@ func main() {
 	mu.Lock()
 	wg.Add(1)
 	go func() {
-		defer wg.Done()
+		defer func() { time.Sleep(20 * time.Millisecond); wg.Done() }()
 		mu.Lock()
 		fmt.Println("got the lock")
 		mu.Unlock()
@@ -178,7 +178,10 @@ func main() {
 
 // The mutex's, the WaitGroup's and close's edges, as the real tracer
 // reports them: the arrow Unlock → Lock from line 25 to line 17, Done →
-// Wait into line 26, close → receive from line 27 to line 22.
+// Wait into line 26, close → receive from line 27 to line 22. The
+// goroutine sleeps before Done so that main's Wait blocks: without it,
+// the goroutine once ran to Done (on the other core, in CI) before main,
+// just past its Unlock, reached Wait, and there was no edge to draw.
 func testTimelineRealSync(t *testing.T, bt *browserTest) {
 	tab, _ := bt.open(t, "/lessons/timeline")
 	waitScript(t, tab)
