@@ -130,12 +130,17 @@ func parseGoroutine(m []string, body []string, userFiles map[string]bool, dir st
 			i++
 		}
 	}
-	for i := range g.Stack {
-		if g.Stack[i].User {
-			top := g.Stack[i]
-			g.Top = &top
-			break
+	g.Top = topFrame(g.Stack)
+	return g
+}
+
+// topFrame returns a copy of the innermost frame of stack in the submitted
+// files (Goroutine.Top), or nil.
+func topFrame(stack []sandbox.Frame) *sandbox.Frame {
+	for _, f := range stack {
+		if f.User {
+			return &f
 		}
 	}
-	return g
+	return nil
 }

@@ -43,15 +43,7 @@ func placeSpins(gs []sandbox.Goroutine, files map[string]string) {
 				f.Line = line
 			}
 		}
-		if g.Top != nil {
-			for _, f := range g.Stack {
-				if f.User {
-					top := f
-					g.Top = &top
-					break
-				}
-			}
-		}
+		g.Top = topFrame(g.Stack)
 	}
 }
 
@@ -108,19 +100,14 @@ func recvName(fd *ast.FuncDecl) string {
 	if s, ok := t.(*ast.StarExpr); ok {
 		t = s.X
 	}
-	switch t := t.(type) {
+	switch x := t.(type) {
 	case *ast.IndexExpr:
-		t2, _ := t.X.(*ast.Ident)
-		if t2 != nil {
-			return t2.Name
-		}
+		t = x.X
 	case *ast.IndexListExpr:
-		t2, _ := t.X.(*ast.Ident)
-		if t2 != nil {
-			return t2.Name
-		}
-	case *ast.Ident:
-		return t.Name
+		t = x.X
+	}
+	if id, ok := t.(*ast.Ident); ok {
+		return id.Name
 	}
 	return ""
 }
