@@ -134,6 +134,18 @@ export class Cell {
   // mount replaces the highlighted code with editors and adds the toolbar,
   // the share panel and the output panel.
   mount() {
+    this.build();
+    this.attach();
+  }
+
+  // build makes the cell's editors, toolbar, share panel and output panel,
+  // not yet in the page. A page builds every cell before it attaches any
+  // (see main.js): an editor reads the page's selection when it is made,
+  // which makes the browser lay out the page again if it changed since
+  // the last read, so making the editors between insertions laid the
+  // whole lesson out once per cell (a third of a second of a 17-cell
+  // lesson's load).
+  build() {
     if (this.names.length === 0) return;
     const saved = load(this.key);
     const restored = saved && typeof saved === 'object' && sameNames(saved, this.names)
@@ -172,6 +184,15 @@ export class Cell {
     this.side = el('div', 'cell-side');
     this.side.hidden = true;
     this.body.append(box, this.side);
+    this.bar = bar;
+    this.restored = Boolean(restored);
+  }
+
+  // attach puts what build made into the page, in place of the
+  // highlighted code.
+  attach() {
+    if (!this.body) return;
+    const { bar } = this;
     const code = this.fig.querySelector('.cell-code');
     if (code) code.replaceWith(this.body);
     else this.fig.prepend(this.body);
@@ -180,7 +201,7 @@ export class Cell {
     this.claims = showCaption(this.fig, this.mode);
     if (wide) wide.addEventListener('change', () => this.placeAsm());
     this.fig.classList.add('cell-live');
-    this.fig.classList.toggle('cell-edited', Boolean(restored) && !this.unchanged());
+    this.fig.classList.toggle('cell-edited', this.restored && !this.unchanged());
     this.setRunning(false);
   }
 

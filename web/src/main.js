@@ -36,16 +36,27 @@ function main() {
     showToc(lesson);
   }
   showProgress(document);
-  const cells = new Map();
+  // Every cell is built before any is attached (see Cell.build). One
+  // broken cell must not take the others down; its highlighted code
+  // stays readable.
+  const broken = (fig, err) => console.error(`racelab: cell ${fig.dataset.cell}:`, err);
+  const built = [];
   for (const fig of document.querySelectorAll('figure.cell[data-cell]')) {
     try {
       const cell = new Cell(fig);
-      cell.mount();
+      cell.build();
+      built.push(cell);
+    } catch (err) {
+      broken(fig, err);
+    }
+  }
+  const cells = new Map();
+  for (const cell of built) {
+    try {
+      cell.attach();
       if (cell.output) cells.set(cell.id, cell);
     } catch (err) {
-      // One broken cell must not take the others down; its highlighted
-      // code stays readable.
-      console.error(`racelab: cell ${fig.dataset.cell}:`, err);
+      broken(cell.fig, err);
     }
   }
   openShared(cells);
