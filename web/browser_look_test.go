@@ -72,6 +72,7 @@ func testLookThemes(t *testing.T, bt *browserTest) {
 		t.Run(scheme, func(t *testing.T) {
 			tab, _ := bt.openWith(t, "/lessons/"+lessonSlug, chromedp.EmulateViewport(1280, 900), emulateScheme(scheme))
 			bt.waitLive(t, tab)
+			waitEditors(t, tab)
 			c := eval[themeColors](t, tab, themeExpr)
 			if c.Dark != (scheme == "dark") {
 				t.Fatalf("the page sees dark %v, want %v: the emulation did not take", c.Dark, scheme == "dark")

@@ -72,6 +72,15 @@ func (bt *browserTest) waitLiveIn(t *testing.T, tab context.Context, slug string
 		func(c cells) bool { return c.Total == len(l.Cells) && c.Live == c.Total })
 }
 
+// waitEditors waits until every cell of the page in tab has its editors
+// (they come as they are needed: web/src/lazy.js).
+func waitEditors(t *testing.T, tab context.Context) {
+	t.Helper()
+	poll(t, tab, "every cell's editors", browserWait,
+		`[...document.querySelectorAll('figure.cell')].every((f) => f.classList.contains('cell-editable'))`,
+		func(b bool) bool { return b })
+}
+
 // do runs steps in tab, failing with a screenshot when they fail or time out.
 func do(t *testing.T, tab context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()

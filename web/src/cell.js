@@ -119,7 +119,11 @@ export class Cell {
     for (const n of Object.keys(this.original)) {
       if (!this.names.includes(n) && !this.hidden.includes(n)) this.names.push(n);
     }
+    // The editors of the files, made when first needed (makeEditors); till
+    // then docs holds their text.
     this.views = new Map();
+    this.panes = new Map();
+    this.docs = null;
     this.handle = null;
     this.diags = new Map();
     this.marks = new Map();
@@ -131,26 +135,18 @@ export class Cell {
     return this.fig.id || `cell-${this.id}`;
   }
 
-  // mount replaces the highlighted code with editors and adds the toolbar,
-  // the share panel and the output panel.
-  mount() {
-    this.build();
-    this.attach();
-  }
-
-  // build makes the cell's editors, toolbar, share panel and output panel,
-  // not yet in the page. A page builds every cell before it attaches any
-  // (see main.js): an editor reads the page's selection when it is made,
-  // which makes the browser lay out the page again if it changed since
-  // the last read, so making the editors between insertions laid the
-  // whole lesson out once per cell (a third of a second of a 17-cell
-  // lesson's load).
+  // build makes the cell's toolbar, share panel, output panel and the
+  // panes its editors go in, not yet in the page. A cell whose saved
+  // edits come back gets its editors here too: its highlighted code is
+  // the lesson's, not the learner's. The other cells keep showing their
+  // highlighted code until makeEditors (see lazy.js): an editor costs
+  // tens of milliseconds to make, and a lesson has up to twenty.
   build() {
     if (this.names.length === 0) return;
     const saved = load(this.key);
     const restored = saved && typeof saved === 'object' && sameNames(saved, this.names)
       && this.names.every((n) => typeof saved[n] === 'string');
-    const editors = new Editors();
+    this.docs = new Map(this.names.map((n) => [n, restored ? saved[n] : this.original[n]]));
     const box = el('div', 'cell-editor');
     const tabs = this.names.length > 1 ? this.makeTabs(box) : null;
     for (const name of this.names) {
@@ -162,21 +158,11 @@ export class Cell {
         pane.setAttribute('aria-labelledby', `${pane.id}-tab`);
         pane.hidden = name !== this.names[0];
       }
-      box.append(pane);
       const hint = el('div', 'cell-hint', 'Esc then Tab to leave the editor');
       hint.id = `editor-hint-${++hintCount}`;
-      const view = editors.create({
-        parent: pane,
-        doc: restored ? saved[name] : this.original[name],
-        label: `Go source ${name}`,
-        describedBy: hint.id,
-        onRun: () => this.start(this.mode),
-        onChange: () => this.save(),
-        onCursor: (line) => this.showInstructions(name, line),
-      });
       pane.append(hint);
-      this.views.set(name, view);
-      this.watchHover(name, view);
+      box.append(pane);
+      this.panes.set(name, pane);
     }
     this.output = new Output(this.baseId);
     const bar = this.makeToolbar();
@@ -186,14 +172,18 @@ export class Cell {
     this.body.append(box, this.side);
     this.bar = bar;
     this.restored = Boolean(restored);
+    if (this.restored) this.makeEditors();
   }
 
   // attach puts what build made into the page, in place of the
-  // highlighted code.
+  // highlighted code; a cell without editors yet keeps the code of each
+  // file in its pane, to read, select and copy, until they come.
   attach() {
     if (!this.body) return;
     const { bar } = this;
     const code = this.fig.querySelector('.cell-code');
+    if (!this.editorsMade()) this.keepStatic(code);
+    this.putEditors();
     if (code) code.replaceWith(this.body);
     else this.fig.prepend(this.body);
     this.share = sharePanel(el, this.id, () => this.edited(), () => this.names);
@@ -201,8 +191,96 @@ export class Cell {
     this.claims = showCaption(this.fig, this.mode);
     if (wide) wide.addEventListener('change', () => this.placeAsm());
     this.fig.classList.add('cell-live');
+    this.fig.classList.toggle('cell-editable', this.editorsMade());
     this.fig.classList.toggle('cell-edited', this.restored && !this.unchanged());
     this.setRunning(false);
+  }
+
+  // keepStatic moves the highlighted code of each file into its pane. A
+  // focus or a press on it makes the editors at once and puts the cursor
+  // there. A file without highlighted code (the page's JSON has more
+  // files than its markup) gets its editor now.
+  keepStatic(code) {
+    for (const name of this.names) {
+      const file = code ? [...code.querySelectorAll('.cell-file[data-file]')].find((f) => f.dataset.file === name) : null;
+      const pre = file ? file.querySelector('pre') : null;
+      if (!pre) {
+        this.makeEditors();
+        return;
+      }
+      const doc = this.docs.get(name);
+      pre.classList.add('cell-static');
+      pre.style.setProperty('--digits', String(doc.split('\n').length).length);
+      if (doc.endsWith('\n')) pre.dataset.trailing = '';
+      pre.tabIndex = 0;
+      pre.setAttribute('aria-label', `Go source ${name}`);
+      pre.addEventListener('focus', () => this.edit(name));
+      pre.addEventListener('mousedown', (e) => {
+        e.preventDefault();
+        this.edit(name, { x: e.clientX, y: e.clientY });
+      });
+      this.panes.get(name).prepend(pre);
+    }
+  }
+
+  // editorsMade reports whether the cell's editors exist (they may not
+  // be in the page yet: see putEditors).
+  editorsMade() {
+    return this.views.size > 0;
+  }
+
+  // makeEditors makes the cell's editors, not yet in the page: a page
+  // makes those of several cells before it puts any in (see lazy.js), as
+  // an editor reads the page's selection when it is made, which makes the
+  // browser lay the page out again if it changed since the last read.
+  makeEditors() {
+    if (this.editorsMade() || !this.docs) return;
+    const editors = new Editors();
+    for (const name of this.names) {
+      const hint = this.panes.get(name).querySelector('.cell-hint');
+      const view = editors.create({
+        doc: this.docs.get(name),
+        label: `Go source ${name}`,
+        describedBy: hint.id,
+        onRun: () => this.start(this.mode),
+        onChange: () => this.save(),
+        onCursor: (line) => this.showInstructions(name, line),
+      });
+      this.views.set(name, view);
+      this.watchHover(name, view);
+    }
+  }
+
+  // putEditors puts made editors in their panes, in place of the
+  // highlighted code.
+  putEditors() {
+    for (const [name, view] of this.views) {
+      if (view.dom.isConnected) continue;
+      const pane = this.panes.get(name);
+      const pre = pane.querySelector('pre.cell-static');
+      if (pre) pre.replaceWith(view.dom);
+      else pane.prepend(view.dom);
+    }
+    if (this.editorsMade() && this.fig.classList.contains('cell-live')) this.fig.classList.add('cell-editable');
+  }
+
+  // ensureEditors makes the editors now and puts them in: before a run
+  // (its marks and diagnostics go on them) and whenever the learner
+  // reaches for the code.
+  ensureEditors() {
+    this.makeEditors();
+    this.putEditors();
+  }
+
+  // edit makes the editors for the learner who reached for the code of a
+  // file: the focus goes to its editor, at the point pressed if any.
+  edit(name, at = null) {
+    this.ensureEditors();
+    const view = this.views.get(name);
+    if (!view) return;
+    view.focus();
+    const pos = at ? view.posAtCoords(at) : null;
+    if (pos != null) view.dispatch({ selection: { anchor: pos } });
   }
 
   paneId(name) {
@@ -248,9 +326,9 @@ export class Cell {
       const on = n === name;
       tab.setAttribute('aria-selected', String(on));
       tab.tabIndex = on ? 0 : -1;
+      this.panes.get(n).hidden = !on;
       const view = this.views.get(n);
-      view.dom.parentElement.hidden = !on;
-      if (on) view.requestMeasure();
+      if (on && view) view.requestMeasure();
     }
   }
 
@@ -340,6 +418,7 @@ export class Cell {
 
   // edited returns the text of the editors: the files the learner sees.
   edited() {
+    if (!this.editorsMade()) return Object.fromEntries(this.docs || []);
     const files = {};
     for (const [name, view] of this.views) files[name] = view.state.doc.toString();
     return files;
@@ -388,6 +467,7 @@ export class Cell {
   // loadShared puts the files of a shared link into the editors (an edit
   // like any other: saved, and undone by Ctrl+Z), and says so.
   loadShared(files) {
+    this.ensureEditors();
     const names = this.names.filter((n) => typeof files[n] === 'string');
     for (const n of names) replaceText(this.views.get(n), files[n]);
     const other = Object.keys(files).filter((n) => !this.names.includes(n));
@@ -417,6 +497,7 @@ export class Cell {
   // data-trace) is one execution with the tracer on.
   start(mode, pressed = null, traced = false) {
     if (this.handle) return;
+    this.ensureEditors();
     const trace = mode === 'run' && (traced || this.trace);
     const request = {
       files: this.files(),

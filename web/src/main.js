@@ -3,6 +3,7 @@
 
 import { Cell } from './cell.js';
 import { setupKeys } from './keys.js';
+import { makeEditorsLazily } from './lazy.js';
 import { setupLiveReload } from './live.js';
 import { markVisited, showProgress } from './progress.js';
 import { adoptEditorStyles } from './styles.js';
@@ -36,9 +37,9 @@ function main() {
     showToc(lesson);
   }
   showProgress(document);
-  // Every cell is built before any is attached (see Cell.build). One
-  // broken cell must not take the others down; its highlighted code
-  // stays readable.
+  // Every cell is built before any is attached, and the editors come as
+  // they are needed (see lazy.js). One broken cell must not take the
+  // others down; its highlighted code stays readable.
   const broken = (fig, err) => console.error(`racelab: cell ${fig.dataset.cell}:`, err);
   const built = [];
   for (const fig of document.querySelectorAll('figure.cell[data-cell]')) {
@@ -51,14 +52,18 @@ function main() {
     }
   }
   const cells = new Map();
+  const attached = [];
   for (const cell of built) {
     try {
       cell.attach();
-      if (cell.output) cells.set(cell.id, cell);
+      if (!cell.output) continue;
+      attached.push(cell);
+      cells.set(cell.id, cell);
     } catch (err) {
       broken(cell.fig, err);
     }
   }
+  makeEditorsLazily(attached, (cell, err) => broken(cell.fig, err));
   openShared(cells);
 }
 

@@ -16,6 +16,7 @@ import { isLast, wsURL } from '../src/protocol.js';
 import { placeModules } from '../src/styles.js';
 import { diagnostic } from '../src/editor.js';
 import { setupLiveReload } from '../src/live.js';
+import { makeEditorsLazily, nearView, idleWait } from '../src/lazy.js';
 import { fmtNs, Names, edgeWords, edgeLabel, groupEdges, timeScale, stateShares, endingEdge, marksOf } from '../src/timeline.js';
 
 test('ordinal', () => {
@@ -421,4 +422,112 @@ test('stuckWords', () => {
     'goroutine 5: chan send, 2 minutes at outside your code');
   assert.equal(stuckWords({ id: 1, state: 'running', elsewhere: true, stack: [] }),
     'goroutine 1: running on another thread; the runtime could not stop it in time to read where');
+});
+
+// A page for makeEditorsLazily: cells at given tops (px, 100 high) in a
+// 900-pixel view, an IntersectionObserver and an idle queue the test
+// drives by hand.
+function lazyPage(tops, { failing = [] } = {}) {
+  const log = [];
+  const idle = [];
+  const observers = [];
+  const win = {
+    innerHeight: 900,
+    requestIdleCallback: (fn, opts) => idle.push({ fn, opts }),
+    IntersectionObserver: class {
+      constructor(cb, opts) {
+        this.cb = cb;
+        this.opts = opts;
+        this.watched = new Set();
+        this.disconnected = false;
+        observers.push(this);
+      }
+      observe(el) { this.watched.add(el); }
+      unobserve(el) { this.watched.delete(el); }
+      disconnect() { this.watched.clear(); this.disconnected = true; }
+    },
+  };
+  const cells = tops.map((top, i) => {
+    const cell = {
+      fig: { top, getBoundingClientRect: () => ({ top, bottom: top + 100 }) },
+      made: false,
+      put: false,
+      editorsMade() { return this.made; },
+      makeEditors() {
+        if (failing.includes(i)) throw new Error(`cell ${i} is broken`);
+        this.made = true;
+        log.push(`make ${i}`);
+      },
+      putEditors() {
+        this.put = true;
+        log.push(`put ${i}`);
+      },
+    };
+    return cell;
+  });
+  return { win, cells, log, idle, observers };
+}
+
+test('lazy editors: the first screen at once, then near the view, then idle time', async () => {
+  const { win, cells, log, idle, observers } = lazyPage([0, 500, 1000, 2000, 3000]);
+  const broken = [];
+  let settled = false;
+  const done = makeEditorsLazily(cells, (c, err) => broken.push(err.message), win).then(() => { settled = true; });
+  // The two cells on screen: both made before either is put in.
+  assert.deepEqual(log, ['make 0', 'make 1', 'put 0', 'put 1']);
+  assert.equal(observers.length, 1);
+  assert.equal(observers[0].opts.rootMargin, `${nearView * 100}% 0px`);
+  assert.deepEqual([...observers[0].watched].map((f) => f.top), [1000, 2000, 3000]);
+  assert.equal(idle.length, 1);
+  assert.equal(idle[0].opts.timeout, idleWait);
+  // Scrolling brings two cells near the view.
+  log.length = 0;
+  observers[0].cb([{ target: cells[3].fig, isIntersecting: true }, { target: cells[2].fig, isIntersecting: true },
+    { target: cells[4].fig, isIntersecting: false }]);
+  assert.deepEqual(log, ['make 3', 'make 2', 'put 3', 'put 2']);
+  assert.deepEqual([...observers[0].watched].map((f) => f.top), [3000]);
+  // The learner reaches for the last one itself; the idle turn then ends.
+  cells[4].made = true;
+  log.length = 0;
+  idle.shift().fn();
+  assert.deepEqual(log, []);
+  assert.equal(idle.length, 0);
+  await done;
+  assert.ok(settled);
+  assert.ok(observers[0].disconnected);
+  assert.deepEqual(broken, []);
+});
+
+test('lazy editors: idle time makes one cell a turn, in the page\'s order; a broken cell is left', async () => {
+  const { win, cells, log, idle } = lazyPage([0, 1000, 2000, 3000], { failing: [2] });
+  delete win.IntersectionObserver;
+  const broken = [];
+  const done = makeEditorsLazily(cells, (c, err) => broken.push(err.message), win);
+  assert.deepEqual(log, ['make 0', 'put 0']);
+  const turns = [];
+  while (idle.length > 0) {
+    log.length = 0;
+    idle.shift().fn();
+    turns.push(log.join(', '));
+  }
+  assert.deepEqual(turns, ['make 1, put 1', '', 'make 3, put 3']);
+  assert.deepEqual(broken, ['cell 2 is broken']);
+  assert.ok(!cells[2].made);
+  await done;
+});
+
+test('lazy editors: without requestIdleCallback a timer does, and a page with every editor made ends at once', async () => {
+  const { win, cells, log } = lazyPage([0, 2000]);
+  delete win.requestIdleCallback;
+  const timers = [];
+  win.setTimeout = (fn, ms) => timers.push({ fn, ms });
+  const done = makeEditorsLazily(cells, () => {}, win);
+  assert.equal(timers.length, 1);
+  timers[0].fn();
+  assert.deepEqual(log, ['make 0', 'put 0', 'make 1', 'put 1']);
+  await done;
+  const all = lazyPage([0, 100]);
+  await makeEditorsLazily(all.cells, () => {}, all.win);
+  assert.equal(all.idle.length, 0);
+  assert.equal(all.observers.length, 0);
 });
