@@ -28,7 +28,11 @@
         if (!original.has(r)) original.set(r, r.media.mediaText);
         var text = original.get(r);
         if (/prefers-color-scheme:\s*dark/.test(text)) {
-          r.media.mediaText = theme === 'dark' ? 'all' : theme === 'light' ? 'not all' : text;
+          // Only a change is written: each write makes the browser work
+          // out the page's styles again, and this runs before the first
+          // paint of every page.
+          var want = theme === 'dark' ? 'all' : theme === 'light' ? 'not all' : text;
+          if (r.media.mediaText !== want) r.media.mediaText = want;
         }
       }
     }
