@@ -6,16 +6,19 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/racelab/racelab/sandbox"
+	"github.com/racelab/racelab/server"
 )
 
 // serveRSSBound is the peak resident memory racelab serve may reach while
@@ -87,7 +90,8 @@ func main() {
 // at what racelab does with a program's output; it checks from the host
 // that the server's peak resident memory (VmHWM) stays under
 // serveRSSBound and that the bytes on the wire stay bounded, and that it
-// still serves afterwards.
+// still serves afterwards. Then come clients that hold connections
+// rather than send requests (see connectionAttacks).
 func TestServeMemoryUnderAttack(t *testing.T) {
 	base := needRunc(t)
 	bin := filepath.Join(t.TempDir(), "racelab")
@@ -123,6 +127,108 @@ func TestServeMemoryUnderAttack(t *testing.T) {
 	if _, last, err := postCounting(t.Context(), web.url, sandbox.Request{Files: map[string]string{"main.go": "package main\n\nfunc main() { println(\"still here\") }\n"}}); err != nil || last.Reason != sandbox.ReasonExited {
 		t.Errorf("after the attacks, a plain run: %v, last event %+v", err, last)
 	}
+	connectionAttacks(t, web.url, pid)
+	if peak := peakRSS(t, pid); peak > serveRSSBound {
+		t.Errorf("after the connection attacks racelab serve's peak RSS is %d MiB, over its bound of %d MiB", peak>>20, serveRSSBound>>20)
+	}
+	if _, last, err := postCounting(t.Context(), web.url, sandbox.Request{Files: map[string]string{"main.go": "package main\n\nfunc main() { println(\"still here\") }\n"}}); err != nil || last.Reason != sandbox.ReasonExited {
+		t.Errorf("after the connection attacks, a plain run: %v, last event %+v", err, last)
+	}
+}
+
+// connectionAttacks holds connections to the server at web (process pid)
+// instead of sending it requests, and checks from the host what that
+// costs it: one address opens many more keep-alive connections than it
+// may hold, and idles (once twenty thousand took every file descriptor
+// and the server answered nobody); then many addresses each start as many
+// of the largest bodies as they may and stall before the end (four
+// thousand held 1.5 GB). Another address must be answered meanwhile,
+// the open files must stay bounded and come back, and the peak memory is
+// checked by the caller.
+func connectionAttacks(t *testing.T, web string, pid int) {
+	addr := strings.TrimPrefix(web, "http://")
+	before := openFiles(t, pid)
+	dial := func(from string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(from)}, Timeout: 5 * time.Second}
+		c, err := d.Dial("tcp", addr)
+		if err != nil {
+			t.Fatalf("dial from %s: %v", from, err)
+		}
+		return c
+	}
+	var held []net.Conn
+	defer func() {
+		for _, c := range held {
+			c.Close()
+		}
+	}()
+	const idle = 4 * server.DefaultClientConns
+	for range idle {
+		c := dial("127.0.0.1")
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+		held = append(held, c)
+	}
+	healthy := func(when string) {
+		c := dial("127.0.0.2")
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		fmt.Fprintf(c, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Errorf("%s, another address's /healthz: %v %v", when, resp, err)
+			return
+		}
+		resp.Body.Close()
+	}
+	time.Sleep(500 * time.Millisecond)
+	files := openFiles(t, pid)
+	t.Logf("%d idle connections from one address: %d open files, were %d", idle, files, before)
+	if files > before+server.DefaultClientConns+16 {
+		t.Errorf("%d idle connections from one address: racelab serve has %d open files, was %d; want at most %d more",
+			idle, files, before, server.DefaultClientConns+16)
+	}
+	healthy("with one address's connections idle")
+
+	// The largest body, all but its last kilobyte, from 20 addresses, as
+	// many connections as each may have: some 300 MB if they were held.
+	body := []byte(`{"files":{"main.go":"` + strings.Repeat("x", int(server.DefaultMaxBodyBytes)-1024))
+	var stalled sync.WaitGroup
+	for a := range 20 {
+		from := fmt.Sprintf("127.0.1.%d", a+1)
+		for range server.DefaultClientConns {
+			c := dial(from)
+			held = append(held, c)
+			stalled.Go(func() {
+				c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				fmt.Fprintf(c, "POST /api/run HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n", server.DefaultMaxBodyBytes)
+				c.Write(body) // a refused one is closed: the write fails
+			})
+		}
+	}
+	stalled.Wait()
+	t.Logf("%d stalled bodies: peak RSS %d MiB, %d open files", 20*server.DefaultClientConns, peakRSS(t, pid)>>20, openFiles(t, pid))
+	healthy("with stalled bodies from 20 addresses")
+	for _, c := range held {
+		c.Close()
+	}
+	held = nil
+	deadline := time.Now().Add(10 * time.Second)
+	for openFiles(t, pid) > before+16 {
+		if time.Now().After(deadline) {
+			t.Errorf("the attackers' connections closed, racelab serve still has %d open files, had %d before", openFiles(t, pid), before)
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// openFiles counts the open file descriptors of process pid.
+func openFiles(t *testing.T, pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(ents)
 }
 
 // postCounting sends req to POST /api/run and reads the whole answer: the

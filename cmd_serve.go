@@ -68,6 +68,11 @@ func serveFlags(fs *flag.FlagSet) config {
 	fs.Int64Var(&cfg.MaxBodyBytes, "max-body", server.DefaultMaxBodyBytes, "`bytes` of a POST /api/run body")
 	fs.Int64Var(&cfg.MaxMessageBytes, "max-message", server.DefaultMaxMessageBytes, "`bytes` of one websocket message")
 	fs.DurationVar(&cfg.WriteTimeout, "write-timeout", server.DefaultWriteTimeout, "drop a client that reads nothing for this `long`")
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, fmt.Sprintf("connections open at once, all clients; more are answered 503 (0: %d, or fewer to stay below the open-file limit)", server.DefaultMaxConns))
+	fs.IntVar(&cfg.ClientConns, "client-conns", server.DefaultClientConns, "connections one client (address; an IPv6 /64) may have open at once; more are answered 503 (not applied with -trust-proxy, where the proxy bounds them)")
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", server.DefaultIdleTimeout, "close a kept-alive connection, or a websocket with no run going, that sends nothing for this `long`")
+	fs.DurationVar(&cfg.BodyTimeout, "body-timeout", server.DefaultBodyTimeout, "a POST /api/run body must arrive whole within this `long`")
+	fs.Int64Var(&cfg.InflightBytes, "inflight-bytes", server.DefaultInflightBytes, "`bytes` of request bodies and websocket messages being received at once, all clients; a request past them is told the server is busy")
 	fs.DurationVar(&cfg.ShutdownGrace, "shutdown-grace", server.DefaultShutdownGrace, "how `long` shutdown waits for connections")
 	fs.BoolVar(&cfg.TrustProxy, "trust-proxy", false, "behind a reverse proxy: rate-limit by the address in X-Forwarded-For")
 	fs.Var((*listFlag)(&cfg.Hosts), "host", "serve the pages and runs to browsers that reach racelab by the host `name` (as well as by localhost or an IP address); repeat the flag (or separate with commas) for several")
@@ -83,6 +88,18 @@ func (c *serveConfig) check([]string) error {
 	}
 	if c.runnerIdle <= 0 {
 		return errors.New("-runner-idle must be positive")
+	}
+	if c.server.MaxConns < 0 {
+		return fmt.Errorf("-max-conns must be 0 (the default) or positive, not %d", c.server.MaxConns)
+	}
+	if c.server.ClientConns < 1 {
+		return fmt.Errorf("-client-conns must be at least 1, not %d (a class behind one address needs more; see the README)", c.server.ClientConns)
+	}
+	if c.server.IdleTimeout <= 0 || c.server.BodyTimeout <= 0 {
+		return errors.New("-idle-timeout and -body-timeout must be positive")
+	}
+	if c.server.InflightBytes < c.server.MaxBodyBytes || c.server.InflightBytes < c.server.MaxMessageBytes {
+		return fmt.Errorf("-inflight-bytes (%d) must hold at least one whole request: -max-body (%d) and -max-message (%d)", c.server.InflightBytes, c.server.MaxBodyBytes, c.server.MaxMessageBytes)
 	}
 	if c.server.ClientRuns < 1 || c.server.ClientQueue < 1 {
 		return errors.New("-client-runs and -client-queue must be at least 1 (a class behind one address needs more; see the README)")

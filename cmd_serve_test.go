@@ -24,6 +24,11 @@ func TestServeBadFlags(t *testing.T) {
 		{"host as a URL", []string{"serve", "--host", "https://racelab.example.org"}, nil, `-host: "https://racelab.example.org" is not a host name`},
 		{"host with a port", []string{"serve", "--host", "racelab.example.org,racelab.example.org:8080"}, nil, "without a scheme, port or path"},
 		{"host from the environment", []string{"serve"}, map[string]string{"RACELAB_HOST": "*.example.org"}, `"*.example.org" is not a host name`},
+		{"max conns negative", []string{"serve", "--max-conns", "-1"}, nil, "-max-conns must be 0 (the default) or positive"},
+		{"client conns 0", []string{"serve"}, map[string]string{"RACELAB_CLIENT_CONNS": "0"}, "-client-conns must be at least 1"},
+		{"idle timeout 0", []string{"serve", "--idle-timeout", "0s"}, nil, "-idle-timeout and -body-timeout must be positive"},
+		{"body timeout negative", []string{"serve", "--body-timeout", "-1s"}, nil, "-idle-timeout and -body-timeout must be positive"},
+		{"inflight below one body", []string{"serve", "--inflight-bytes", "1000"}, nil, "-inflight-bytes (1000) must hold at least one whole request"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

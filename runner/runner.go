@@ -72,6 +72,7 @@ func Serve(ctx context.Context, ln net.Listener, cfg Config) error {
 	srv := &http.Server{
 		Handler:           s.routes(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute, // kept-alive connections of web tiers gone quiet
 		BaseContext:       func(net.Listener) context.Context { return runsCtx },
 		ErrorLog:          slog.NewLogLogger(cfg.Log.Handler(), slog.LevelWarn),
 	}

@@ -4,8 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
+	"net"
 	"net/http"
+	"time"
 
 	"github.com/racelab/racelab/sandbox"
 	"github.com/racelab/racelab/sandbox/remote"
@@ -21,16 +22,36 @@ func (s *Server) handleRun(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, err)
 		return
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	// The body must come whole within BodyTimeout, and its bytes count
+	// against the server's budget of requests being received (see
+	// inflight.go) until it is parsed.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.cfg.BodyTimeout))
+	body, release, err := s.recv.read(http.MaxBytesReader(w, r.Body, s.cfg.MaxBodyBytes))
+	if err != nil {
+		// The rest of the body is not read: net/http would otherwise read
+		// it (up to 256 KiB) before it answers, to keep the connection.
+		w.Header().Set("Connection", "close")
+	} else {
+		_ = rc.SetReadDeadline(time.Time{})
+	}
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	var netErr net.Error
+	switch {
+	case errors.As(err, &tooBig):
 		s.writeError(w, fmt.Errorf("%w: at most %d bytes", sandbox.ErrTooLarge, s.cfg.MaxBodyBytes))
 		return
-	}
-	if err != nil {
+	case errors.Is(err, errInflightFull):
+		s.writeError(w, err)
+		return
+	case errors.As(err, &netErr) && netErr.Timeout():
+		s.writeError(w, fmt.Errorf("%w (%v); send it again", errSlowBody, s.cfg.BodyTimeout))
+		return
+	case err != nil:
 		return // the client went away
 	}
 	req, err := s.request(body)
+	release()
 	if err != nil {
 		s.writeError(w, err)
 		return

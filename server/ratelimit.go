@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -96,16 +97,37 @@ func (c *clients) bucket(client string, now time.Time) *rate.Limiter {
 // clientKey identifies the client of r: its IP address, or, behind a
 // trusted reverse proxy, the address the proxy saw (the last entry of
 // X-Forwarded-For, which the proxy appended and the client cannot forge).
+// A client may send X-Forwarded-For lines of its own, and a proxy may add
+// its entry as a line of its own (HAProxy's forwardfor) rather than at
+// the end of the client's line: the proxy's entry is the last of the last
+// line either way. An IPv6 address stands for its /64, the block one
+// host is given (see addrClient).
 func clientKey(r *http.Request, trustProxy bool) string {
 	if trustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			parts := strings.Split(xff, ",")
-			return strings.TrimSpace(parts[len(parts)-1])
+		if lines := r.Header.Values("X-Forwarded-For"); len(lines) > 0 {
+			parts := strings.Split(lines[len(lines)-1], ",")
+			return addrClient(strings.TrimSpace(parts[len(parts)-1]))
 		}
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		return addrClient(r.RemoteAddr)
 	}
-	return host
+	return addrClient(host)
+}
+
+// addrClient is the client an IP address stands for: an IPv4 address
+// itself, an IPv6 address its /64 ("2001:db8:1:2::/64"), since one host
+// is commonly given a whole /64 and could otherwise be as many clients as
+// it has addresses. What is not an IP address is kept as it is.
+func addrClient(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	return netip.PrefixFrom(ip, 64).Masked().String()
 }

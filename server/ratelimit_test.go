@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
@@ -200,5 +201,39 @@ func TestRateKeepsDebtors(t *testing.T) {
 	}
 	if err := c.allow("debtor", later); err == nil {
 		t.Errorf("a client 15 tokens in debt at 1 a minute may run again after %v idle", later.Sub(now))
+	}
+}
+
+// clientKey takes the proxy's entry, the last of the last line, however
+// the client's own lines come, and stands an IPv6 address for its /64.
+func TestClientKey(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		remote string
+		xff    []string
+		trust  bool
+		want   string
+	}{
+		{"direct", "192.0.2.1:5000", nil, false, "192.0.2.1"},
+		{"forged header, no proxy trusted", "192.0.2.1:5000", []string{"10.0.0.1"}, false, "192.0.2.1"},
+		{"proxy appended to the client's line", "10.9.9.9:80", []string{"10.0.0.1, 192.0.2.1"}, true, "192.0.2.1"},
+		{"proxy added a line of its own", "10.9.9.9:80", []string{"10.0.0.1", "192.0.2.1"}, true, "192.0.2.1"},
+		{"client sent two lines, proxy appended", "10.9.9.9:80", []string{"10.0.0.1", "10.0.0.2, 192.0.2.1"}, true, "192.0.2.1"},
+		{"no header behind the proxy", "10.9.9.9:80", nil, true, "10.9.9.9"},
+		{"IPv6 stands for its /64", "[2001:db8:1:2:aaaa::1]:5000", nil, false, "2001:db8:1:2::/64"},
+		{"another address of the same /64", "[2001:db8:1:2:bbbb::7]:5000", nil, false, "2001:db8:1:2::/64"},
+		{"IPv6 through the proxy", "10.9.9.9:80", []string{"2001:db8:5:6::9"}, true, "2001:db8:5:6::/64"},
+		{"IPv4-mapped IPv6", "[::ffff:192.0.2.7]:5000", nil, false, "192.0.2.7"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodGet, "/", nil)
+			r.RemoteAddr = tt.remote
+			for _, l := range tt.xff {
+				r.Header.Add("X-Forwarded-For", l)
+			}
+			if got := clientKey(r, tt.trust); got != tt.want {
+				t.Errorf("clientKey = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -23,6 +23,8 @@ var errRateLimited = errors.New("rate limited")
 func codes() []remote.Code {
 	return []remote.Code{
 		{Err: errBusy, Reason: sandbox.ReasonBusy, Status: http.StatusServiceUnavailable},
+		{Err: errInflightFull, Reason: sandbox.ReasonBusy, Status: http.StatusServiceUnavailable},
+		{Err: errSlowBody, Reason: sandbox.ReasonBadRequest, Status: http.StatusRequestTimeout},
 		{Err: errRateLimited, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
 		{Err: errClientFull, Reason: sandbox.ReasonRateLimited, Status: http.StatusTooManyRequests},
 		{Err: errUnknownHost, Reason: sandbox.ReasonBadRequest, Status: http.StatusMisdirectedRequest},

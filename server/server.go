@@ -42,6 +42,11 @@ const (
 	DefaultMaxMessageBytes = 256 << 10
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultShutdownGrace   = 10 * time.Second
+	DefaultMaxConns        = 2048
+	DefaultClientConns     = 64
+	DefaultIdleTimeout     = 30 * time.Second
+	DefaultBodyTimeout     = 10 * time.Second
+	DefaultInflightBytes   = 16 << 20
 )
 
 // Config sets up a Server. Zero fields take the defaults above.
@@ -56,6 +61,11 @@ type Config struct {
 	MaxBodyBytes    int64          // body of POST /api/run
 	MaxMessageBytes int64          // one websocket message
 	WriteTimeout    time.Duration  // a client that reads nothing for this long is dropped
+	MaxConns        int            // connections open at once, all clients (default DefaultMaxConns, or less to stay below the open-file limit; see conns.go)
+	ClientConns     int            // connections one address may have open at once (not applied with TrustProxy)
+	IdleTimeout     time.Duration  // a kept-alive connection, or a websocket with no run going, that sends nothing for this long is closed
+	BodyTimeout     time.Duration  // a POST /api/run body must arrive whole within this long
+	InflightBytes   int64          // bytes of request bodies and websocket messages being received at once, all clients (see inflight.go)
 	ShutdownGrace   time.Duration  // how long shutdown waits for connections to end
 	TrustProxy      bool           // take the client's address from X-Forwarded-For
 	Hosts           []string       // the names the site answers to besides localhost and IP addresses (see CheckHostName)
@@ -99,6 +109,21 @@ func (c *Config) fill() {
 	if c.ShutdownGrace <= 0 {
 		c.ShutdownGrace = DefaultShutdownGrace
 	}
+	if c.MaxConns <= 0 {
+		c.MaxConns = maxConnsFor()
+	}
+	if c.ClientConns <= 0 {
+		c.ClientConns = DefaultClientConns
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = DefaultIdleTimeout
+	}
+	if c.BodyTimeout <= 0 {
+		c.BodyTimeout = DefaultBodyTimeout
+	}
+	if c.InflightBytes <= 0 {
+		c.InflightBytes = DefaultInflightBytes
+	}
 	if c.Limits == (sandbox.Limits{}) {
 		c.Limits = sandbox.DefaultLimits()
 	}
@@ -120,6 +145,8 @@ type Server struct {
 	clients *clients
 	sockets *sockets // the open websockets
 	metrics *metrics
+	recv    *inflight    // the bytes of requests being received
+	conns   *connLimiter // the connections of Serve's listener; nil until Serve
 }
 
 // New renders every page and returns a server ready to serve them.
@@ -137,6 +164,7 @@ func New(cfg Config, lib *lessons.Library, runner sandbox.Runner) (*Server, erro
 		queue:   newAdmission(cfg.MaxRuns, cfg.ClientRuns, cfg.QueueSize, cfg.ClientQueue),
 		clients: newClients(cfg.RunsPerMinute, cfg.Burst),
 		sockets: newSockets(),
+		recv:    newInflight(cfg.InflightBytes),
 	}
 	s.metrics = newMetrics(s)
 	a, err := loadAssets(web.Static(), map[string][]byte{"chroma.css": []byte(lessons.ChromaCSS())})
@@ -249,14 +277,20 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	base, cancelRuns := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancelRuns()
+	perClient := s.cfg.ClientConns
+	if s.cfg.TrustProxy {
+		perClient = 0 // every connection is the proxy's
+	}
+	s.conns = newConnLimiter(ln, s.cfg.MaxConns, perClient, s.cfg.Log)
 	srv := &http.Server{
 		Handler:           s,
 		BaseContext:       func(net.Listener) context.Context { return base },
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       s.cfg.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(s.cfg.Log.Handler(), slog.LevelWarn),
 	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
+	go func() { served <- srv.Serve(s.conns) }()
 	select {
 	case err := <-served:
 		return err

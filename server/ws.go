@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
@@ -79,24 +80,43 @@ type wsRun struct {
 	done   chan struct{} // closed when the run is over and cleaned up
 }
 
+// wsMsg is a message of the client, and the function that gives its
+// bytes back to the server's budget (see inflight.go) once it is handled.
+type wsMsg struct {
+	b       []byte
+	release func()
+}
+
 // serve reads messages, with a reader of its own that ends with readCtx,
-// until the client leaves or the server shuts down.
+// until the client leaves, the server shuts down, or the client sends
+// nothing for IdleTimeout while no run of it is going.
 func (ws *wsConn) serve(ctx, readCtx context.Context) {
-	msgs := make(chan []byte)
+	msgs := make(chan wsMsg)
 	var reader sync.WaitGroup
 	reader.Go(func() { ws.read(readCtx, msgs) })
+	idle := time.NewTimer(ws.s.cfg.IdleTimeout)
+	defer idle.Stop()
+	idled := false
 	var run *wsRun
 	var done <-chan struct{}
 loop:
 	for {
 		select {
-		case b, ok := <-msgs:
+		case m, ok := <-msgs:
 			if !ok {
 				break loop
 			}
-			run, done = ws.handle(ctx, b, run, done)
+			run, done = ws.handle(ctx, m.b, run, done)
+			m.release()
+			idle.Reset(ws.s.cfg.IdleTimeout)
 		case <-done:
 			run, done = nil, nil
+			idle.Reset(ws.s.cfg.IdleTimeout)
+		case <-idle.C:
+			if run == nil {
+				idled = true
+				break loop
+			}
 		case <-ctx.Done():
 			break loop
 		}
@@ -105,27 +125,41 @@ loop:
 		run.cancel()
 		<-run.done
 	}
-	if ctx.Err() != nil && !ws.isBroken() {
+	switch {
+	case ctx.Err() != nil && !ws.isBroken():
 		ws.c.Close(websocket.StatusGoingAway, "server shutting down")
-	} else {
+	case idled:
+		ws.c.Close(websocket.StatusPolicyViolation, fmt.Sprintf("nothing was asked for %v", ws.s.cfg.IdleTimeout))
+	default:
 		ws.c.Close(websocket.StatusNormalClosure, "")
 	}
 	ws.stopReading()
 	reader.Wait()
 }
 
-// read passes the client's messages to msgs until reading fails or ctx
-// ends, and then closes msgs.
-func (ws *wsConn) read(ctx context.Context, msgs chan<- []byte) {
+// read passes the client's messages to msgs until reading fails, a
+// message finds the server's budget of bytes being received spent (the
+// client is told, and the socket closes), or ctx ends; and then closes
+// msgs.
+func (ws *wsConn) read(ctx context.Context, msgs chan<- wsMsg) {
 	defer close(msgs)
 	for {
-		_, b, err := ws.c.Read(ctx)
+		_, r, err := ws.c.Reader(ctx)
 		if err != nil {
-			return // closed by the client or by serve, or too big (1009 sent)
+			return // closed by the client or by serve
+		}
+		b, release, err := ws.s.recv.read(r)
+		if errors.Is(err, errInflightFull) {
+			ws.send(ws.s.classify(err).event())
+			return
+		}
+		if err != nil {
+			return // closed, or too big (1009 sent)
 		}
 		select {
-		case msgs <- b:
+		case msgs <- wsMsg{b, release}:
 		case <-ctx.Done():
+			release()
 			return
 		}
 	}
