@@ -101,7 +101,9 @@ func testRuntime() string {
 	return "runc"
 }
 
-// openTestRunner opens a runner with the suite's limits on stateDir.
+// openTestRunner opens a runner with the suite's limits on stateDir. It
+// puts race binaries' static data on huge pages, as racelab serve does,
+// unless RACELAB_TEST_HUGE_PAGES=0 (to measure what that is worth).
 // testMemory is the suite's memory limit of a run (not a race run).
 const testMemory = 256 << 20
 
@@ -121,7 +123,8 @@ func openTestRunner(stateDir, cacheDir string) (*Runner, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	return New(ctx, Config{Runtime: testRuntime(), StateDir: stateDir, CacheDir: cacheDir, Limits: lim, Seccomp: true, Log: log, Concurrency: 4})
+	return New(ctx, Config{Runtime: testRuntime(), StateDir: stateDir, CacheDir: cacheDir, Limits: lim, Seccomp: true,
+		HugePages: os.Getenv("RACELAB_TEST_HUGE_PAGES") != "0", Log: log, Concurrency: 4})
 }
 
 func runner(t testing.TB) *Runner {

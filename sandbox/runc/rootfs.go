@@ -20,9 +20,11 @@ func systemDirs() []string {
 }
 
 // writeRootfs writes the skeleton every container starts from: mount
-// points, links into /usr, and a minimal /etc that names no host secret.
-// It is mounted read-only, so one skeleton serves every container.
-func (r *Runner) writeRootfs() error {
+// points, links into /usr, a minimal /etc that names no host secret, and
+// with Config.HugePages the library that puts a race binary's static
+// data on huge pages (hugepages.go). It is mounted read-only, so one
+// skeleton serves every container.
+func (r *Runner) writeRootfs(ctx context.Context) error {
 	tmp := r.rootfs + ".new"
 	if err := os.RemoveAll(tmp); err != nil {
 		return err
@@ -35,6 +37,11 @@ func (r *Runner) writeRootfs() error {
 	}
 	if err := r.writeEtc(filepath.Join(tmp, "etc")); err != nil {
 		return err
+	}
+	if r.cfg.HugePages {
+		if err := writePreload(ctx, tmp); err != nil {
+			r.cfg.Log.Warn("race programs start without huge pages: their library could not be built", "err", err)
+		}
 	}
 	if err := os.RemoveAll(r.rootfs); err != nil {
 		return err

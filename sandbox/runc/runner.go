@@ -61,6 +61,10 @@ type Config struct {
 	UID, GID int
 	// Seccomp applies the seccomp profile (see seccomp.go).
 	Seccomp bool
+	// HugePages puts the static data of the containers' dynamically
+	// linked programs, race binaries, on huge pages where the host allows
+	// (see hugepages.go).
+	HugePages bool
 	// Modules ("path@version") may be imported by sandboxed programs
 	// without a go.mod; they are downloaded once at start-up (default
 	// DefaultModules(); an empty, non-nil slice for none).
@@ -133,7 +137,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	r.cleanStale(ctx)
-	if err := r.writeRootfs(); err != nil {
+	if err := r.writeRootfs(ctx); err != nil {
 		r.Close()
 		return nil, fmt.Errorf("%w: root file system: %v", ErrSetup, err)
 	}

@@ -72,12 +72,15 @@ func TestContainment(t *testing.T) {
 		runtime.GOROOT() + "/bin/evil",
 		"/usr/bin/evil",
 		"/etc/passwd",
+		"/etc/ld.so.preload",
+		"/racelab/hugepages.so",
 		"/evil",
 	} {
 		err := os.WriteFile(p, []byte("owned"), 0o644)
 		fmt.Println(p, err)
 	}`, "fmt", "os", "runtime"), outcome{reason: sandbox.ReasonExited, stdout: []string{"/usr/local/go/src/fmt/print.go open /usr/local/go/src/fmt/print.go: read-only file system",
-			"/usr/bin/evil: read-only file system", "/etc/passwd: read-only file system", "/evil: read-only file system"}, notStdout: []string{"<nil>"}}},
+			"/usr/bin/evil: read-only file system", "/etc/passwd: read-only file system",
+			"/etc/ld.so.preload: read-only file system", "/racelab/hugepages.so: read-only file system", "/evil: read-only file system"}, notStdout: []string{"<nil>"}}},
 		{"no capabilities, no new namespaces", sandbox.ModeRun, main(`fmt.Println("mount:", syscall.Mount("tmpfs", "/tmp", "tmpfs", 0, ""))
 	fmt.Println("unshare user:", syscall.Unshare(syscall.CLONE_NEWUSER))
 	fmt.Println("unshare net:", syscall.Unshare(syscall.CLONE_NEWNET))
