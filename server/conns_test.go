@@ -19,8 +19,10 @@ import (
 )
 
 // serveOn serves a server with cfg and the fake runner on a loopback
-// port until the test ends, and returns it and its address.
-func serveOn(t *testing.T, cfg Config) (*Server, string) {
+// port, and returns it, its address, the function that shuts it down, and
+// what Serve returned (then closed). The test's end shuts it down and
+// waits for Serve.
+func serveOn(t *testing.T, cfg Config) (s *Server, addr string, stop func(), served <-chan error) {
 	t.Helper()
 	s, err := New(cfg, testLessons(t), newFake())
 	if err != nil {
@@ -31,13 +33,17 @@ func serveOn(t *testing.T, cfg Config) (*Server, string) {
 		t.Fatal(err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
+	done := make(chan error, 1)
+	go func() {
+		done <- s.Serve(ctx, ln)
+		close(done)
+	}()
 	t.Cleanup(func() {
 		stop()
-		<-served
+		for range done {
+		}
 	})
-	return s, ln.Addr().String()
+	return s, ln.Addr().String(), stop, done
 }
 
 // rawConn is a connection from a loopback address of the test's choice
@@ -82,7 +88,7 @@ func (c *rawConn) response(t *testing.T) (int, string) {
 // a connection past either is answered 503 with why and closed, and a
 // closed connection makes room again.
 func TestConnLimits(t *testing.T) {
-	s, addr := serveOn(t, Config{ClientConns: 3, MaxConns: 5})
+	s, addr, _, _ := serveOn(t, Config{ClientConns: 3, MaxConns: 5})
 	var mine []*rawConn
 	for i := range 3 {
 		c := dialFrom(t, addr, "127.0.0.1")
@@ -126,7 +132,7 @@ func TestConnLimits(t *testing.T) {
 // Behind a trusted proxy every connection is the proxy's: only MaxConns
 // bounds them.
 func TestConnLimitsBehindProxy(t *testing.T) {
-	_, addr := serveOn(t, Config{ClientConns: 2, MaxConns: 4, TrustProxy: true})
+	_, addr, _, _ := serveOn(t, Config{ClientConns: 2, MaxConns: 4, TrustProxy: true})
 	for i := range 4 {
 		if code, _ := dialFrom(t, addr, "127.0.0.1").get(t, "/healthz"); code != http.StatusOK {
 			t.Fatalf("connection %d from the proxy: status %d, want 200", i+1, code)
@@ -142,7 +148,7 @@ func TestConnLimitsBehindProxy(t *testing.T) {
 // past it (it closes once the run is over and nothing more comes).
 func TestIdleTimeout(t *testing.T) {
 	const idle = 300 * time.Millisecond
-	_, addr := serveOn(t, Config{IdleTimeout: idle})
+	_, addr, _, _ := serveOn(t, Config{IdleTimeout: idle})
 	c := dialFrom(t, addr, "127.0.0.1")
 	if code, _ := c.get(t, "/healthz"); code != http.StatusOK {
 		t.Fatalf("status %d", code)
@@ -194,7 +200,7 @@ func (c *rawConn) postPart(n int, part []byte) {
 // A body that does not arrive whole within BodyTimeout is answered 408
 // and lets go of what it held.
 func TestBodyTimeout(t *testing.T) {
-	_, addr := serveOn(t, Config{BodyTimeout: 300 * time.Millisecond})
+	_, addr, _, _ := serveOn(t, Config{BodyTimeout: 300 * time.Millisecond})
 	c := dialFrom(t, addr, "127.0.0.1")
 	c.SetDeadline(time.Now().Add(5 * time.Second))
 	start := time.Now()
@@ -213,7 +219,7 @@ func TestBodyTimeout(t *testing.T) {
 // the stalled body gives up, requests go through again.
 func TestInflightBytes(t *testing.T) {
 	const budget = 64 << 10
-	_, addr := serveOn(t, Config{InflightBytes: budget, MaxBodyBytes: budget, MaxMessageBytes: budget, BodyTimeout: time.Second})
+	_, addr, _, _ := serveOn(t, Config{InflightBytes: budget, MaxBodyBytes: budget, MaxMessageBytes: budget, BodyTimeout: time.Second})
 	hog := dialFrom(t, addr, "127.0.0.2")
 	hog.SetDeadline(time.Now().Add(10 * time.Second))
 	part := `{"files":{"main.go":"`

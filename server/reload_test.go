@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -238,19 +237,8 @@ func contains(lines []string, s string) bool {
 // Shutting the server down ends the event stream, and Serve returns long
 // before the shutdown grace: the handler returned.
 func TestReloadSSEShutdown(t *testing.T) {
-	s, err := New(Config{Live: true, ShutdownGrace: 30 * time.Second}, testLessons(t), newFake())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	served := make(chan error, 1)
-	go func() { served <- s.Serve(ctx, ln) }()
-	st := openSSE(t, "http://"+ln.Addr().String(), "")
+	_, addr, stop, served := serveOn(t, Config{Live: true, ShutdownGrace: 30 * time.Second})
+	st := openSSE(t, "http://"+addr, "")
 	st.message(t)
 	stop()
 	for {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -456,34 +455,22 @@ func TestRateLimit(t *testing.T) {
 }
 
 // serveAndDial serves a server with cfg and the fake runner on a
-// loopback port, and opens a websocket to it. stop shuts the server
-// down; served receives what Serve returned.
-func serveAndDial(t *testing.T, cfg Config) (s *Server, ln net.Listener, c *websocket.Conn, stop func(), served <-chan error) {
+// loopback port (see serveOn), and opens a websocket to it.
+func serveAndDial(t *testing.T, cfg Config) (s *Server, addr string, c *websocket.Conn, stop func(), served <-chan error) {
 	t.Helper()
-	s, err := New(cfg, testLessons(t), newFake())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err = net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, stop := context.WithCancel(context.Background())
-	t.Cleanup(stop)
-	done := make(chan error, 1)
-	go func() { done <- s.Serve(ctx, ln) }()
-	c, _, err = websocket.Dial(context.Background(), "ws://"+ln.Addr().String()+"/api/ws", nil)
+	s, addr, stop, served = serveOn(t, cfg)
+	c, _, err := websocket.Dial(context.Background(), "ws://"+addr+"/api/ws", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.CloseNow() })
-	return s, ln, c, stop, done
+	return s, addr, c, stop, served
 }
 
 // Shutdown cancels the runs in flight: their clients get the exit event
 // and a going-away close, and Serve returns.
 func TestGracefulShutdown(t *testing.T) {
-	_, ln, c, stop, served := serveAndDial(t, Config{ShutdownGrace: 5 * time.Second})
+	_, addr, c, stop, served := serveAndDial(t, Config{ShutdownGrace: 5 * time.Second})
 	send(t, c, sandbox.Request{Files: src("BLOCK")})
 	recvUntil(t, c, sandbox.KindStdout)
 	stop()
@@ -502,7 +489,7 @@ func TestGracefulShutdown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Serve did not return after shutdown")
 	}
-	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+	if _, err := http.Get("http://" + addr + "/healthz"); err == nil {
 		t.Errorf("server still answers after shutdown")
 	}
 }
