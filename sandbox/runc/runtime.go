@@ -89,7 +89,28 @@ func (r *Runner) forget(prefix string) {
 func (r *Runner) runCommand(id, bundle string, fds int) *exec.Cmd {
 	args := append(r.flavour.global(r.state, bundle), "run", "--bundle", bundle)
 	args = append(append(args, r.flavour.passFds(fds)...), id)
-	return exec.Command(r.runtime, args...)
+	if r.exe == nil {
+		return exec.Command(r.runtime, args...)
+	}
+	cmd := exec.Command(r.exe.path, args...)
+	cmd.Args[0] = filepath.Base(r.runtime)
+	return cmd
+}
+
+// sealRuntime makes the sealed copy of the runtime that starts the
+// containers (see sealedExe), unless the runtime is gVisor's. Should that
+// fail, the containers start from the installed runtime, each paying for
+// its own copy.
+func (r *Runner) sealRuntime() {
+	if r.flavour.gvisor {
+		return
+	}
+	exe, err := sealRuntime(r.runtime, filepath.Join(r.cfg.StateDir, "exe"))
+	if err != nil {
+		r.cfg.Log.Warn("the runtime starts from its installed binary, copying itself for every container", "runtime", r.runtime, "err", err)
+		return
+	}
+	r.exe = exe
 }
 
 // ask runs a command of the runtime on racelab's state (list, kill,
