@@ -94,15 +94,16 @@ const DefaultRuntimeTimeout = 10 * time.Second
 // Runner is the runc backend of sandbox.Runner.
 type Runner struct {
 	cfg      Config
-	runtime  string     // absolute path of the OCI runtime
-	exe      *sealedExe // the runtime's binary that starts containers (see sealRuntime); nil: runtime
-	flavour  flavour    // how its command line reads
-	state    string     // runtime state (--root)
-	runs     string     // parent of the runs' directories
-	rootfs   string     // the read-only root file system skeleton
-	warmDir  string     // the trusted warm build cache
-	warmUse  *os.File   // shared flock on warmDir's use file while the runner may use it (see pruneWarm)
-	proxyDir string     // the module download directory the containers use as GOPROXY ("" for none)
+	runtime  string       // absolute path of the OCI runtime
+	exe      *sealedExe   // the runtime's binary that starts containers (see sealRuntime); nil: runtime
+	unpin    func() error // thaws and removes the frozen cgroup of pinFreezer; nil: none
+	flavour  flavour      // how its command line reads
+	state    string       // runtime state (--root)
+	runs     string       // parent of the runs' directories
+	rootfs   string       // the read-only root file system skeleton
+	warmDir  string       // the trusted warm build cache
+	warmUse  *os.File     // shared flock on warmDir's use file while the runner may use it (see pruneWarm)
+	proxyDir string       // the module download directory the containers use as GOPROXY ("" for none)
 	hostDirs []string
 	cg       cgroups
 	drv      *driver.Driver
@@ -138,6 +139,7 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("%w: %v", ErrSetup, err)
 	}
 	r.sealRuntime()
+	r.pinFreezer()
 	r.cleanStale(ctx)
 	if err := r.writeRootfs(ctx); err != nil {
 		r.Close()
@@ -328,6 +330,12 @@ func (r *Runner) Close() error {
 	if r.exe != nil {
 		r.exe.close()
 		r.exe = nil
+	}
+	if r.unpin != nil {
+		if err := r.unpin(); err != nil {
+			r.cfg.Log.Warn("cannot thaw and remove the cgroup that kept the v1 freezer on", "err", err)
+		}
+		r.unpin = nil
 	}
 	if r.lock == nil {
 		return nil

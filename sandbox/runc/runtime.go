@@ -2,6 +2,7 @@ package runc
 
 import (
 	"context"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -120,4 +121,23 @@ func (r *Runner) ask(ctx context.Context, args ...string) ([]byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.RuntimeTimeout)
 	defer cancel()
 	return exec.CommandContext(ctx, r.runtime, append([]string{"--root", r.state}, args...)...).Output()
+}
+
+// pinFreezer keeps the v1 freezer on while the runner is open when the
+// runtime is crun on cgroup v1 (see cgroups.pinFreezer), the only
+// runtime that freezes a container to end it. Without it, containers work
+// as well, each end costing more.
+func (r *Runner) pinFreezer() {
+	if !r.flavour.crun || r.cg.v2 {
+		return
+	}
+	if _, err := os.Stat(filepath.Join(r.cg.root, "freezer")); err != nil {
+		return // no v1 freezer: crun freezes nothing
+	}
+	unpin, err := r.cg.pinFreezer(r.prefix())
+	if err != nil {
+		r.cfg.Log.Warn("cannot keep the v1 freezer on: every container's end turns it on and off", "err", err)
+		return
+	}
+	r.unpin = unpin
 }
