@@ -153,11 +153,17 @@ func (p place) makeOwnDirs() error {
 	for i := 0; i < 256; i++ {
 		dirs = append(dirs, filepath.Join(upper, fmt.Sprintf("%02x", i)))
 	}
+	// In order, each parent before its children: a Mkdir and a Lchown a
+	// directory (MkdirAll would stat it and its parent first: a run makes
+	// 259 of them).
+	if err := os.Mkdir(filepath.Join(p.data, "cache"), 0o755); err != nil {
+		return err
+	}
 	for _, d := range dirs {
-		if err := os.MkdirAll(d, 0o755); err != nil {
+		if err := os.Mkdir(d, 0o755); err != nil {
 			return err
 		}
-		if err := os.Chown(d, p.uid, p.gid); err != nil {
+		if err := os.Lchown(d, p.uid, p.gid); err != nil {
 			return err
 		}
 	}
