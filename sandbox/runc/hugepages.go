@@ -31,33 +31,40 @@ var hugePagesC []byte
 // preloadLib is where the library is in a container.
 const preloadLib = "/racelab/hugepages.so"
 
-// preloadBuildTimeout bounds gcc's build of the library.
-const preloadBuildTimeout = time.Minute
+// cBuildTimeout bounds gcc's build of one of racelab's C programs.
+const cBuildTimeout = time.Minute
 
 // writePreload builds the library into the skeleton below root and names
 // it in root/etc/ld.so.preload.
 func writePreload(ctx context.Context, root string) error {
-	ctx, cancel := context.WithTimeout(ctx, preloadBuildTimeout)
+	lib := filepath.Join(root, preloadLib)
+	if err := buildC(ctx, hugePagesC, "hugepages.c", lib, 0o644, "-shared", "-fPIC"); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(root, "etc", "ld.so.preload"), []byte(preloadLib+"\n"), 0o644)
+}
+
+// buildC compiles src (named name) with gcc and flags into out, with
+// mode, making out's directory first.
+func buildC(ctx context.Context, src []byte, name, out string, mode os.FileMode, flags ...string) error {
+	ctx, cancel := context.WithTimeout(ctx, cBuildTimeout)
 	defer cancel()
-	tmp, err := os.MkdirTemp("", "racelab-hugepages-")
+	tmp, err := os.MkdirTemp("", "racelab-c-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	src := filepath.Join(tmp, "hugepages.c")
-	if err := os.WriteFile(src, hugePagesC, 0o644); err != nil {
+	file := filepath.Join(tmp, name)
+	if err := os.WriteFile(file, src, 0o644); err != nil {
 		return err
 	}
-	lib := filepath.Join(root, preloadLib)
-	if err := os.MkdirAll(filepath.Dir(lib), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "gcc", "-O2", "-shared", "-fPIC", "-Wall", "-Werror", "-o", lib, src)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("gcc: %v\n%s", err, out)
+	args := append([]string{"-O2", "-Wall", "-Werror"}, flags...)
+	cmd := exec.CommandContext(ctx, "gcc", append(args, "-o", out, file)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc: %v\n%s", err, b)
 	}
-	if err := os.Chmod(lib, 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(root, "etc", "ld.so.preload"), []byte(preloadLib+"\n"), 0o644)
+	return os.Chmod(out, mode)
 }

@@ -88,41 +88,49 @@ type hugeMapping struct {
 // programMapping finds the sandbox's process named prog and its largest
 // mapping with VmFlags hg.
 func programMapping(r *Runner) (string, hugeMapping) {
-	for _, p := range sandboxProcesses(r) {
-		pid, rest, _ := strings.Cut(p, " ")
-		if comm, _, _ := strings.Cut(rest, " "); comm != "prog" {
-			continue
-		}
-		f, err := os.Open(filepath.Join("/proc", pid, "smaps"))
-		if err != nil {
-			continue
-		}
-		var best, cur hugeMapping
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			line := sc.Text()
-			fields := strings.Fields(line)
-			switch {
-			case len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
-				lo, hi, _ := strings.Cut(fields[0], "-")
-				a, _ := strconv.ParseUint(lo, 16, 64)
-				b, _ := strconv.ParseUint(hi, 16, 64)
-				cur = hugeMapping{size: int64(b - a)}
-			case len(fields) >= 2 && fields[0] == "AnonHugePages:":
-				kb, _ := strconv.ParseInt(fields[1], 10, 64)
-				cur.huge = kb << 10
-			case len(fields) > 0 && fields[0] == "VmFlags:":
-				for _, fl := range fields[1:] {
-					if fl == "hg" && cur.size > best.size {
-						best = cur
-					}
+	pid := processNamed(r, "prog")
+	if pid == "" {
+		return "", hugeMapping{}
+	}
+	f, err := os.Open(filepath.Join("/proc", pid, "smaps"))
+	if err != nil {
+		return pid, hugeMapping{}
+	}
+	defer f.Close()
+	var best, cur hugeMapping
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		switch {
+		case len(fields) > 0 && strings.Contains(fields[0], "-") && !strings.HasSuffix(fields[0], ":"):
+			lo, hi, _ := strings.Cut(fields[0], "-")
+			a, _ := strconv.ParseUint(lo, 16, 64)
+			b, _ := strconv.ParseUint(hi, 16, 64)
+			cur = hugeMapping{size: int64(b - a)}
+		case len(fields) >= 2 && fields[0] == "AnonHugePages:":
+			kb, _ := strconv.ParseInt(fields[1], 10, 64)
+			cur.huge = kb << 10
+		case len(fields) > 0 && fields[0] == "VmFlags:":
+			for _, fl := range fields[1:] {
+				if fl == "hg" && cur.size > best.size {
+					best = cur
 				}
 			}
 		}
-		f.Close()
-		return pid, best
 	}
-	return "", hugeMapping{}
+	return pid, best
+}
+
+// processNamed is the pid of the sandbox's process named name, or "".
+func processNamed(r *Runner, name string) string {
+	for _, p := range sandboxProcesses(r) {
+		pid, rest, _ := strings.Cut(p, " ")
+		if comm, _, _ := strings.Cut(rest, " "); comm == name {
+			return pid
+		}
+	}
+	return ""
 }
 
 // thpMode is the host's transparent huge page setting: always, madvise

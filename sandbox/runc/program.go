@@ -166,17 +166,21 @@ func (j *job) result(c *container, stopped sandbox.Reason, before usage) driver.
 // inside a container fires: racelab, when it is alive, acts first.
 const backstop = 500 * time.Millisecond
 
-// deadline wraps argv in coreutils' timeout, which runs it as the
-// container's init: the container ends by its own deadline even if
-// racelab itself is killed and cannot stop it. A program gets SIGQUIT
-// (its goroutine dump) at the run timeout and SIGKILL a grace later; a
-// build, SIGKILL at the build timeout. timeout passes on the signals
-// racelab sends (a SIGQUIT also starts its own SIGKILL a grace later) and
-// exits as the program did (128+N after signal N).
+// deadline wraps argv in racelab's init (init.go) or, without it,
+// coreutils' timeout, which runs it as the container's init: the
+// container ends by its own deadline even if racelab itself is killed
+// and cannot stop it. A program gets SIGQUIT (its goroutine dump) at the
+// run timeout and SIGKILL a grace later; a build, SIGKILL at the build
+// timeout (always timeout's). Either passes on the signals racelab sends
+// (a SIGQUIT also starts its own SIGKILL a grace later) and exits as the
+// program did (128+N after signal N).
 func (j *job) deadline(argv []string, build bool) []string {
 	l := j.r.cfg.Limits
 	if build {
 		return append([]string{"timeout", "-s", "KILL", seconds(l.BuildTimeout + backstop)}, argv...)
+	}
+	if j.r.hasInit {
+		return j.initArgs(-1, -1, argv)
 	}
 	t := []string{"timeout", "--preserve-status", "-s", "QUIT", "-k", seconds(l.KillGrace), seconds(l.RunTimeout + backstop)}
 	if l.KillGrace <= 0 {

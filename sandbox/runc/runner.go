@@ -97,6 +97,7 @@ type Runner struct {
 	runtime  string       // absolute path of the OCI runtime
 	exe      *sealedExe   // the runtime's binary that starts containers (see sealRuntime); nil: runtime
 	unpin    func() error // thaws and removes the frozen cgroup of pinFreezer; nil: none
+	hasInit  bool         // the skeleton holds racelab's init (init.go)
 	flavour  flavour      // how its command line reads
 	state    string       // runtime state (--root)
 	runs     string       // parent of the runs' directories

@@ -50,11 +50,15 @@ func (j *job) startSpare() *pending[*spare] {
 	})
 }
 
-// spareArgs is the init of a spare container: a shell that says it
-// started (fd 3), waits for racelab's go-ahead (fd 4) and then becomes
-// the program under its deadline, with the environment of the spec (the
-// shell's own PWD unset); racelab closing fd 4 instead ends it.
+// spareArgs is the init of a spare container: racelab's init (or,
+// without it, a shell) that says it started (fd 3), waits for racelab's
+// go-ahead (fd 4) and then runs the program under its deadline, with the
+// environment of the spec (a shell's own PWD unset); racelab closing fd 4
+// instead ends it.
 func (j *job) spareArgs() []string {
+	if j.r.hasInit {
+		return j.initArgs(3, 4, append([]string{ctrProg}, j.plan.Args...))
+	}
 	argv := j.deadline(append([]string{ctrProg}, j.plan.Args...), false)
 	return []string{"/bin/sh", "-c", "echo >&3\nread -r go <&4 || exit 0\nunset PWD OLDPWD\nexec 3>&- 4<&- " + gotool.ShellJoin(argv) + "\n"}
 }
