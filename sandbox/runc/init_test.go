@@ -1,11 +1,13 @@
 package runc
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -82,20 +84,29 @@ func TestInit(t *testing.T) {
 	}
 
 	t.Run("a signal passed on, then the grace", func(t *testing.T) {
-		cmd := init("-1", "-1", quit, "300", "60000", "/bin/sh", "-c", "trap 'echo got QUIT' QUIT; while :; do sleep 0.05; done")
-		var out strings.Builder
-		cmd.Stdout = &out
+		cmd := init("-1", "-1", quit, "300", "60000", "/bin/sh", "-c", "trap 'echo got QUIT' QUIT; echo trapped; while :; do sleep 0.05; done")
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(300 * time.Millisecond) // the shell has set its trap
+		sc := bufio.NewScanner(stdout)
+		if !sc.Scan() || sc.Text() != "trapped" {
+			t.Fatalf("the program's first line: %q (%v)", sc.Text(), sc.Err())
+		}
 		start := time.Now()
 		if err := cmd.Process.Signal(syscall.SIGQUIT); err != nil {
 			t.Fatal(err)
 		}
-		err := cmd.Wait()
-		if code := cmd.ProcessState.ExitCode(); code != 128+9 || !strings.Contains(out.String(), "got QUIT") {
-			t.Errorf("status %d (%v), output %q; want the program to get SIGQUIT, then SIGKILL (137)", code, err, out.String())
+		var rest []string
+		for sc.Scan() {
+			rest = append(rest, sc.Text())
+		}
+		err = cmd.Wait()
+		if code := cmd.ProcessState.ExitCode(); code != 128+9 || !slices.Contains(rest, "got QUIT") {
+			t.Errorf("status %d (%v), output %q; want the program to get SIGQUIT, then SIGKILL (137)", code, err, rest)
 		}
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("ended %v after the signal; the grace is 300 ms and the deadline a minute", took)
