@@ -220,3 +220,37 @@ func programParent(r *Runner) string {
 	}
 	return strings.TrimSpace(string(comm))
 }
+
+// Without racelab's init (gcc could not link it), programs run under a
+// shell and coreutils' timeout as before: their status, the deadline's
+// goroutine dump, and a repeat's prepared containers all still work.
+func TestWithoutInit(t *testing.T) {
+	r := runnerWith(t, "runc-noinit", func(l *sandbox.Limits) { l.RunTimeout = time.Second })
+	r.hasInit = false // before any request: the containers made ahead so far have run no program
+	run := func(req *sandbox.Request) *result { return runOn(t, r, context.Background(), req) }
+	outcome{reason: sandbox.ReasonExited, code: 3}.check(t, run(&sandbox.Request{Mode: sandbox.ModeRun, Files: main(`os.Exit(3)`, "os")}))
+	outcome{reason: sandbox.ReasonTimeout, stderr: []string{"SIGQUIT: quit", "goroutine 1 "}}.check(t,
+		run(&sandbox.Request{Mode: sandbox.ModeRun, Files: main(`for {}`)}))
+	var (
+		mu      sync.Mutex
+		parents []string
+	)
+	res := &result{}
+	res.err = r.Run(context.Background(), &sandbox.Request{Mode: sandbox.ModeRun, Repeat: 2, Files: map[string]string{"main.go": hugeProgram}},
+		func(e sandbox.Event) {
+			res.add(e)
+			if e.Kind == sandbox.KindStdout && strings.Contains(e.Data, "ready") && !gvisor() {
+				mu.Lock()
+				parents = append(parents, programParent(r))
+				mu.Unlock()
+			}
+		})
+	if n := strings.Count(res.text(sandbox.KindStdout), "ready"); n != 2 || res.err != nil {
+		t.Fatalf("%d executions printed ready (%v), want 2", n, res.err)
+	}
+	for i, p := range parents {
+		if p != "timeout" {
+			t.Errorf("execution %d: the program's parent is %q, want coreutils' timeout", i+1, p)
+		}
+	}
+}
