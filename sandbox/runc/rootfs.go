@@ -43,9 +43,9 @@ func (r *Runner) writeRootfs(ctx context.Context) error {
 			r.cfg.Log.Warn("race programs start without huge pages: their library could not be built", "err", err)
 		}
 	}
-	r.hasInit = true
-	if err := writeInit(ctx, tmp); err != nil {
-		r.hasInit = false
+	err := writeInit(ctx, tmp)
+	r.hasInit = err == nil
+	if err != nil {
 		r.cfg.Log.Warn("programs start from a shell and coreutils' timeout: racelab's static init could not be built (Debian: apt-get install libc6-dev)", "err", err)
 	}
 	if err := os.RemoveAll(r.rootfs); err != nil {
