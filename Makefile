@@ -49,8 +49,17 @@ UNTESTED = $(shell $(GO) list -f '{{if and (not .TestGoFiles) (not .XTestGoFiles
 vet-untested:
 	$(GO) vet -race $(UNTESTED)
 
+# go test runs at most -p (the cores) test binaries and compiles at once,
+# and starts them in the order of its arguments: the four longest suites
+# come first (the root package's lesson check and attacks, the browser
+# suite, the sandbox's, the class), so that the short ones fill in beside
+# them rather than the browser suite running alone at the end. On a fresh
+# machine's empty caches: 431 s against 443-461 s (7 Dec, afternoon) and
+# 508 s against 538 s (the same machine that evening).
+SLOW_FIRST = . ./web ./sandbox/runc ./cmd/loadtest
+
 test: test-deps check-fmt vet-untested web-check web-test
-	$(GO) test -race -vet=all -count=1 -timeout 30m ./...
+	$(GO) test -race -vet=all -count=1 -timeout 30m $(SLOW_FIRST) ./...
 
 # gVisor's runsc, a tested runtime of the sandbox (--runtime runsc). It is
 # built from the Go module proxy at the version pinned here (Debian 12's
