@@ -54,8 +54,8 @@ vet-untested:
 # come first (the root package's lesson check and attacks, the browser
 # suite, the sandbox's, the class), so that the short ones fill in beside
 # them rather than the browser suite running alone at the end. On a fresh
-# machine's empty caches: 431 s against 443-461 s (7 Dec, afternoon) and
-# 508 s against 538 s (the same machine that evening).
+# machine's empty caches: 431 s against 443-461 s (7 Dec, afternoon);
+# that evening, alternated, 508 and 478 s against 538 and 497 s.
 SLOW_FIRST = . ./web ./sandbox/runc ./cmd/loadtest
 
 test: test-deps check-fmt vet-untested web-check web-test
