@@ -55,7 +55,7 @@ vet-untested:
 # suite, the sandbox's, the class), so that the short ones fill in beside
 # them rather than the browser suite running alone at the end. On a fresh
 # machine's empty caches: 431 s against 443-461 s (7 Dec, afternoon);
-# that evening, alternated, 508 and 478 s against 538 and 497 s.
+# that evening, alternated, 508, 478 and 454 s against 538 and 497 s.
 SLOW_FIRST = . ./web ./sandbox/runc ./cmd/loadtest
 
 test: test-deps check-fmt vet-untested web-check web-test
