@@ -143,6 +143,7 @@ func runnerOn(t testing.TB, name, runtime string, change func(*sandbox.Limits)) 
 // Its runs now share the request's time budget, so it gives the slot back
 // within the budget (and its build).
 func TestRepeatCannotHoldASlot(t *testing.T) {
+	t.Parallel() // a runner of its own, waiting on sleeps (see TestMain)
 	r := runnerWith(t, "runc-budget", func(l *sandbox.Limits) { l.RequestTimeout = 4 * time.Second })
 	req := &sandbox.Request{Repeat: 100, Files: main(`time.Sleep(time.Second)
 	fmt.Println("slept")`, "fmt", "time")}

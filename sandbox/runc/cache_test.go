@@ -48,6 +48,7 @@ func TestWarmSampleBuilds(t *testing.T) {
 // A lesson author who adds an import learns here to add it to warmMain or
 // warmAsmMain.
 func TestWarmCoversLessonImports(t *testing.T) {
+	t.Parallel() // no container: go list, beside the waiting tests (see TestMain)
 	lib, err := lessons.Load(lessons.Builtin())
 	if err != nil {
 		t.Fatal(err)

@@ -72,6 +72,7 @@ func deadlineChild(stateDir string) int {
 // (as a service manager that kills the whole service may) leaves only
 // the container's own deadline.
 func TestDeadlineWithoutRacelab(t *testing.T) {
+	t.Parallel() // a state directory of its own, waiting on deadlines (see TestMain)
 	for _, tt := range []struct {
 		name    string
 		runtime bool // kill the runtime's processes too

@@ -189,6 +189,7 @@ func programParent(r *Runner) string {
 // shell and coreutils' timeout as before: their status, the deadline's
 // goroutine dump, and a repeat's prepared containers all still work.
 func TestWithoutInit(t *testing.T) {
+	t.Parallel() // a runner of its own, waiting on a timeout (see TestMain)
 	r := runnerWith(t, "runc-noinit", func(l *sandbox.Limits) { l.RunTimeout = time.Second })
 	r.hasInit = false // before any request: the containers made ahead so far have run no program
 	run := func(req *sandbox.Request) *result { return runOn(t, r, context.Background(), req) }

@@ -24,6 +24,13 @@ import (
 // (RACELAB_TEST_STATE_DIR, default /var/lib/racelab-test; the runner's
 // state in runc/, the warm cache in cache/, shared with the command's
 // tests) so that it never touches a real racelab's runs.
+//
+// Most tests run one after another: they count the runner's slots,
+// containers and processes. Those that check only their own runs, or
+// have a runner of their own, and spend their time waiting (on run
+// timeouts, deadlines, a hung runtime) call t.Parallel: they run after
+// the others, two at a time (go test's -parallel, GOMAXPROCS), which
+// takes some 15 s off the suite's length without more CPU.
 var (
 	testRunner *Runner
 	testSkip   string // why the runc tests cannot run here

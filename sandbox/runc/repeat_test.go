@@ -20,6 +20,7 @@ import (
 // error line to the learner as stderr) instead of ending with an exit
 // event of reason canceled.
 func TestCancelDuringRepeatsIsNotABackendError(t *testing.T) {
+	t.Parallel() // checks only its own runs (see TestMain)
 	r := runner(t)
 	for i := 0; i < 60; i++ {
 		delay := time.Duration(i) * 600 * time.Microsecond

@@ -181,6 +181,7 @@ func TestModes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // each checks its own run; two wait out the run timeout
 			res := runReq(t, context.Background(), &sandbox.Request{Mode: tt.mode, Files: tt.files})
 			tt.want.check(t, res)
 		})

@@ -58,6 +58,7 @@ func TestRuntimeThatCannotStart(t *testing.T) {
 // (the start, then the kill, after which the runtime is killed itself),
 // and the next run gets the slot.
 func TestRuntimeThatHangs(t *testing.T) {
+	t.Parallel() // a runner of its own, waiting on a hung runtime (see TestMain)
 	base := runner(t)
 	fake := filepath.Join(t.TempDir(), "hanging-runtime")
 	script := "#!/bin/sh\n" +

@@ -33,6 +33,7 @@ func main() {
 // exit: main and its goroutine as lanes, and the edge from main's send
 // at line 15 to the receive at line 11. A cached binary is traced too.
 func TestTrace(t *testing.T) {
+	t.Parallel() // checks only its own runs (see TestMain)
 	for i := range 3 {
 		res := runReq(t, context.Background(), &sandbox.Request{Files: map[string]string{"main.go": handoff}, Trace: true})
 		ex := res.exit(t)
