@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -23,7 +24,7 @@ func TestGolden(t *testing.T) {
 		slug   string
 		golden string
 	}{
-		{Builtin(), "first-race", "testdata/first-race.golden"},
+		{nil, "first-race", "testdata/first-race.golden"},
 		{os.DirFS("testdata"), "kitchen-sink", "testdata/kitchen-sink.golden"},
 	}
 	for _, tt := range tests {
@@ -59,12 +60,32 @@ func firstDiff(got, want string) string {
 	return "got " + strconv.Itoa(len(g)) + " lines, want " + strconv.Itoa(len(w))
 }
 
-func loadLesson(t *testing.T, fsys fs.FS, slug string) *Lesson {
+// builtin is the built-in lessons, loaded once for the tests that read
+// them: a Library is read-only once loaded, and loading the built-ins
+// takes some 3 s under -race (each cell's source is parsed, its HTML
+// highlighted). TestBuiltinLoads loads them itself.
+var builtin = sync.OnceValues(func() (*Library, error) { return Load(Builtin()) })
+
+// load is Load(fsys), or the shared load of the built-in lessons when
+// fsys is nil.
+func load(t *testing.T, fsys fs.FS) *Library {
 	t.Helper()
-	lib, err := Load(fsys)
+	get := func() (*Library, error) { return Load(fsys) }
+	if fsys == nil {
+		get = builtin
+	}
+	lib, err := get()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return lib
+}
+
+// loadLesson loads the lessons of fsys (nil: the built-ins) and returns
+// the one named slug.
+func loadLesson(t *testing.T, fsys fs.FS, slug string) *Lesson {
+	t.Helper()
+	lib := load(t, fsys)
 	ls, ok := lib.Lesson(slug)
 	if !ok {
 		t.Fatalf("no lesson %q", slug)
@@ -76,12 +97,8 @@ func loadLesson(t *testing.T, fsys fs.FS, slug string) *Lesson {
 func allLessons(t *testing.T) []*Lesson {
 	t.Helper()
 	var all []*Lesson
-	for _, fsys := range []fs.FS{Builtin(), os.DirFS("testdata")} {
-		lib, err := Load(fsys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		all = append(all, lib.Lessons()...)
+	for _, fsys := range []fs.FS{nil, os.DirFS("testdata")} {
+		all = append(all, load(t, fsys).Lessons()...)
 	}
 	return all
 }
