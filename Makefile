@@ -13,7 +13,7 @@ GO        ?= go
 ADDR      ?= 127.0.0.1:8080
 STATE_DIR ?= /var/lib/racelab
 
-.PHONY: run test build deps test-deps check-fmt vet vet-untested k8s-types bench clean runsc test-runsc test-crun test-vm
+.PHONY: run test build deps test-deps check-fmt vet vet-untested bench clean runsc test-runsc test-crun test-vm
 
 build:
 	$(GO) build -o bin/racelab .
@@ -49,15 +49,6 @@ UNTESTED = $(shell $(GO) list -f '{{if and (not .TestGoFiles) (not .XTestGoFiles
 vet-untested:
 	$(GO) vet -race $(UNTESTED)
 
-# deploy/kubernetes's tests decode the manifests into the Kubernetes API
-# types, whose compile with -race (some 30 core-seconds, k8s.io/api/core/v1
-# most of it, on one core) go test would start only when a worker is free:
-# near the end, after the long suites, where it held up the short
-# packages behind it by 35 s. Compiled here, beside vet-untested (make -j2),
-# go test finds them in the cache.
-k8s-types:
-	$(GO) test -race -vet=off -count=1 -run '^$$' ./deploy/kubernetes
-
 # go test runs at most -p (the cores) test binaries and compiles at once,
 # and starts them in the order of its arguments: the four longest suites
 # come first (the root package's lesson check and attacks, the browser
@@ -65,10 +56,9 @@ k8s-types:
 # them rather than the browser suite running alone at the end. On a fresh
 # machine's empty caches: 431 s against 443-461 s (7 Dec, afternoon);
 # that evening, alternated, 508, 478 and 454 s against 538 and 497 s.
-SLOW_FIRST = . ./web ./sandbox/runc ./cmd/loadtest ./sandbox/tracing ./server
+SLOW_FIRST = . ./web ./sandbox/runc ./cmd/loadtest
 
-test: test-deps check-fmt web-check web-test
-	$(MAKE) -j2 vet-untested k8s-types
+test: test-deps check-fmt vet-untested web-check web-test
 	$(GO) test -race -vet=all -count=1 -timeout 30m $(SLOW_FIRST) ./...
 
 # gVisor's runsc, a tested runtime of the sandbox (--runtime runsc). It is
