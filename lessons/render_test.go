@@ -70,11 +70,13 @@ var builtin = sync.OnceValues(func() (*Library, error) { return Load(Builtin()) 
 // fsys is nil.
 func load(t *testing.T, fsys fs.FS) *Library {
 	t.Helper()
-	get := func() (*Library, error) { return Load(fsys) }
+	var lib *Library
+	var err error
 	if fsys == nil {
-		get = builtin
+		lib, err = builtin()
+	} else {
+		lib, err = Load(fsys)
 	}
-	lib, err := get()
 	if err != nil {
 		t.Fatal(err)
 	}
