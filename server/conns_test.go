@@ -46,6 +46,19 @@ func serveOn(t *testing.T, cfg Config) (s *Server, addr string, stop func(), ser
 	return s, ln.Addr().String(), stop, done
 }
 
+// waitFor polls cond until it holds, and fails the test naming what if it
+// does not within 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 5 s for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
 // rawConn is a connection from a loopback address of the test's choice
 // (127.0.0.N), speaking HTTP/1.1 by hand.
 type rawConn struct {
@@ -219,27 +232,19 @@ func TestBodyTimeout(t *testing.T) {
 // the stalled body gives up, requests go through again.
 func TestInflightBytes(t *testing.T) {
 	const budget = 64 << 10
-	_, addr, _, _ := serveOn(t, Config{InflightBytes: budget, MaxBodyBytes: budget, MaxMessageBytes: budget, BodyTimeout: time.Second})
+	s, addr, _, _ := serveOn(t, Config{InflightBytes: budget, MaxBodyBytes: budget, MaxMessageBytes: budget, BodyTimeout: 2 * time.Second})
 	hog := dialFrom(t, addr, "127.0.0.2")
 	hog.SetDeadline(time.Now().Add(10 * time.Second))
 	part := `{"files":{"main.go":"`
 	hog.postPart(budget, []byte(part+strings.Repeat("x", budget-1-len(part))))
 	// Once the hog's bytes are in, all but one of the budget is held: a
-	// request from another client finds it spent.
-	ok := reqJSON(t, sandbox.Request{Files: src("x")})
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		resp, evs := postRun(t, "http://"+addr, ok)
-		if resp.StatusCode == http.StatusServiceUnavailable {
-			if len(evs) != 1 || evs[0].Reason != sandbox.ReasonBusy || !strings.Contains(evs[0].Msg, "receiving too many requests") {
-				t.Errorf("busy answer %+v; want one error event, reason busy, saying so", evs)
-			}
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("requests still run (status %d) while the budget should be held", resp.StatusCode)
-		}
-		time.Sleep(20 * time.Millisecond)
+	// request from another client finds it spent. Sent before that, the
+	// request would hold bytes the hog's last piece needs, and the hog
+	// would be the one refused (1 run in 100 did).
+	waitFor(t, "the hog's bytes held", func() bool { return s.recv.bytes() == budget-1 })
+	if resp, evs := postRun(t, "http://"+addr, reqJSON(t, sandbox.Request{Files: src("x")})); resp.StatusCode != http.StatusServiceUnavailable ||
+		len(evs) != 1 || evs[0].Reason != sandbox.ReasonBusy || !strings.Contains(evs[0].Msg, "receiving too many requests") {
+		t.Errorf("a request while the budget is held: status %d, events %+v; want 503 and one error event, reason busy, saying so", resp.StatusCode, evs)
 	}
 	ws, _, err := websocket.Dial(context.Background(), "ws://"+addr+"/api/ws", nil)
 	if err != nil {
@@ -253,7 +258,10 @@ func TestInflightBytes(t *testing.T) {
 	if code, _ := hog.response(t); code != http.StatusRequestTimeout {
 		t.Errorf("the hog's stalled body: status %d, want 408", code)
 	}
-	if resp, evs := postRun(t, "http://"+addr, ok); resp.StatusCode != http.StatusOK || evs[len(evs)-1].Kind != sandbox.KindExit {
+	if n := s.recv.bytes(); n != 0 {
+		t.Errorf("%d bytes still held after the hog gave up, want 0", n)
+	}
+	if resp, evs := postRun(t, "http://"+addr, reqJSON(t, sandbox.Request{Files: src("x")})); resp.StatusCode != http.StatusOK || evs[len(evs)-1].Kind != sandbox.KindExit {
 		t.Errorf("after the hog gave up: status %d, events %s; want a run", resp.StatusCode, kinds(evs))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"sync/atomic"
 
 	"golang.org/x/sync/semaphore"
 )
@@ -22,7 +23,8 @@ var errSlowBody = errors.New("the request did not arrive whole in time")
 // it, four thousand connections that each sent most of a 256 KiB body
 // and then stalled held 1.5 GB of the server's memory.
 type inflight struct {
-	sem *semaphore.Weighted
+	sem  *semaphore.Weighted
+	held atomic.Int64 // bytes taken from sem now, for the metric
 }
 
 func newInflight(bytes int64) *inflight {
@@ -43,6 +45,7 @@ func (f *inflight) read(r io.Reader) ([]byte, func(), error) {
 	var held int64
 	release := func() {
 		if held > 0 {
+			f.held.Add(-held)
 			f.sem.Release(held)
 			held = 0
 		}
@@ -58,6 +61,7 @@ func (f *inflight) read(r io.Reader) ([]byte, func(), error) {
 				return nil, func() {}, errInflightFull
 			}
 			held += int64(n)
+			f.held.Add(int64(n))
 			for rest := buf[:n]; len(rest) > 0; {
 				if len(cur) == cap(cur) {
 					if cur != nil {
@@ -78,3 +82,6 @@ func (f *inflight) read(r io.Reader) ([]byte, func(), error) {
 		}
 	}
 }
+
+// bytes returns the bytes of requests being received now.
+func (f *inflight) bytes() int64 { return f.held.Load() }

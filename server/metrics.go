@@ -15,13 +15,14 @@ import (
 // metrics are the server's Prometheus metrics, in a registry of its own
 // (no global state: two servers in one process do not share counters).
 type metrics struct {
-	reg      *prometheus.Registry
-	runs     *runmetrics.Runs       // executions, build and run durations
-	errors   *prometheus.CounterVec // requests that never ran, by reason
-	wait     prometheus.Histogram   // time in the admission queue
-	sockets  prometheus.GaugeFunc
-	running  prometheus.GaugeFunc
-	queueLen prometheus.GaugeFunc
+	reg       *prometheus.Registry
+	runs      *runmetrics.Runs       // executions, build and run durations
+	errors    *prometheus.CounterVec // requests that never ran, by reason
+	wait      prometheus.Histogram   // time in the admission queue
+	sockets   prometheus.GaugeFunc
+	running   prometheus.GaugeFunc
+	queueLen  prometheus.GaugeFunc
+	receiving prometheus.GaugeFunc
 }
 
 func newMetrics(s *Server) *metrics {
@@ -39,8 +40,11 @@ func newMetrics(s *Server) *metrics {
 		Help: "Runs holding a slot now."}, func() float64 { r, _ := s.queue.stats(); return float64(r) })
 	m.queueLen = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_queue_length",
 		Help: "Runs waiting for a slot now."}, func() float64 { _, w := s.queue.stats(); return float64(w) })
+	m.receiving = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "racelab_receiving_bytes",
+		Help: "Bytes of request bodies and websocket messages being received now (bounded by -inflight-bytes)."},
+		func() float64 { return float64(s.recv.bytes()) })
 	m.reg.MustRegister(m.runs.Collectors()...)
-	m.reg.MustRegister(m.errors, m.wait, m.sockets, m.running, m.queueLen,
+	m.reg.MustRegister(m.errors, m.wait, m.sockets, m.running, m.queueLen, m.receiving,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
