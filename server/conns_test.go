@@ -242,6 +242,9 @@ func TestInflightBytes(t *testing.T) {
 	// request would hold bytes the hog's last piece needs, and the hog
 	// would be the one refused (1 run in 100 did).
 	waitFor(t, "the hog's bytes held", func() bool { return s.recv.bytes() == budget-1 })
+	if _, body := get(t, "http://"+addr+"/metrics"); !strings.Contains(body, fmt.Sprintf("racelab_receiving_bytes %d\n", budget-1)) {
+		t.Errorf("/metrics while the hog holds %d bytes lacks racelab_receiving_bytes %[1]d", budget-1)
+	}
 	if resp, evs := postRun(t, "http://"+addr, reqJSON(t, sandbox.Request{Files: src("x")})); resp.StatusCode != http.StatusServiceUnavailable ||
 		len(evs) != 1 || evs[0].Reason != sandbox.ReasonBusy || !strings.Contains(evs[0].Msg, "receiving too many requests") {
 		t.Errorf("a request while the budget is held: status %d, events %+v; want 503 and one error event, reason busy, saying so", resp.StatusCode, evs)
