@@ -83,20 +83,27 @@ func (j Job) Files() map[string]string {
 	return j.Cell.FileMap()
 }
 
-// Run runs the job and judges it. A known-wrong solution given tries=N
-// is run up to N times, until the check rejects it.
+// Run runs the job and judges it. A known-wrong solution given tries=N,
+// or the starting code of an exercise given tries=N, is run up to N
+// times, until the check rejects it.
 func (j Job) Run(ctx context.Context, r sandbox.Runner) Result {
-	if j.Variant != Wrong {
+	tries := 1
+	switch j.Variant {
+	case Wrong:
+		tries = max(j.Cell.Wrong[j.Wrong].Tries, 1)
+	case Start:
+		tries = max(j.Cell.Tries, 1)
+	}
+	if tries == 1 {
 		return j.runOnce(ctx, r)
 	}
-	tries := max(j.Cell.Wrong[j.Wrong].Tries, 1)
 	var took time.Duration
 	for try := 1; ; try++ {
 		res := j.runOnce(ctx, r)
 		took += res.Took
 		res.Took = took
 		switch {
-		case tries == 1 || res.Err != nil || ctx.Err() != nil:
+		case res.Err != nil || ctx.Err() != nil:
 			return res
 		case res.Pass:
 			res.Got += fmt.Sprintf("; rejected in try %d of %d", try, tries)

@@ -204,8 +204,15 @@ func (s *scripted) Run(ctx context.Context, req *sandbox.Request, emit func(sand
 	return nil
 }
 
+// startTries gives c's exercise tries=n, for its starting code.
+func startTries(c *lessons.Cell, n int) *lessons.Cell {
+	c.Tries = n
+	return c
+}
+
 // A known-wrong solution given tries=N is run until the check rejects it,
-// at most N times; other jobs, and wrong solutions without tries, once.
+// at most N times, and so is the starting code of an exercise given
+// tries=N; other jobs, and those without tries, once.
 func TestWrongTries(t *testing.T) {
 	cell := func(tries int) *lessons.Cell {
 		return &lessons.Cell{Mode: "test", Expect: []lessons.Expect{{Kind: "exit", Value: "0"}},
@@ -226,6 +233,9 @@ func TestWrongTries(t *testing.T) {
 		{"no tries given", Job{Cell: cell(0), Variant: Wrong}, []int{0, 1}, false, 1, "exited 0"},
 		{"a solution runs once", Job{Cell: cell(3), Variant: Solution}, []int{1, 0}, false, 1, "exited 1"},
 		{"the start runs once", Job{Cell: cell(3), Variant: Start}, []int{0, 1}, false, 1, "exited 0"},
+		{"the start given tries", Job{Cell: startTries(cell(1), 3), Variant: Start}, []int{0, 1}, true, 2, "rejected in try 2 of 3"},
+		{"the start never caught", Job{Cell: startTries(cell(1), 2), Variant: Start}, []int{0}, false, 2, "accepted in all 2 tries"},
+		{"the start's tries are not a solution's", Job{Cell: startTries(cell(1), 3), Variant: Solution}, []int{1, 0}, false, 1, "exited 1"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ var cellModes = []string{"run", "race", "asm", "test", "bench", "vet"}
 
 // cellAttrs are the attributes a cell may have, in the order errors list
 // them. A solution block has the attribute solution and no other.
-var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "goarch", "trace", "exercise", "hidden", "solution"}
+var cellAttrs = []string{"mode", "expect", "gomaxprocs", "repeat", "goarch", "trace", "exercise", "hidden", "tries", "solution"}
 
 // cellArches are the architectures an asm cell may compile for: those of
 // sandbox.Architectures (this package does not import the sandbox).
@@ -163,6 +163,8 @@ func (c *Cell) setAttr(a attr) error {
 		c.Exercise = a.value
 	case "hidden":
 		c.Hidden, err = hiddenList(a.value)
+	case "tries":
+		c.Tries, err = attrInt(a, 1, maxTries)
 	default:
 		return fmt.Errorf("unknown cell attribute %q (want one of %s)", a.key, strings.Join(cellAttrs, ", "))
 	}
@@ -209,6 +211,9 @@ func (c *Cell) check() error {
 	}
 	if err := c.checkHidden(); err != nil {
 		return err
+	}
+	if c.Tries > 0 && c.Exercise == "" {
+		return fmt.Errorf("tries= is for exercises (their starting code) and known-wrong solutions: give the cell exercise=NAME too")
 	}
 	if err := c.checkTrace(); err != nil {
 		return err

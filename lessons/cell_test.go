@@ -182,7 +182,7 @@ func TestCellErrors(t *testing.T) {
 		name, body, want string
 	}{
 		{"unknown attribute", "```go {mod=race}\n" + main + "```\n",
-			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, solution)`},
+			`x.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, tries, solution)`},
 		{"fence line after prose", "Text.\n\nMore text.\n\n```go {mod=race}\n" + main + "```\n",
 			`x.md:10: unknown cell attribute "mod"`},
 		{"fence in a list", "- item\n\n  ```go {mod=race}\n  package main\n  ```\n",
@@ -290,7 +290,7 @@ func TestAllErrorsReported(t *testing.T) {
 	}
 	_, err := Load(mapFS(files))
 	want := strings.Join([]string{
-		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, solution)`,
+		`lessons: 01-a.md:6: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, tries, solution)`,
 		`lessons: 01-a.md:10: unknown mode "y" (want one of run, race, asm, test, bench, vet)`,
 		`lessons: 02-b.md:1: missing front matter: the file must start with a "---" line, then title, summary and order`,
 	}, "\n")

@@ -165,6 +165,10 @@ func TestExerciseErrors(t *testing.T) {
 			[]string{`x.md:6: hidden=check_test.go,: name the files, separated by commas and no spaces`}},
 		{"hidden given twice", "```go {exercise=e hidden=a.go hidden=b.go}\n" + exMain + "```\n",
 			[]string{`x.md:6: cell attribute "hidden" is given twice`}},
+		{"tries without exercise", "```go {tries=3}\n" + exMain + "```\n",
+			[]string{`x.md:6: tries= is for exercises (their starting code) and known-wrong solutions: give the cell exercise=NAME too`}},
+		{"tries out of range", "```go {exercise=e tries=11}\n" + exMain + "```\n\n```go {solution=e}\n" + exMain + "```\n",
+			[]string{`x.md:6: cell attribute tries=11 is out of range: use 1 to 10`}},
 		{"exercise without solution", "Intro.\n\n" + exercise,
 			[]string{`x.md:8: exercise fix-it has no solution: add a ` + "```go {solution=fix-it}" + ` block after it`}},
 		{"solution without exercise", "```go {solution=nope}\n" + exMain + "```\n",
@@ -219,5 +223,15 @@ func checkLoadErrors(t *testing.T, files map[string]string, want []string) {
 		if !strings.HasPrefix(got[i], "lessons: "+want[i]) {
 			t.Errorf("Load error %d = %q, want prefix %q", i+1, got[i], "lessons: "+want[i])
 		}
+	}
+}
+
+// tries=N on an exercise is how many runs racelab check gives its check to
+// reject the starting code.
+func TestExerciseTries(t *testing.T) {
+	body := strings.Replace(exercise, "mode=test", "mode=test tries=3", 1) + "\n" + solution
+	ls := loadLesson(t, mapFS(map[string]string{"x.md": lesson(body)}), "x")
+	if got := ls.Cells[0].Tries; got != 3 {
+		t.Errorf("Tries = %d, want 3", got)
 	}
 }

@@ -80,6 +80,10 @@ type Cell struct {
 	// but sends with every run: typically the check, check_test.go. It is
 	// nil when every file is shown, and always nil unless Exercise is set.
 	Hidden []string
+	// Tries is how many runs racelab check gives the exercise's check to
+	// reject its starting code (tries=; 0 when not given, meaning 1), as
+	// Wrong.Tries for a known-wrong solution.
+	Tries int
 	// Solution is the reference solution of an exercise, as written in its
 	// ```go {solution=NAME} block: each file replaces the same-named file of
 	// Files (never a hidden one). SolutionFileMap gives the files to run.
@@ -154,7 +158,7 @@ func (l *Library) Cell(id string) (*Cell, bool) {
 // file (joined with errors.Join when there are several); its text names the
 // file and line, as in
 //
-//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, solution)
+//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, tries, solution)
 type Error struct {
 	File string // file name in the loaded fs.FS
 	Line int    // 1-based line; 0 when the problem is not on one line
