@@ -158,7 +158,7 @@ func (l *Library) Cell(id string) (*Cell, bool) {
 // file (joined with errors.Join when there are several); its text names the
 // file and line, as in
 //
-//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, exercise, hidden, tries, solution)
+//	lessons: 02-leaks.md:14: unknown cell attribute "mod" (want one of mode, expect, gomaxprocs, repeat, goarch, trace, exercise, hidden, tries, solution)
 type Error struct {
 	File string // file name in the loaded fs.FS
 	Line int    // 1-based line; 0 when the problem is not on one line

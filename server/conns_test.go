@@ -127,16 +127,7 @@ func TestConnLimits(t *testing.T) {
 		t.Errorf("the limiter counts %d open, %d refused; want 5 and 2", open, refused)
 	}
 	mine[0].Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if open, _ := s.conns.stats(); open == 4 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("a closed connection is still counted")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, "the closed connection to be uncounted", func() bool { open, _ := s.conns.stats(); return open == 4 })
 	if code, _ := dialFrom(t, addr, "127.0.0.1").get(t, "/healthz"); code != http.StatusOK {
 		t.Errorf("after one closed: status %d, want 200", code)
 	}
